@@ -1,0 +1,63 @@
+"""Shared plumbing for benchmarks: a throwaway namespace and service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+from collections.abc import AsyncIterator, Sequence
+
+import psutil
+from redis.asyncio import Redis
+
+from conveyor.runtime.redis_client import open_redis
+from tests.support.namespace import (
+    REDIS_URL,
+    delete_rabbit_entities,
+    delete_redis_keys,
+    new_namespace,
+)
+from tests.support.services import ServiceProcess, running_worker
+
+
+@contextlib.asynccontextmanager
+async def bench_namespace() -> AsyncIterator[tuple[str, Redis]]:
+    ns = new_namespace().replace("test-", "bench-")
+    redis = open_redis(REDIS_URL)
+    try:
+        yield ns, redis
+    finally:
+        await redis.aclose()
+        await delete_redis_keys(ns)
+        await delete_rabbit_entities(ns)
+
+
+@contextlib.asynccontextmanager
+async def worker_process(
+    namespace: str, redis: Redis, module: str = "conveyor.maintenance", **env: str
+) -> AsyncIterator[ServiceProcess]:
+    """A worker that logs warnings only, so logging does not weigh on the figures."""
+    async with running_worker(
+        module, namespace, redis, **{"CONVEYOR_LOG_LEVEL": "WARNING", **env}
+    ) as w:
+        yield w
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 1e6
+
+
+def percentiles(samples: Sequence[float]) -> tuple[float, float]:
+    """(p50, p99) of ``samples``."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered), p99
+
+
+async def sample_peak_rss(pid: int, stop: asyncio.Event, interval: float = 0.05) -> float:
+    peak = 0.0
+    while not stop.is_set():
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, rss_mb(pid))
+        await asyncio.sleep(interval)
+    return peak

@@ -1,0 +1,123 @@
+"""Throughput of diagnostics jobs over AMQP with one worker process.
+
+The load generator speaks raw aiormq (confirmed publishes, a no-ack consumer) so that it takes
+as little of the machine's two cores as it can. Two figures:
+- end to end: jobs published over AMQP (confirmed, many in flight) while one worker process
+  runs them; a job counts once its ``job.succeeded`` event arrives, so its record was written
+  and the event published;
+- worker drain: the same worker taking a backlog that was published before it started.
+
+    uv run python -m bench.job_throughput [--jobs 10000] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import aiormq
+import aiormq.abc
+from pamqp import commands as spec
+
+from bench._harness import bench_namespace, sample_peak_rss, worker_process
+from conveyor.contracts.codecs import encode
+from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
+from conveyor.contracts.topology import Topology, job_routing_key
+from conveyor.runtime.broker import Broker
+from tests.support.namespace import AMQP_URL
+
+
+class SucceededCounter:
+    """Counts ``job.succeeded`` events on a queue of the bench's own."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.target = 0
+        self.reached = asyncio.Event()
+
+    async def on_event(self, message: aiormq.abc.DeliveredMessage) -> None:
+        self.count += 1
+        if self.count >= self.target:
+            self.reached.set()
+
+    async def wait_for(self, target: int, limit: float = 300) -> None:
+        self.target = target
+        if self.count < target:
+            self.reached.clear()
+            await asyncio.wait_for(self.reached.wait(), timeout=limit)
+
+
+async def publish_all(
+    channel: aiormq.abc.AbstractChannel, exchange: str, bodies: list[bytes], window: int
+) -> None:
+    key = job_routing_key("diagnostics")
+    properties = spec.Basic.Properties(delivery_mode=2, priority=1)
+    for i in range(0, len(bodies), window):
+        await asyncio.gather(
+            *(
+                channel.basic_publish(b, exchange=exchange, routing_key=key, properties=properties)
+                for b in bodies[i : i + window]
+            )
+        )
+
+
+def make_bodies(jobs: int) -> list[bytes]:
+    return [
+        encode(JobEnvelope(request=DiagnosticsRequest(numbers=[i, 1]), owner="bench",
+                           priority=Priority.BULK))
+        for i in range(jobs)
+    ]  # fmt: skip
+
+
+async def run(jobs: int, concurrency: int, window: int) -> None:
+    async with bench_namespace() as (ns, redis):
+        topology = Topology(ns)
+        broker = Broker(AMQP_URL, topology, connection_name="bench")
+        await broker.connect()  # declares the topology
+        connection = await aiormq.connect(AMQP_URL)
+        channel = await connection.channel(publisher_confirms=True)
+        counter = SucceededCounter()
+        events = await channel.queue_declare(exclusive=True, auto_delete=True)
+        assert events.queue is not None
+        await channel.queue_bind(events.queue, topology.events, routing_key="job.*.succeeded.#")
+        await channel.basic_consume(events.queue, counter.on_event, no_ack=True)
+        env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
+
+        async with worker_process(ns, redis, **env) as worker:
+            stop = asyncio.Event()
+            rss = asyncio.create_task(sample_peak_rss(worker.process.pid, stop))
+            bodies = make_bodies(jobs)
+            started = time.perf_counter()
+            await publish_all(channel, topology.jobs, bodies, window)
+            published = time.perf_counter() - started
+            await counter.wait_for(jobs)
+            end_to_end = time.perf_counter() - started
+            stop.set()
+            peak = await rss
+
+        await publish_all(channel, topology.jobs, make_bodies(jobs), window)
+        async with worker_process(ns, redis, **env):
+            started = time.perf_counter()
+            await counter.wait_for(2 * jobs)
+            drain = time.perf_counter() - started
+        await connection.close()
+        await broker.close()
+    print(f"jobs                      {jobs} (worker concurrency {concurrency})")
+    print(f"end to end                {jobs / end_to_end:,.0f} jobs/s ({end_to_end:.2f} s)")
+    print(f"  publishing alongside    {jobs / published:,.0f} jobs/s confirmed")
+    print(f"worker drain of backlog   {jobs / drain:,.0f} jobs/s ({drain:.2f} s)")
+    print(f"worker peak RSS           {peak:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--window", type=int, default=1000, help="publishes in flight")
+    args = parser.parse_args()
+    asyncio.run(run(args.jobs, args.concurrency, args.window))
+
+
+if __name__ == "__main__":
+    main()

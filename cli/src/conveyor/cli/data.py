@@ -1,0 +1,85 @@
+"""`conveyor data`: generate, import and describe the awards dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from conveyor.awards.generator import DEFAULT_CHUNK_ROWS, DatasetExistsError, generate
+from conveyor.awards.importer import import_files
+from conveyor.awards.schema import count_rows, dataset_files, dataset_version
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``data`` command and its subcommands to the CLI's parser."""
+    parser = subparsers.add_parser("data", help="generate, import and describe award datasets")
+    commands = parser.add_subparsers(dest="data_command", required=True)
+
+    gen = commands.add_parser("generate", help="write a deterministic synthetic dataset")
+    gen.add_argument("--rows", type=int, required=True, help="number of awards")
+    gen.add_argument("--out", type=Path, required=True, help="dataset directory")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per file")
+    gen.add_argument("--marginals", type=Path, help="directory of agg_*.parquet (default: bundled)")
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+
+    imp = commands.add_parser("import", help="import public award CSV/XLSX files")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--out", type=Path, required=True, help="dataset directory")
+
+    info = commands.add_parser("info", help="rows, files and version of a dataset")
+    info.add_argument("dir", type=Path)
+
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ``data`` subcommand in ``args``; the exit status."""
+    match args.data_command:
+        case "generate":
+            return _generate(args)
+        case "import":
+            report = import_files(args.files, args.out)
+            print(report.format())
+            return 0 if report.rows_accepted or not report.rows_read else 1
+        case "info":
+            return _info(args.dir)
+    raise AssertionError(f"unknown data command {args.data_command!r}")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    try:
+        report = generate(
+            args.rows,
+            args.out,
+            seed=args.seed,
+            chunk_rows=args.chunk_rows,
+            marginals_dir=args.marginals,
+            overwrite=args.overwrite,
+        )
+    except DatasetExistsError as exc:
+        print(f"conveyor data generate: {exc}; use --overwrite", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"conveyor data generate: {exc}", file=sys.stderr)
+        return 2
+    print(f"rows      {report.rows:,}")
+    print(f"files     {len(report.files)}")
+    print(f"seconds   {report.seconds:.2f}")
+    print(f"rows/s    {report.rows_per_second:,.0f}")
+    print(f"version   {report.version}")
+    return 0
+
+
+def _info(directory: Path) -> int:
+    if not directory.is_dir():
+        print(f"conveyor data info: {directory} is not a directory", file=sys.stderr)
+        return 2
+    files = dataset_files(directory)
+    size = sum(f.stat().st_size for f in files)
+    print(f"rows      {count_rows(directory):,}")
+    print(f"files     {len(files)} ({size / 2**20:,.1f} MiB)")
+    print(f"version   {dataset_version(directory)}")
+    return 0

@@ -1,0 +1,1 @@
+"""The awards dataset: schema and layout, generator, importer and the shared filters."""

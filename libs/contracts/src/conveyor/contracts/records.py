@@ -1,0 +1,71 @@
+"""The job record: a job's current state as stored in Redis and served by the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from conveyor.contracts._base import Message
+from conveyor.contracts.errors import JobError
+from conveyor.contracts.jobs import AnyJobRequest, AnyJobResult, Priority
+
+
+class JobState(enum.StrEnum):
+    """queued -> running -> succeeded | failed | cancelled, with retrying between attempts."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+FINAL_STATES: frozenset[JobState] = _FINAL
+
+
+class Progress(Message, kw_only=True):
+    done: int = 0
+    total: int | None = None
+    message: str | None = None
+    eta_seconds: float | None = None
+
+
+class JobRecord(Message, kw_only=True):
+    """A job as the API shows it."""
+
+    job_id: str
+    job_type: str
+    owner: str
+    state: JobState
+    priority: Priority
+    attempt: int
+    max_attempts: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    request: AnyJobRequest
+    last_seq: int
+    """The ``seq`` of the job's newest event; events are numbered 1, 2, 3, ..."""
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    progress: Progress | None = None
+    result: AnyJobResult | None = None
+    error: JobError | None = None
+    idempotency_key: str | None = None
+    trace_id: str | None = None
+    worker: str | None = None
+    """The worker instance that ran (or runs) the latest attempt."""
+    expires_at: dt.datetime | None = None
+    """When the job's result (e.g. an export file) expires."""
+
+
+class JobPage(Message, kw_only=True):
+    """One page of a job listing; pass ``next_cursor`` back to get the next page."""
+
+    jobs: list[JobRecord]
+    next_cursor: str | None = None

@@ -1,0 +1,316 @@
+"""The AMQP side of a service: one robust connection, the topology, confirmed publishing.
+
+Jobs are published with publisher confirms (or fail after ``publish_timeout``) without
+serialising: many publishes share the channel, bounded by ``max_in_flight`` because aiormq
+scans every pending confirm on each multiple-ack. A publish that cannot be confirmed raises
+``BrokerUnavailableError``; the caller decides (503, retry, requeue).
+
+Events go on a second channel without confirms: they are non-persistent and routed to
+transient queues, so a confirm would not make them survive a broker restart anyway; Redis
+holds every job's event history, and readers fill gaps from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aio_pika
+import aio_pika.abc
+from aio_pika.connection import make_url
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from pamqp import commands as spec
+
+from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
+from conveyor.contracts.topology import (
+    HEADER_DELAY_MS,
+    SERVICE_BINDINGS,
+    Topology,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _event_properties(headers: Headers) -> spec.Basic.Properties:
+    return spec.Basic.Properties(
+        headers=headers, content_type="application/json", delivery_mode=1, message_id="-"
+    )
+
+
+Headers = dict[str, Any]
+MessageHandler = Callable[[aio_pika.abc.AbstractIncomingMessage], Awaitable[None]]
+
+
+class BrokerUnavailableError(ConnectionError):
+    """RabbitMQ did not take (or confirm) a message in time."""
+
+    def __init__(self, action: str, cause: BaseException | None = None) -> None:
+        self.action = action
+        detail = f": {type(cause).__name__}: {cause}" if cause else ""
+        super().__init__(f"RabbitMQ is unavailable ({action}){detail}")
+
+
+class Broker:
+    """One process's AMQP connection and channels, for publishing and consuming."""
+
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        *,
+        publish_timeout: float = 5.0,
+        connection_name: str = "conveyor",
+        max_in_flight: int = 256,
+    ) -> None:
+        self.url = url
+        self.topology = topology
+        self.publish_timeout = publish_timeout
+        self._connection_name = connection_name
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._publisher: aio_pika.abc.AbstractChannel | None = None
+        self._event_channel: aio_pika.abc.AbstractChannel | None = None
+        self._events_exchange: aio_pika.abc.AbstractExchange | None = None
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._connected = asyncio.Event()
+        self._connector: asyncio.Task[None] | None = None
+        self._delay_queues: set[int] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect now, declaring the topology; raises ``BrokerUnavailableError`` if it can't."""
+        # The connection object exists before it connects, so close() can always stop it: a
+        # robust connection whose first attempt is cancelled schedules a reconnect of its own,
+        # and that task would keep the process from exiting.
+        connection = aio_pika.RobustConnection(
+            make_url(self.url), client_properties={"connection_name": self._connection_name}
+        )
+        self._connection = connection
+        try:
+            await connection.connect()
+        except CONNECTION_EXCEPTIONS as exc:
+            await connection.close()
+            self._connection = None
+            raise BrokerUnavailableError("connect", exc) from exc
+        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self.declare_topology()
+        self._event_channel = await connection.channel(publisher_confirms=False)
+        self._events_exchange = await self._event_channel.get_exchange(
+            self.topology.events, ensure=False
+        )
+        self._connected.set()
+
+    def connect_in_background(self, retry_interval: float = 1.0) -> None:
+        """Keep trying to connect until it works; meanwhile publishing fails fast.
+
+        Lets a gateway start (and answer 503s and health checks) while RabbitMQ is down.
+        """
+
+        async def keep_trying() -> None:
+            while True:
+                try:
+                    await self.connect()
+                    log.info("connected to RabbitMQ", extra={"amqp_url": _redact(self.url)})
+                    return
+                except BrokerUnavailableError as exc:
+                    log.warning("RabbitMQ not reachable yet, retrying: %s", exc)
+                    await asyncio.sleep(retry_interval)
+
+        self._connector = asyncio.create_task(keep_trying(), name="broker-connect")
+
+    async def close(self) -> None:
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        if self._connection is not None:
+            await self._connection.close()
+        self._connected.clear()
+
+    async def wait_connected(self) -> None:
+        """Return once the first connection is up and the topology declared."""
+        await self._connected.wait()
+
+    @property
+    def is_available(self) -> bool:
+        """Connected with the topology declared, and the publishing channel open.
+
+        False while reconnecting, and until ``connect`` finished declaring the topology (a
+        publish before that fails fast).
+        """
+        return (
+            self._connected.is_set()
+            and self._connection is not None
+            and not self._connection.is_closed
+            and self._publisher is not None
+            and not self._publisher.is_closed
+        )
+
+    @property
+    def connection(self) -> aio_pika.abc.AbstractRobustConnection:
+        if self._connection is None:
+            raise BrokerUnavailableError("not connected")
+        return self._connection
+
+    # -- topology ------------------------------------------------------------------------------
+
+    async def declare_topology(self) -> None:
+        """Declare exchanges, every service's job queue, and the dead-letter queue. Idempotent."""
+        channel = self._channel()
+        t = self.topology
+        self._exchanges[t.jobs] = await _declare_topic(channel, t.jobs)
+        self._exchanges[t.events] = await _declare_topic(channel, t.events)
+        self._exchanges[t.control] = await _declare_topic(channel, t.control)
+        self._exchanges[t.delays] = await channel.declare_exchange(
+            t.delays, type=aio_pika.ExchangeType.HEADERS, durable=True
+        )
+        dead = await channel.declare_exchange(
+            t.dead_letters, type=aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        self._exchanges[t.dead_letters] = dead
+        dlq = await channel.declare_queue(t.dead_letter_queue, durable=True)
+        await dlq.bind(dead)
+        for service, bindings in SERVICE_BINDINGS.items():
+            queue = await channel.declare_queue(
+                t.service_queue(service), durable=True, arguments=service_queue_arguments()
+            )
+            for key in bindings:
+                await queue.bind(self._exchanges[t.jobs], key)
+
+    async def _declare_delay_queue(self, delay_ms: int) -> None:
+        # Each delay has its own queue so every message in it shares one TTL and expires in
+        # FIFO order; x-expires drops a queue once no retry has used it for a while.
+        channel = self._channel()
+        queue = await channel.declare_queue(
+            self.topology.delay_queue(delay_ms),
+            durable=True,
+            arguments={
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": self.topology.jobs,
+                "x-expires": delay_ms + 3_600_000,
+            },
+        )
+        await queue.bind(
+            self._exchanges[self.topology.delays],
+            arguments={"x-match": "all", HEADER_DELAY_MS: str(delay_ms)},
+        )
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        persistent: bool = True,
+        mandatory: bool = True,
+        message_id: str | None = None,
+    ) -> None:
+        """Publish and wait for the broker's confirm; ``BrokerUnavailableError`` if none comes."""
+        if not self._connected.is_set():
+            raise BrokerUnavailableError(f"publish to {exchange}")
+        message = aio_pika.Message(
+            body,
+            headers=dict(headers) if headers else None,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+            if persistent
+            else aio_pika.DeliveryMode.NOT_PERSISTENT,
+            priority=priority,
+            message_id=message_id,
+        )
+        try:
+            async with self._in_flight:
+                await self._exchanges[exchange].publish(
+                    message, routing_key, mandatory=mandatory, timeout=self.publish_timeout
+                )
+        except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
+            raise BrokerUnavailableError(f"publish to {exchange} {routing_key}", exc) from exc
+
+    async def publish_event(self, routing_key: str, body: bytes, *, headers: Headers) -> None:
+        """Write an event to the ``events`` exchange (no confirm, not persistent)."""
+        if self._events_exchange is None or not self._connected.is_set():
+            raise BrokerUnavailableError("publish event")
+        try:
+            # Straight to aiormq: aio-pika's Message wrapper costs more than the write itself.
+            channel = await self._event_channel.get_underlay_channel()  # type: ignore[union-attr]
+            await channel.basic_publish(
+                body,
+                exchange=self.topology.events,
+                routing_key=routing_key,
+                properties=_event_properties(headers),
+                wait=False,  # type: ignore[call-arg]
+            )
+        except CONNECTION_EXCEPTIONS as exc:
+            raise BrokerUnavailableError(f"publish event {routing_key}", exc) from exc
+
+    async def publish_delayed(
+        self, routing_key: str, body: bytes, delay_ms: int, *, headers: Headers, priority: int
+    ) -> None:
+        """Publish a job that re-enters ``jobs`` with ``routing_key`` after ``delay_ms``."""
+        if delay_ms not in self._delay_queues:
+            try:
+                await self._declare_delay_queue(delay_ms)
+            except CONNECTION_EXCEPTIONS as exc:
+                raise BrokerUnavailableError("declare delay queue", exc) from exc
+            self._delay_queues.add(delay_ms)
+        await self.publish(
+            self.topology.delays,
+            routing_key,
+            body,
+            headers={**headers, HEADER_DELAY_MS: str(delay_ms)},
+            priority=priority,
+        )
+
+    # -- consuming -----------------------------------------------------------------------------
+
+    async def open_channel(self, prefetch: int | None = None) -> aio_pika.abc.AbstractChannel:
+        channel = await self.connection.channel(publisher_confirms=False)
+        if prefetch is not None:
+            await channel.set_qos(prefetch_count=prefetch)
+        return channel
+
+    async def declare_instance_queue(
+        self,
+        channel: aio_pika.abc.AbstractChannel,
+        purpose: str,
+        instance: str,
+        *,
+        exchange: str,
+        bindings: tuple[str, ...],
+    ) -> aio_pika.abc.AbstractQueue:
+        """An exclusive, auto-deleted queue of this process, bound to ``exchange``."""
+        queue = await channel.declare_queue(
+            self.topology.instance_queue(purpose, instance), exclusive=True, auto_delete=True
+        )
+        for key in bindings:
+            await queue.bind(exchange, key)
+        return queue
+
+    def _channel(self) -> aio_pika.abc.AbstractChannel:
+        if self._publisher is None:
+            raise BrokerUnavailableError("not connected")
+        return self._publisher
+
+
+async def _declare_topic(
+    channel: aio_pika.abc.AbstractChannel, name: str
+) -> aio_pika.abc.AbstractExchange:
+    return await channel.declare_exchange(name, type=aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+def service_queue_arguments() -> dict[str, Any]:
+    """Arguments of every service job queue (they must match wherever it is declared)."""
+    return {"x-max-priority": MAX_AMQP_PRIORITY}
+
+
+def _redact(url: str) -> str:
+    head, sep, tail = url.rpartition("@")
+    return f"{head.split('://')[0]}://***@{tail}" if sep else url

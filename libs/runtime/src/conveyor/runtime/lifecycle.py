@@ -1,0 +1,154 @@
+"""Job lifecycle operations shared by the gateway and the workers.
+
+Each operation records a transition in Redis first (the source of truth, which assigns the
+event's ``seq``) and then announces the event on the ``events`` exchange. Announcing only
+queues the event: one task per process publishes the outbox in order, so the job path never
+waits for it, and a lost announcement is recovered by readers from the Redis history.
+``drain()`` waits (bounded) for the outbox to empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from conveyor.contracts.codecs import encode
+from conveyor.contracts.control import CancelJob
+from conveyor.contracts.events import JOB_EVENT_KINDS, JobCancelled, JobEvent, JobQueued
+from conveyor.contracts.jobs import JobEnvelope
+from conveyor.contracts.records import JobState
+from conveyor.contracts.topology import (
+    control_routing_key,
+    job_event_routing_key,
+    job_routing_key,
+)
+from conveyor.runtime.broker import Broker, BrokerUnavailableError
+from conveyor.runtime.jobstore import Appended, JobStore, Transitioned
+from conveyor.runtime.telemetry import current_trace_id, inject_headers, tracer
+
+log = logging.getLogger(__name__)
+
+HEADER_CURSOR = "x-conveyor-cursor"
+"""Job events: the entry id of the event in its owner's Redis stream."""
+HEADER_PREV_CURSOR = "x-conveyor-prev-cursor"
+"""Job events: the owner-stream entry just before this event's (see ``Appended``)."""
+
+CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
+
+
+class JobLifecycle:
+    """Submit, announce and cancel jobs: Redis first, then the broker."""
+
+    def __init__(self, store: JobStore, broker: Broker) -> None:
+        self.store = store
+        self.broker = broker
+        self._outbox: collections.deque[tuple[JobEvent, Appended, dict[str, Any]]] = (
+            collections.deque()
+        )
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._publisher: asyncio.Task[None] | None = None
+
+    async def submit(self, envelope: JobEnvelope) -> bool:
+        """Publish the job (confirmed), then record it as queued.
+
+        Publishing first means a broker that cannot take the job leaves nothing recorded; a
+        worker that picks the job up before the record exists creates it. Returns whether
+        this call created the record. Raises ``BrokerUnavailableError``.
+        """
+        job_type = envelope.job_type
+        with tracer.start_as_current_span(
+            f"publish {job_routing_key(job_type)}",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
+        ):
+            await self.broker.publish(
+                self.broker.topology.jobs,
+                job_routing_key(job_type),
+                encode(envelope),
+                headers=inject_headers({}),
+                priority=envelope.priority.amqp_priority,
+                message_id=envelope.job_id,
+            )
+        queued = JobQueued(
+            job_id=envelope.job_id,
+            job_type=job_type,
+            owner=envelope.owner,
+            attempt=envelope.attempt,
+        )
+        appended = await self.store.create(envelope, queued, trace_id=current_trace_id())
+        if appended is not None:
+            self.announce(queued, appended)
+        return appended is not None
+
+    async def cancel(self, job_id: str, owner: str, job_type: str, reason: str) -> Transitioned:
+        """Cancel a queued, retrying or running job; tell its worker if it was running."""
+        event = JobCancelled(job_id=job_id, job_type=job_type, owner=owner, reason=reason)
+        outcome = await self.store.transition(
+            job_id, owner, allowed=CANCELLABLE, to=JobState.CANCELLED, event=event
+        )
+        if outcome.ok and outcome.event is not None:
+            self.announce(event, outcome.event)
+            if outcome.previous_state == JobState.RUNNING:
+                await self.broker.publish(
+                    self.broker.topology.control,
+                    control_routing_key("cancel_job"),
+                    encode(CancelJob(job_id=job_id)),
+                    persistent=False,
+                    mandatory=False,
+                )
+        return outcome
+
+    def announce(self, event: JobEvent, appended: Appended) -> None:
+        """Queue a recorded event for publishing (in order, in the background)."""
+        # The trace context is taken here, in the caller's span: the outbox task has its own.
+        headers: dict[str, Any] = {
+            HEADER_CURSOR: appended.cursor,
+            HEADER_PREV_CURSOR: appended.prev_cursor,
+        }
+        self._outbox.append((event, appended, inject_headers(headers)))
+        self._idle.clear()
+        self._wakeup.set()
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_outbox(), name="event-outbox")
+
+    async def _publish_outbox(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._outbox:
+                event, appended, headers = self._outbox.popleft()
+                await self._publish_event(event, appended, headers)
+            self._idle.set()
+
+    async def _publish_event(
+        self, event: JobEvent, appended: Appended, headers: dict[str, Any]
+    ) -> None:
+        key = job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
+        try:
+            await self.broker.publish_event(key, appended.body, headers=headers)
+        except BrokerUnavailableError as exc:
+            # Readers recover the event from the job's Redis history; nothing is lost.
+            log.warning(
+                "event %s seq %d not announced: %s",
+                key,
+                appended.seq,
+                exc,
+                extra={"job_id": event.job_id},
+            )
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """Wait (bounded) for queued announcements, then stop the publisher."""
+        try:
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("%d event(s) not announced at shutdown", len(self._outbox))
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.wait([self._publisher])

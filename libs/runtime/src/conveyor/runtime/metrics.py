@@ -1,0 +1,61 @@
+"""Prometheus metrics of a Conveyor process, on a registry of its own (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_DURATION_BUCKETS = (0.005, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600)
+
+
+class Metrics:
+    """Every metric Conveyor services export; services use the ones that apply to them."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.jobs_submitted = Counter(
+            "conveyor_jobs_submitted", "Jobs accepted for queueing", ["job_type"], registry=r
+        )
+        self.jobs_finished = Counter(
+            "conveyor_jobs_finished",
+            "Jobs finished, by outcome",
+            ["job_type", "outcome"],
+            registry=r,
+        )
+        self.job_retries = Counter(
+            "conveyor_job_retries", "Attempts republished for retry", ["job_type"], registry=r
+        )
+        self.dead_letters = Counter(
+            "conveyor_dead_letters", "Messages dead-lettered", ["job_type", "code"], registry=r
+        )
+        self.jobs_in_flight = Gauge(
+            "conveyor_jobs_in_flight", "Jobs running in this process", ["job_type"], registry=r
+        )
+        self.job_duration = Histogram(
+            "conveyor_job_duration_seconds", "Handler run time", ["job_type"],
+            buckets=_DURATION_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.queue_wait = Histogram(
+            "conveyor_job_queue_wait_seconds", "From creation to start of an attempt", ["job_type"],
+            buckets=_DURATION_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.publish_latency = Histogram(
+            "conveyor_publish_confirm_seconds", "Publish until the broker's confirm", ["exchange"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.http_requests = Counter(
+            "conveyor_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.ws_connections = Gauge(
+            "conveyor_websocket_connections", "Open WebSocket connections", registry=r
+        )
+        self.ws_events_sent = Counter(
+            "conveyor_websocket_events_sent", "Events sent to WebSocket clients", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,90 @@
+"""Opening the shared resources of a service (Redis, broker, job store) in one exit stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from conveyor.contracts.keys import Keys
+from conveyor.contracts.topology import Topology
+from conveyor.runtime.broker import Broker, BrokerUnavailableError
+from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.lifecycle import JobLifecycle
+from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.redis_client import open_redis
+from conveyor.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Everything a service shares with its handlers and routes."""
+
+    settings: Settings
+    redis: Redis
+    broker: Broker
+    store: JobStore
+    lifecycle: JobLifecycle
+    metrics: Metrics
+    keys: Keys
+    topology: Topology
+
+
+async def open_resources(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    *,
+    service: str,
+    wait_for_broker: bool = True,
+    connect_timeout: float = 60.0,
+) -> Resources:
+    """Connect to Redis and RabbitMQ and register their shutdown on ``stack``.
+
+    With ``wait_for_broker`` (workers) this retries until RabbitMQ answers or
+    ``connect_timeout`` passes; without it (the gateway) the broker connects in the
+    background and publishing fails fast until it is up.
+    """
+    keys, topology = Keys(settings.namespace), Topology(settings.namespace)
+    redis = open_redis(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    broker = Broker(
+        settings.amqp_url,
+        topology,
+        publish_timeout=settings.publish_timeout,
+        connection_name=f"{service}:{settings.instance}",
+    )
+    if wait_for_broker:
+        await _connect_with_retries(broker, redis, connect_timeout)
+    else:
+        broker.connect_in_background()
+    store = JobStore(
+        redis,
+        keys,
+        retention_seconds=settings.retention_seconds,
+        history_max=settings.event_history_max,
+        owner_history_max=settings.owner_history_max,
+    )
+    lifecycle = JobLifecycle(store, broker)
+    stack.push_async_callback(broker.close)
+    stack.push_async_callback(lifecycle.drain)
+    return Resources(settings, redis, broker, store, lifecycle, Metrics(), keys, topology)
+
+
+async def _connect_with_retries(broker: Broker, redis: Redis, patience: float) -> None:
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
+        try:
+            await redis.ping()
+            await broker.connect()
+            return
+        except (BrokerUnavailableError, RedisError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("waiting for RabbitMQ and Redis: %s", exc)
+            await asyncio.sleep(1.0)

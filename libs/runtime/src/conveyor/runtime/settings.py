@@ -1,0 +1,175 @@
+"""Typed settings read from the environment (``CONVEYOR_*``); a bad value fails with a sentence.
+
+Every service builds its settings with ``load_settings(SomeSettings, os.environ)``; tests pass
+their own mapping. Field ``foo_bar`` is read from ``CONVEYOR_FOO_BAR``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+ENV_PREFIX = "CONVEYOR_"
+_NAMESPACE_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or has a value that cannot be used."""
+
+    def __init__(self, variable: str, value: str | None, problem: str) -> None:
+        self.variable = variable
+        self.value = value
+        self.problem = problem
+        shown = "is not set" if value is None else f"is {value!r}"
+        super().__init__(f"{variable} {shown}, but {problem}.")
+
+
+def default_instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    """Settings every Conveyor process shares."""
+
+    namespace: Annotated[str, msgspec.Meta(pattern=_NAMESPACE_RE)] = "conveyor"
+    """Prefix of every exchange, queue and Redis key; separate deployments or test runs."""
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    """RabbitMQ connection URL."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis connection URL."""
+    instance: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = msgspec.field(
+        default_factory=default_instance
+    )
+    """This process's name in heartbeats, logs and per-instance queues."""
+    data_dir: Path = Path("./var")
+    """Awards dataset, exports and other files."""
+    job_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7.0
+    """Days a job record and its event history are kept."""
+    event_history_max: Annotated[int, msgspec.Meta(ge=10)] = 1000
+    """Events kept per job for WebSocket resume (progress events included)."""
+    owner_history_max: Annotated[int, msgspec.Meta(ge=100)] = 10_000
+    """Events kept per owner for resuming an "all my jobs" subscription."""
+    publish_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Seconds to wait for a broker confirm before a publish counts as failed."""
+    log_level: str = "INFO"
+    """Log level: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``."""
+    log_format: str = "auto"
+    """``json``, ``text`` or ``auto`` (JSON unless stderr is a terminal)."""
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """Workers: serve Prometheus metrics on this port (0: off)."""
+
+    @property
+    def retention_seconds(self) -> int:
+        return int(self.job_retention_days * 86400)
+
+
+class WorkerSettings(Settings, kw_only=True, frozen=True):
+    """Settings of a process that consumes jobs."""
+
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 4
+    """Jobs run at once by this process; also its AMQP prefetch."""
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    """Default attempts per job when the envelope does not say."""
+    retry_base_delay: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    """Seconds before the 2nd attempt; doubles per attempt up to ``retry_max_delay``."""
+    retry_max_delay: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    """Longest delay in seconds between two attempts of a job."""
+    max_crashes: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """A job whose worker died during this many deliveries is dead-lettered."""
+    soft_time_limit: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    """Default seconds after which a job's handler is cancelled (per-type overrides)."""
+    hard_time_limit: Annotated[float, msgspec.Meta(gt=0)] = 3660.0
+    """Seconds after which a job is failed even if its handler ignores cancellation."""
+    shutdown_grace: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """On SIGTERM: seconds running jobs get to finish before they are requeued."""
+    heartbeat_interval: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Seconds between two heartbeats of a worker."""
+    progress_interval: Annotated[float, msgspec.Meta(ge=0)] = 0.25
+    """Minimum seconds between two progress events of a job (later ones coalesce)."""
+
+
+class GatewaySettings(Settings, kw_only=True, frozen=True):
+    """Settings of the HTTP/WebSocket gateway."""
+
+    http_host: str = "127.0.0.1"
+    """Address the gateway listens on (``0.0.0.0`` in a container)."""
+    http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    """Port the gateway listens on."""
+    jwt_secret: Annotated[str, msgspec.Meta(min_length=8)] = "conveyor-dev-secret-change-me-in-prod"
+    """HS256 secret for bearer tokens. Change it anywhere but a developer machine."""
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    """Largest HTTP request body the gateway accepts."""
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    """Attempts given to jobs submitted over HTTP."""
+    retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """``Retry-After`` sent with a 503 when the broker cannot take a job."""
+    ws_send_queue: Annotated[int, msgspec.Meta(ge=16)] = 1000
+    """WebSocket: events buffered per connection before a slow client is disconnected."""
+    allowed_origins: list[str] = []
+    """WebSocket: allowed ``Origin`` values besides the gateway's own (empty: same origin)."""
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def _parse(raw: str, annotation: Any) -> Any:
+    # Lists come as comma-separated values; everything else as msgspec's str->type conversion.
+    if getattr(annotation, "__origin__", None) is list:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def load_settings(cls: type[S], environ: Mapping[str, str] | None = None, **overrides: Any) -> S:
+    """Build ``cls`` from ``CONVEYOR_*`` variables in ``environ`` plus explicit ``overrides``.
+
+    Raises ``SettingsError`` naming the first variable whose value cannot be used.
+    """
+    environ = os.environ if environ is None else environ
+    hints = msgspec.structs.fields(cls)
+    values: dict[str, Any] = {}
+    for field in hints:
+        raw = environ.get(env_name(field.name))
+        if raw is None or field.name in overrides:
+            continue
+        annotation = field.type
+        try:
+            values[field.name] = getattr(
+                msgspec.convert(
+                    {field.name: _parse(raw, annotation)}, cls, strict=False, dec_hook=_decode
+                ),
+                field.name,
+            )
+        except msgspec.ValidationError as exc:
+            raise SettingsError(env_name(field.name), raw, _explain(exc)) from None
+    values.update(overrides)
+    try:
+        return msgspec.convert(values, cls, strict=False, dec_hook=_decode)
+    except msgspec.ValidationError as exc:
+        name = _field_of(exc) or "?"
+        raise SettingsError(env_name(name), str(values.get(name)), _explain(exc)) from None
+
+
+def _decode(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str | Path):
+        return Path(value)
+    raise NotImplementedError(f"cannot read a {kind.__name__} setting")
+
+
+def _field_of(exc: msgspec.ValidationError) -> str | None:
+    match = re.search(r"at `\$\.(\w+)", str(exc))
+    return match.group(1) if match else None
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    text = re.sub(r" - at `\$[^`]*`", "", str(exc))
+    return text[0].lower() + text[1:] if text else "it is invalid"

@@ -1,0 +1,535 @@
+"""The worker harness: consume job messages, run their handlers, record and announce outcomes.
+
+Per message: decode and validate (undecodable -> dead letter), atomically mark the attempt
+running (skipping cancelled, finished and stale messages, dead-lettering jobs that crashed
+their workers too often), run the handler as its own task under soft and hard time limits,
+then record the outcome, ack, and announce it. Retries go through delay queues with
+exponential backoff; the final failure is dead-lettered with its reason. Outcome recording
+and acks run under ``asyncio.shield`` so a shutdown cannot half-record an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aio_pika.abc
+import msgspec
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
+from conveyor.contracts.control import CancelJob
+from conveyor.contracts.errors import ErrorCode, JobError
+from conveyor.contracts.events import (
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobRetrying,
+    JobStarted,
+    JobSucceeded,
+)
+from conveyor.contracts.jobs import FileResult, JobEnvelope, utcnow
+from conveyor.contracts.records import JobState, Progress
+from conveyor.contracts.topology import (
+    HEADER_DEAD_AT,
+    HEADER_ERROR_CODE,
+    HEADER_REASON,
+    HEADER_ROUTING_KEY,
+    HEADER_SOURCE_QUEUE,
+    control_routing_key,
+    job_routing_key,
+)
+from conveyor.runtime.broker import Broker, BrokerUnavailableError, service_queue_arguments
+from conveyor.runtime.jobstore import JobStore, StartStatus
+from conveyor.runtime.lifecycle import JobLifecycle
+from conveyor.runtime.logs import job_id_var
+from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.settings import WorkerSettings
+from conveyor.runtime.telemetry import current_trace_id, extract_context, inject_headers, tracer
+from conveyor.runtime.worker.context import JobContext
+from conveyor.runtime.worker.handlers import Handler, HandlerTable
+from conveyor.runtime.worker.heartbeat import Heartbeat
+from conveyor.runtime.worker.outcomes import (
+    Cancelled,
+    CancelReason,
+    Failed,
+    Outcome,
+    Requeued,
+    Succeeded,
+    backoff_delay,
+)
+from conveyor.runtime.worker.signals import RejectJob, RetryJob
+
+log = logging.getLogger(__name__)
+
+_RUNNING = (JobState.RUNNING,)
+
+
+@dataclass
+class _Running:
+    envelope: JobEnvelope
+    context: JobContext
+    task: asyncio.Task[Any]
+    cancel_reason: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    """Consumes one service's job queue and runs its handlers."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: WorkerSettings,
+        broker: Broker,
+        store: JobStore,
+        lifecycle: JobLifecycle,
+        handlers: HandlerTable,
+        metrics: Metrics,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.broker = broker
+        self.store = store
+        self.lifecycle = lifecycle
+        self.handlers = handlers
+        self.metrics = metrics
+        self.queue_name = broker.topology.service_queue(service)
+        self._running: dict[str, _Running] = {}
+        self._processing: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._queue: aio_pika.abc.AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._processed = 0
+        self._failed = 0
+        self._heartbeat = Heartbeat(
+            store.redis,
+            store.keys,
+            service=service,
+            instance=settings.instance,
+            concurrency=settings.concurrency,
+            job_types=handlers.job_types,
+            interval=settings.heartbeat_interval,
+            snapshot=lambda: (list(self._running), self._processed, self._failed),
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start heartbeats, listen for control commands, then start consuming jobs."""
+        await self._heartbeat.beat()
+        self._heartbeat.start()
+        self._channel = await self.broker.open_channel(prefetch=self.settings.concurrency)
+        control = await self.broker.declare_instance_queue(
+            self._channel,
+            "control",
+            self.settings.instance,
+            exchange=self.broker.topology.control,
+            bindings=(control_routing_key("cancel_job"),),
+        )
+        await control.consume(self._on_control, no_ack=True)
+        # Declared (idempotently), not just looked up: a robust channel restores the consumers
+        # of the queues it declared after a reconnect, and only those.
+        self._queue = await self._channel.declare_queue(
+            self.queue_name, durable=True, arguments=service_queue_arguments()
+        )
+        self._consumer_tag = await self._queue.consume(self._on_message)
+        log.info(
+            "%s worker consuming %s (concurrency %d, types %s)",
+            self.service,
+            self.queue_name,
+            self.settings.concurrency,
+            ", ".join(self.handlers.job_types),
+        )
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop taking jobs, give running ones ``grace`` seconds, then requeue the rest."""
+        grace = self.settings.shutdown_grace if grace is None else grace
+        self._stopping = True
+        if self._queue is not None and self._consumer_tag is not None:
+            try:
+                await self._queue.cancel(self._consumer_tag)
+            except aio_pika.exceptions.AMQPError as exc:
+                log.warning("could not cancel the consumer: %s", exc)
+        if self._processing:
+            log.info("draining %d running job(s), up to %.0f s", len(self._running), grace)
+            _, pending = await asyncio.wait(list(self._processing), timeout=grace)
+            if pending:
+                for job_id in list(self._running):
+                    self.request_cancel(job_id, CancelReason.SHUTDOWN)
+                await asyncio.wait(pending, timeout=10)
+        await self._heartbeat.stop()
+        await self.lifecycle.drain()
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    def request_cancel(self, job_id: str, reason: str) -> bool:
+        """Cancel the handler of ``job_id`` if it runs here; returns whether it did."""
+        running = self._running.get(job_id)
+        if running is None or running.cancel_reason is not None:
+            return False
+        running.cancel_reason = reason
+        running.context.cancel_requested.set()
+        running.task.cancel()
+        log.info("cancelling job (%s)", reason, extra={"job_id": job_id})
+        return True
+
+    @property
+    def running_jobs(self) -> list[str]:
+        return list(self._running)
+
+    # -- control -------------------------------------------------------------------------------
+
+    async def _on_control(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            command = control_decoder.decode(message.body)
+        except msgspec.MsgspecError as exc:
+            log.warning("ignoring undecodable control message: %s", exc)
+            return
+        if isinstance(command, CancelJob):
+            self.request_cancel(command.job_id, CancelReason.CANCELLED)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        if self._stopping:
+            await _settle_message(message.nack(requeue=True))
+            return
+        # A task of our own, not the consumer's: a closing channel cancels the tasks it made,
+        # and a job must be able to finish and record its outcome across a reconnect (its
+        # redelivery then finds it finished).
+        task = asyncio.create_task(self._process(message))
+        self._processing.add(task)
+        task.add_done_callback(self._processing.discard)
+
+    async def _process(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            await self._handle_message(message)
+        except Exception:
+            # Redis or RabbitMQ failed under us: give the message back rather than hold it.
+            log.exception("could not process a message; requeueing it shortly")
+            await asyncio.sleep(1.0)
+            await _settle_message(message.nack(requeue=True))
+
+    async def _handle_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            envelope = envelope_decoder.decode(message.body)
+        except msgspec.MsgspecError as exc:
+            await self._dead_letter(message, ErrorCode.UNDECODABLE_MESSAGE, f"cannot decode: {exc}")
+            await _settle_message(message.ack())
+            return
+        handler = self.handlers.get(envelope.job_type)
+        if handler is None:
+            reason = f"the {self.service} service has no handler for {envelope.job_type!r}"
+            await self._dead_letter(message, ErrorCode.UNKNOWN_JOB_TYPE, reason)
+            await _settle_message(message.ack())
+            return
+        parent = extract_context(message.headers, envelope.trace_context)
+        token = job_id_var.set(envelope.job_id)
+        try:
+            with tracer.start_as_current_span(
+                f"process {job_routing_key(envelope.job_type)}",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "conveyor.job_id": envelope.job_id,
+                    "conveyor.attempt": envelope.attempt,
+                },
+            ) as span:
+                outcome = await self._run_attempt(message, envelope, handler)
+                if isinstance(outcome, Failed):
+                    span.set_status(Status(StatusCode.ERROR, outcome.error.message))
+        finally:
+            job_id_var.reset(token)
+
+    async def _run_attempt(
+        self,
+        message: aio_pika.abc.AbstractIncomingMessage,
+        envelope: JobEnvelope,
+        handler: Handler[Any],
+    ) -> Outcome | None:
+        queued = _event(JobQueued, envelope, attempt=envelope.attempt)
+        started_event = _event(
+            JobStarted, envelope, attempt=envelope.attempt, worker=self.settings.instance
+        )
+        trace_id = current_trace_id()
+        started = await self.store.start(
+            envelope,
+            queued,
+            started_event,
+            worker=self.settings.instance,
+            max_crashes=self.settings.max_crashes,
+            trace_id=trace_id,
+        )
+        if started.status in (StartStatus.FINISHED, StartStatus.STALE):
+            log.info("skipping %s job (%s)", started.previous_state, started.status.name.lower())
+            await _settle_message(message.ack())
+            return None
+        if started.status is StartStatus.CRASHED_TOO_OFTEN:
+            error = JobError(
+                code=ErrorCode.CRASHED_TOO_OFTEN,
+                message=f"a worker died during {started.crashes} deliveries of this job",
+            )
+            failure = Failed(error, retryable=False)
+            await asyncio.shield(self._settle(message, envelope, None, failure))
+            return failure
+        if started.created is not None:
+            self.lifecycle.announce(queued, started.created)
+        assert started.started is not None
+        self.lifecycle.announce(started_event, started.started)
+        self.metrics.queue_wait.labels(envelope.job_type).observe(
+            max(0.0, (utcnow() - envelope.created_at).total_seconds())
+        )
+
+        context = JobContext(
+            job_id=envelope.job_id,
+            job_type=envelope.job_type,
+            owner=envelope.owner,
+            attempt=envelope.attempt,
+            max_attempts=envelope.max_attempts,
+            priority=envelope.priority,
+            delivery=started.crashes + 1,
+            trace_id=trace_id,
+            _interval=self.settings.progress_interval,
+            _loop=asyncio.get_running_loop(),
+        )
+        context._flush = lambda progress: self._record_progress(envelope, progress)
+        task = asyncio.create_task(
+            self.handlers.call(handler, envelope.request, context),
+            name=f"job-{envelope.job_id}",
+        )
+        running = _Running(envelope, context, task)
+        self._running[envelope.job_id] = running
+        in_flight = self.metrics.jobs_in_flight.labels(envelope.job_type)
+        in_flight.inc()
+        try:
+            outcome = await self._supervise(running, handler)
+        finally:
+            in_flight.dec()
+            self.metrics.job_duration.labels(envelope.job_type).observe(
+                time.monotonic() - running.started
+            )
+        try:
+            await asyncio.shield(self._settle(message, envelope, context, outcome))
+        finally:
+            self._running.pop(envelope.job_id, None)
+        return outcome
+
+    async def _supervise(self, running: _Running, handler: Handler[Any]) -> Outcome:
+        soft = handler.soft_time_limit or self.settings.soft_time_limit
+        hard = max(handler.hard_time_limit or self.settings.hard_time_limit, soft)
+        task = running.task
+        try:
+            done, _ = await asyncio.wait([task], timeout=soft)
+            if not done and self.request_cancel(running.envelope.job_id, CancelReason.TIME_LIMIT):
+                log.warning("soft time limit of %.1f s exceeded: cancelling the handler", soft)
+            if not done:
+                done, _ = await asyncio.wait([task], timeout=hard - soft)
+        except asyncio.CancelledError:
+            # Our own message task is being torn down: the handler must not outlive it.
+            task.cancel()
+            raise
+        if not done:
+            log.error("handler ignored cancellation past the hard time limit; abandoning it")
+            message = f"the handler did not stop within the hard time limit of {hard:g} s"
+            return Failed(JobError(code=ErrorCode.TIME_LIMIT_EXCEEDED, message=message), False)
+        if running.cancel_reason == CancelReason.SHUTDOWN:
+            return Requeued()
+        if running.cancel_reason == CancelReason.CANCELLED:
+            return Cancelled("cancelled by request")
+        if running.cancel_reason == CancelReason.TIME_LIMIT:
+            message = f"the soft time limit of {soft:g} s was exceeded"
+            return Failed(JobError(code=ErrorCode.TIME_LIMIT_EXCEEDED, message=message), False)
+        try:
+            return Succeeded(task.result())
+        except asyncio.CancelledError:
+            return Cancelled("the handler cancelled itself")
+        except RetryJob as signal:
+            error = JobError(code=ErrorCode.HANDLER_ERROR, message=signal.reason)
+            return Failed(error, retryable=True, delay=signal.delay)
+        except RejectJob as signal:
+            return Failed(JobError(code=ErrorCode.REJECTED, message=signal.reason), False)
+        except Exception as exc:
+            log.exception("handler failed")
+            error = JobError(code=ErrorCode.HANDLER_ERROR, message=f"{type(exc).__name__}: {exc}")
+            return Failed(error, retryable=handler.retry)
+
+    async def _record_progress(self, envelope: JobEnvelope, progress: Progress) -> None:
+        event = _event(
+            JobProgressed,
+            envelope,
+            done=progress.done,
+            total=progress.total,
+            message=progress.message,
+            eta_seconds=progress.eta_seconds,
+        )
+        outcome = await self.store.transition(
+            envelope.job_id,
+            envelope.owner,
+            allowed=_RUNNING,
+            to=JobState.RUNNING,
+            event=event,
+            fields={"progress": progress, "updated_at": event.at},
+        )
+        if outcome.ok and outcome.event is not None:
+            self.lifecycle.announce(event, outcome.event)
+        elif outcome.previous_state == JobState.CANCELLED:
+            # The cancel command may have been lost; the record is the source of truth.
+            self.request_cancel(envelope.job_id, CancelReason.CANCELLED)
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    async def _settle(
+        self,
+        message: aio_pika.abc.AbstractIncomingMessage,
+        envelope: JobEnvelope,
+        context: JobContext | None,
+        outcome: Outcome,
+    ) -> None:
+        """Record the outcome, then ack (or requeue/nack), then announce it."""
+        if context is not None and not isinstance(outcome, Requeued | Cancelled):
+            await context.close()
+        job_type = envelope.job_type
+        match outcome:
+            case Succeeded(result):
+                event: Any = _event(JobSucceeded, envelope, result=result)
+                fields: dict[str, Any] = {"result": result}
+                if isinstance(result, FileResult):
+                    fields["expires_at"] = result.expires_at  # when its download stops working
+                await self._transition(envelope, JobState.SUCCEEDED, event, fields)
+                self._processed += 1
+                self.metrics.jobs_finished.labels(job_type, "succeeded").inc()
+                await _settle_message(message.ack())
+            case Cancelled(reason):
+                event = _event(JobCancelled, envelope, reason=reason)
+                await self._transition(envelope, JobState.CANCELLED, event, {})
+                self.metrics.jobs_finished.labels(job_type, "cancelled").inc()
+                await _settle_message(message.ack())
+            case Requeued():
+                event = _event(JobQueued, envelope, attempt=envelope.attempt)
+                await self._transition(envelope, JobState.QUEUED, event, {})
+                await _settle_message(message.nack(requeue=True))
+            case Failed(error, retryable, delay) if retryable and not _last(envelope):
+                await self._retry(message, envelope, error, delay)
+            case Failed(error, _, _):
+                event = _event(JobFailed, envelope, error=error)
+                await self._transition(envelope, JobState.FAILED, event, {"error": error})
+                self._failed += 1
+                self.metrics.jobs_finished.labels(job_type, "failed").inc()
+                await self._dead_letter(message, error.code, error.message, envelope)
+                await _settle_message(message.ack())
+
+    async def _transition(
+        self, envelope: JobEnvelope, to: JobState, event: Any, fields: dict[str, Any]
+    ) -> bool:
+        outcome = await self.store.transition(
+            envelope.job_id, envelope.owner, allowed=_RUNNING, to=to, event=event, fields=fields
+        )
+        if outcome.ok and outcome.event is not None:
+            self.lifecycle.announce(event, outcome.event)
+        elif outcome.previous_state != JobState.CANCELLED or to != JobState.CANCELLED:
+            # Lost a race (usually to a cancel): the record keeps the winner's outcome.
+            log.info("job was %s already; %s not recorded", outcome.previous_state, to.value)
+        return outcome.ok
+
+    async def _retry(
+        self,
+        message: aio_pika.abc.AbstractIncomingMessage,
+        envelope: JobEnvelope,
+        error: JobError,
+        delay: float | None,
+    ) -> None:
+        if delay is None:
+            delay = backoff_delay(
+                envelope.attempt, self.settings.retry_base_delay, self.settings.retry_max_delay
+            )
+        delay_ms = max(1, round(delay * 1000))
+        next_attempt = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
+        try:
+            # Republish before recording: a crash in between leaves a duplicate, which the
+            # attempt check discards, instead of a record that waits for a message never sent.
+            await self.broker.publish_delayed(
+                job_routing_key(envelope.job_type),
+                encode(next_attempt),
+                delay_ms,
+                headers=inject_headers({}),
+                priority=envelope.priority.amqp_priority,
+            )
+        except BrokerUnavailableError as exc:
+            log.error("retry not scheduled (%s); the message goes back to the queue", exc)
+            await _settle_message(message.nack(requeue=True))
+            return
+        event = _event(
+            JobRetrying,
+            envelope,
+            error=error,
+            next_attempt=next_attempt.attempt,
+            delay_seconds=delay_ms / 1000,
+        )
+        fields = {"attempt": next_attempt.attempt, "error": error}
+        await self._transition(envelope, JobState.RETRYING, event, fields)
+        self.metrics.job_retries.labels(envelope.job_type).inc()
+        log.info(
+            "attempt %d failed (%s); retrying in %.3f s", envelope.attempt, error.message, delay
+        )
+        await _settle_message(message.ack())
+
+    async def _dead_letter(
+        self,
+        message: aio_pika.abc.AbstractIncomingMessage,
+        code: ErrorCode,
+        reason: str,
+        envelope: JobEnvelope | None = None,
+    ) -> None:
+        """Park the message with its reason in the dead-letter queue (confirmed)."""
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                HEADER_REASON: reason,
+                HEADER_ERROR_CODE: code.value,
+                HEADER_SOURCE_QUEUE: self.queue_name,
+                HEADER_ROUTING_KEY: message.routing_key or "",
+                HEADER_DEAD_AT: utcnow().isoformat(),
+            }
+        )
+        job_type = envelope.job_type if envelope else "unknown"
+        await self.broker.publish(
+            self.broker.topology.dead_letters,
+            "",
+            message.body,
+            headers=headers,
+            mandatory=False,
+            message_id=envelope.job_id if envelope else message.message_id,
+        )
+        self.metrics.dead_letters.labels(job_type, code.value).inc()
+        log.warning("dead-lettered: %s", reason)
+
+
+async def _settle_message(acknowledgement: Awaitable[None]) -> None:
+    """Ack or nack; a lost channel is logged, not raised (the broker redelivers, and the
+    record's state makes the redelivery a no-op or a clean retry)."""
+    try:
+        await acknowledgement
+    except CONNECTION_EXCEPTIONS as exc:
+        log.warning("acknowledgement lost with the channel (%s); expecting a redelivery", exc)
+
+
+E = TypeVar("E", bound=JobEvent)
+
+
+def _event(cls: type[E], envelope: JobEnvelope, **fields: Any) -> E:
+    return cls(job_id=envelope.job_id, job_type=envelope.job_type, owner=envelope.owner, **fields)
+
+
+def _last(envelope: JobEnvelope) -> bool:
+    return envelope.attempt >= envelope.max_attempts

@@ -1,0 +1,23 @@
+"""The two transport signals a handler may raise: retry later, or reject (dead-letter now)."""
+
+from __future__ import annotations
+
+
+class RetryJob(Exception):
+    """Run the job again later (counts as an attempt; after the last one it fails).
+
+    ``delay`` overrides the exponential backoff for this retry.
+    """
+
+    def __init__(self, reason: str, *, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class RejectJob(Exception):
+    """The job can never succeed as sent: fail it and dead-letter its message now."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

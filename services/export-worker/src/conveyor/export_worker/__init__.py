@@ -1,0 +1,1 @@
+"""Conveyor's export worker: filtered awards to xlsx, csv and parquet, streamed."""

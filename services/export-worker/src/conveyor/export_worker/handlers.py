@@ -1,0 +1,114 @@
+"""The export service's handlers: the awards export, and the table mapping job types to them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.awards.schema import DATASET_DIR
+from conveyor.contracts.jobs import ExportRequest, FileResult, utcnow
+from conveyor.export_worker.errors import DatasetMissingError, ExportCancelledError
+from conveyor.export_worker.export import MEDIA_TYPES, Written, build_query, write_export
+from conveyor.export_worker.settings import ExportSettings
+from conveyor.export_worker.xlsx import MAX_DATA_ROWS_PER_SHEET
+from conveyor.runtime.resources import Resources
+from conveyor.runtime.settings import load_settings
+from conveyor.runtime.worker import Handler, HandlerTable, JobContext, RejectJob
+
+log = logging.getLogger(__name__)
+
+"""The awards dataset, under the data directory."""
+EXPORTS_DIR = "exports"
+"""Finished exports (``<job id>.<format>``), under the data directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportConfig:
+    """Where exports read and write, and how (the ``exports`` dependency of the handler)."""
+
+    data_dir: Path
+    chunk_rows: int = 50_000
+    max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET
+    ttl: dt.timedelta = dt.timedelta(hours=24)
+
+    @classmethod
+    def from_settings(cls, settings: ExportSettings) -> ExportConfig:
+        return cls(
+            data_dir=settings.data_dir,
+            chunk_rows=settings.export_chunk_rows,
+            max_rows_per_sheet=settings.xlsx_max_rows_per_sheet,
+            ttl=dt.timedelta(hours=settings.export_ttl_hours),
+        )
+
+    @property
+    def dataset_dir(self) -> Path:
+        return self.data_dir / DATASET_DIR
+
+
+async def export_awards(
+    request: ExportRequest, *, job: JobContext, exports: ExportConfig
+) -> FileResult:
+    """Write the filtered awards to ``exports/<job id>.<format>`` under the data directory."""
+    try:
+        query = build_query(exports.dataset_dir, request.filters, request.columns, request.sort)
+    except DatasetMissingError as exc:
+        raise RejectJob(str(exc)) from exc
+    relative = Path(EXPORTS_DIR) / f"{job.job_id}.{request.format}"
+    final = exports.data_dir / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+
+    def progress(done: int, total: int) -> None:
+        job.report_progress_threadsafe(done, total, f"{done:,} of {total:,} rows")
+
+    work = asyncio.ensure_future(
+        asyncio.to_thread(
+            write_export,
+            query,
+            request.format,
+            final,
+            cancelled=job.cancel_requested,
+            progress=progress,
+            chunk_rows=exports.chunk_rows,
+            max_rows_per_sheet=exports.max_rows_per_sheet,
+        )
+    )
+    try:
+        written: Written = await asyncio.shield(work)
+    except asyncio.CancelledError:
+        # A thread cannot be cancelled: tell it to stop at its next chunk and wait for it, so
+        # the job is recorded as cancelled only once its temporary file is gone.
+        job.cancel_requested.set()
+        await asyncio.wait([work])
+        if not work.cancelled():
+            work.exception()  # retrieved: it is the ExportCancelledError we asked for
+        raise
+    except ExportCancelledError:
+        raise asyncio.CancelledError() from None
+    log.info(
+        "exported %d rows to %s in %.2f s (%d bytes)",
+        written.rows,
+        relative,
+        written.seconds,
+        written.size_bytes,
+    )
+    finished = utcnow()
+    return FileResult(
+        filename=f"awards-{finished:%Y%m%d-%H%M%S}.{request.format}",
+        path=relative.as_posix(),
+        media_type=MEDIA_TYPES[request.format],
+        size_bytes=written.size_bytes,
+        rows=written.rows,
+        expires_at=finished + exports.ttl,
+    )
+
+
+async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
+    settings = load_settings(ExportSettings, os.environ)
+    table = HandlerTable({"resources": resources, "exports": ExportConfig.from_settings(settings)})
+    table.add(Handler("export", export_awards))
+    return table

@@ -1,0 +1,1 @@
+"""Conveyor's HTTP and WebSocket gateway: submit, inspect and cancel jobs, stream their events."""

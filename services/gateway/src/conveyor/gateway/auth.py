@@ -1,0 +1,50 @@
+"""Bearer-token authentication: every request except the public ones acts for a Principal."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from conveyor.gateway.errors import UnauthorizedError
+from conveyor.gateway.state import gateway_of
+from conveyor.runtime.tokens import InvalidTokenError, Principal, verify_token
+
+PUBLIC_PATHS = frozenset({"/", "/metrics", "/api/v1/health", "/api/v1/openapi.json"})
+# The WebSocket authenticates itself: a browser cannot set headers, so it may send the token
+# as its first message instead.
+SELF_AUTHENTICATED_PATHS = frozenset({"/ws"})
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, ``None`` if there is none."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(secret: str, header: str | None) -> Principal:
+    token = bearer_token(header)
+    if token is None:
+        raise UnauthorizedError("an 'Authorization: Bearer <token>' header is required")
+    try:
+        return verify_token(secret, token)
+    except InvalidTokenError as exc:
+        raise UnauthorizedError(str(exc)) from None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS or request.path in SELF_AUTHENTICATED_PATHS:
+        return await handler(request)
+    secret = gateway_of(request).settings.jwt_secret
+    request[PRINCIPAL] = authenticate(secret, request.headers.get("Authorization"))
+    return await handler(request)
+
+
+def principal_of(request: web.Request) -> Principal:
+    return request[PRINCIPAL]

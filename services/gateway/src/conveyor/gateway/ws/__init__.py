@@ -1,0 +1,1 @@
+"""The WebSocket endpoint ``/ws``: live, ordered, resumable job events (see WEBSOCKET.md)."""

@@ -1,0 +1,152 @@
+"""The ``/ws`` handler: origin check, authentication, then one Session fed by the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from urllib.parse import urlsplit
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from conveyor.gateway.auth import bearer_token
+from conveyor.gateway.errors import ForbiddenError
+from conveyor.gateway.state import Gateway, gateway_of
+from conveyor.gateway.ws.protocol import (
+    AUTH_TIMEOUT_SECONDS,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
+    PROTOCOL_VERSION,
+    Welcome,
+    auth_decoder,
+    client_decoder,
+    encode_text,
+)
+from conveyor.gateway.ws.session import Invalid, Session
+from conveyor.runtime.tokens import InvalidTokenError, Principal, verify_token
+
+log = logging.getLogger(__name__)
+
+MAX_CLIENT_MESSAGE = 64 * 1024
+CLOSE_GOING_AWAY = 1001
+
+OPEN_SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("open_websockets")
+
+
+def setup_websocket(app: web.Application) -> None:
+    """Serve ``/ws`` and close open sockets on shutdown (else it waits for every client)."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+    app[OPEN_SOCKETS] = sockets
+    app.router.add_get("/ws", websocket)
+    app.on_shutdown.append(_close_open_sockets)
+
+
+async def _close_open_sockets(app: web.Application) -> None:
+    open_sockets = app[OPEN_SOCKETS]
+    await asyncio.gather(
+        *(
+            ws.close(code=CLOSE_GOING_AWAY, message=b"server shutting down")
+            for ws in list(open_sockets)
+        ),
+        return_exceptions=True,
+    )
+
+
+def check_origin(request: web.Request, allowed: list[str]) -> None:
+    """Browsers send ``Origin``; only our own and the configured ones may connect."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin in allowed or urlsplit(origin).netloc == request.host:
+        return
+    raise ForbiddenError(f"origin {origin!r} is not allowed")
+
+
+async def _authenticate(
+    ws: web.WebSocketResponse, request: web.Request, secret: str
+) -> Principal | None:
+    header = request.headers.get("Authorization")
+    try:
+        if header is not None:
+            token = bearer_token(header)
+            if token is None:
+                raise InvalidTokenError("the Authorization header is not 'Bearer <token>'")
+        else:
+            # Browsers cannot set headers on a WebSocket: the token comes first thing instead.
+            msg = await ws.receive(timeout=AUTH_TIMEOUT_SECONDS)
+            if msg.type is not WSMsgType.TEXT:
+                raise InvalidTokenError("expected an auth message first")
+            token = auth_decoder.decode(msg.data).token
+        return verify_token(secret, token)
+    except (InvalidTokenError, msgspec.MsgspecError, TimeoutError) as exc:
+        reason = "authentication timed out" if isinstance(exc, TimeoutError) else str(exc)
+        await ws.close(code=CLOSE_UNAUTHORIZED, message=f"unauthorized: {reason}"[:120].encode())
+        return None
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    gw = gateway_of(request)
+    check_origin(request, gw.settings.allowed_origins)
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_CLIENT_MESSAGE)
+    await ws.prepare(request)
+    principal = await _authenticate(ws, request, gw.settings.jwt_secret)
+    if principal is None:
+        return ws
+    gw.metrics.ws_connections.inc()
+    request.app[OPEN_SOCKETS].add(ws)
+    try:
+        await _serve(ws, principal, gw)
+    finally:
+        request.app[OPEN_SOCKETS].discard(ws)
+        gw.metrics.ws_connections.dec()
+    return ws
+
+
+async def _serve(ws: web.WebSocketResponse, principal: Principal, gw: Gateway) -> None:
+    closing: set[asyncio.Task[bool]] = set()
+
+    def close_with(code: int, message: str) -> None:
+        # Called from outside the reader: closing the socket ends its ``async for``.
+        task = asyncio.create_task(ws.close(code=code, message=message.encode()))
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    def too_slow() -> None:
+        log.info("closing a WebSocket of %s: it fell too far behind", principal.user)
+        close_with(CLOSE_TOO_SLOW, "too slow: resume from your last cursor/seq")
+
+    def session_ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("WebSocket session of %s failed: %r", principal.user, task.exception())
+            close_with(CLOSE_INTERNAL_ERROR, "internal error: reconnect and resume")
+
+    session = Session(
+        ws,
+        principal,
+        store=gw.store,
+        intake=gw.intake,
+        metrics=gw.metrics,
+        inbox_size=gw.settings.ws_send_queue,
+        on_overflow=too_slow,
+    )
+    await ws.send_str(encode_text(Welcome(protocol=PROTOCOL_VERSION, user=principal.user)))
+    worker = asyncio.create_task(session.run(), name=f"ws-session-{principal.user}")
+    worker.add_done_callback(session_ended)
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
+                break
+            try:
+                session.offer(client_decoder.decode(msg.data))
+            except msgspec.MsgspecError as exc:
+                session.offer(Invalid(f"bad message: {exc}"))
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker
+        await session.close()
+        if closing:
+            await asyncio.wait(closing, timeout=1.0)
+        if not ws.closed:
+            await ws.close()

@@ -1,0 +1,135 @@
+"""WebSocket protocol version 1: the messages on ``/ws`` (JSON text frames).
+
+Connect, then authenticate with an ``Authorization: Bearer <JWT>`` header, or (browsers) send
+``{"type": "auth", "token": "<JWT>"}`` as the first message within 5 s. A failed or missing
+authentication closes the connection with code 4401. The server then sends
+``{"type": "welcome", "protocol": 1, "user": "<sub>"}``.
+
+Client -> server
+  ``{"type": "subscribe", "job_id": "<id>", "after_seq": N}``  one job's events with seq > N
+      (default 0: the whole kept history, then live); owner or admin only, else ``not_found``.
+  ``{"type": "subscribe", "all": true, "after": "<cursor>"}``  events of all own jobs after
+      the cursor ("0": the whole kept history; omitted: only events from now on).
+  ``{"type": "unsubscribe", "job_id": "<id>"}`` / ``{"type": "unsubscribe", "all": true}``
+  ``{"type": "ping"}``  answered by ``{"type": "pong"}``.
+
+Server -> client
+  ``{"type": "subscribed", "job_id": ..., "seq": N}`` / ``{"type": "subscribed", "all": true,
+      "cursor": C}`` once a subscription's history is delivered (live events follow).
+  ``{"type": "event", "job_id": ..., "seq": N, "cursor": ..., "event": {...}}`` for a job
+      subscription (``cursor`` when known), ``{"type": "event", "cursor": C, "event": {...}}``
+      for an "all" subscription. ``event`` is the job event as stored (``seq``, ``job_id``,
+      ``owner``, ``event`` kind, ...).
+  ``{"type": "unsubscribed", ...}``, ``{"type": "error", "code": ..., "message": ...}`` (the
+      connection stays open).
+
+Guarantees: a job's events arrive in seq order, without gaps or duplicates, also across a
+reconnect that resumes with the last seen ``seq`` (job) or ``cursor`` (all). A client too slow
+to keep up is disconnected with code 4429 (1001: the gateway is stopping; 1011: it failed):
+reconnect and resume from the last seq/cursor.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+AUTH_TIMEOUT_SECONDS = 5.0
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TOO_SLOW = 4429
+
+_STREAM_ID = re.compile(r"^(\d+)-(\d+)$")
+
+JobId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class ClientMessage(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True):
+    """Base of what a client sends; unknown fields are refused to catch typos early."""
+
+
+class Auth(ClientMessage, tag="auth", kw_only=True):
+    token: str
+
+
+class Subscribe(ClientMessage, tag="subscribe", kw_only=True):
+    job_id: JobId | None = None
+    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    all: bool = False
+    after: str | None = None
+
+
+class Unsubscribe(ClientMessage, tag="unsubscribe", kw_only=True):
+    job_id: JobId | None = None
+    all: bool = False
+
+
+class Ping(ClientMessage, tag="ping", kw_only=True):
+    pass
+
+
+AnyClientMessage = Auth | Subscribe | Unsubscribe | Ping
+
+
+class ServerMessage(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Base of what the server sends; absent optional fields are left out."""
+
+
+class Welcome(ServerMessage, tag="welcome", kw_only=True):
+    protocol: int  # no default: omit_defaults would leave it out
+    user: str
+
+
+class Subscribed(ServerMessage, tag="subscribed", kw_only=True):
+    job_id: str | None = None
+    seq: int | None = None
+    all: bool = False
+    cursor: str | None = None
+
+
+class Unsubscribed(ServerMessage, tag="unsubscribed", kw_only=True):
+    job_id: str | None = None
+    all: bool = False
+
+
+class Pong(ServerMessage, tag="pong", kw_only=True):
+    pass
+
+
+class Error(ServerMessage, tag="error", kw_only=True):
+    code: str
+    message: str
+    job_id: str | None = None
+
+
+class EventMessage(ServerMessage, tag="event", kw_only=True):
+    event: msgspec.Raw
+    """The job event's JSON exactly as recorded, never re-encoded."""
+    job_id: str | None = None
+    seq: int | None = None
+    cursor: str | None = None
+
+
+client_decoder = msgspec.json.Decoder(AnyClientMessage)
+auth_decoder = msgspec.json.Decoder(Auth)
+encoder = msgspec.json.Encoder()
+
+
+def encode_text(message: ServerMessage) -> str:
+    return encoder.encode(message).decode()
+
+
+def stream_position(cursor: str) -> tuple[int, int]:
+    """A Redis stream id as an orderable (ms, seq) pair; "0" is the very start.
+
+    Raises ``ValueError`` for anything that is not a stream id.
+    """
+    if cursor == "0":
+        return (0, 0)
+    match = _STREAM_ID.match(cursor)
+    if match is None:
+        raise ValueError(f"{cursor!r} is not a cursor this server sent")
+    return int(match.group(1)), int(match.group(2))

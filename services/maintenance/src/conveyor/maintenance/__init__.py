@@ -1,0 +1,1 @@
+"""Conveyor's maintenance service: the scheduler and the maintenance job handlers."""

@@ -1,0 +1,1 @@
+"""Tests of conveyor.awards (pure data: no broker, no Redis)."""

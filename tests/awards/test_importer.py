@@ -1,0 +1,393 @@
+"""Tests of importing public award CSV and XLSX files into the dataset."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import openpyxl  # type: ignore[import-untyped]
+import polars as pl
+
+from conveyor.awards.generator import generate
+from conveyor.awards.importer import (
+    BAD_AMOUNT,
+    BAD_AWARD_DATE,
+    BAD_BUDGET,
+    BAD_PUBLISHED_DATE,
+    DUPLICATE_REFERENCE,
+    MISSING_AMOUNT,
+    MISSING_AWARD_DATE,
+    MISSING_REFERENCE,
+    NEGATIVE_AMOUNT,
+    import_files,
+)
+from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files
+
+OLD_HEADERS = [
+    "Award Ref No",
+    "Organization Name",
+    "Awardee Name",
+    "Area of Delivery",
+    "Category",
+    "Awarded Amount",
+    "ABC",
+    "Date Awarded",
+    "Publish Date",
+    "Notice Title",
+    "Remarks",
+]
+NEW_HEADERS = [
+    "AWARD REFERENCE NO.",
+    "Procuring Entity",
+    "Supplier Name",
+    "Delivery Area",
+    "Business Category",
+    "Contract Amount (PHP)",
+    "Approved Budget for the Contract",
+    "Award Date",
+    "Published Date",
+    "Award Title",
+    "Region",
+    "Mode of Procurement",
+]
+
+
+def _write_csv(path: Path, rows: list[list[str]], *, preamble: int = 0) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        for _ in range(preamble):
+            writer.writerow(["PhilGEPS Award Notices (public export)"])
+        writer.writerows(rows)
+    return path
+
+
+def _read(out: Path) -> pl.DataFrame:
+    return pl.read_parquet(dataset_files(out)).sort("award_reference_no")
+
+
+def test_old_header_spellings_map_and_values_parse(tmp_path: Path) -> None:
+    path = _write_csv(
+        tmp_path / "awards-2014.csv",
+        [
+            OLD_HEADERS,
+            [
+                "2014-001",
+                "CITY OF TACLOBAN",
+                "Santos Builders, Inc.",
+                "Leyte",
+                "Construction Projects",
+                "1,234,567.89",
+                "PHP 1,300,000.00",
+                "03/15/2014",
+                "2014-03-01",
+                "Road Concreting",
+                "x",
+            ],
+            [
+                "2014-002",
+                "PROVINCE OF CEBU",
+                "Niño's Trading",
+                "Cebu",
+                "Food Stuff",
+                "₱ 12,000",
+                "12000",
+                "5-Mar-2014",
+                "",
+                "Rice",
+                "",
+            ],
+        ],
+        preamble=2,
+    )
+    report = import_files([path], tmp_path / "out")
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 2, 0)
+    file = report.files[0]
+    assert file.columns["Organization Name"] == "procuring_entity"
+    assert file.columns["Awardee Name"] == "awardee_name"
+    assert file.columns["ABC"] == "approved_budget"
+    assert file.ignored_headers == ["Remarks"]
+    assert "region" in file.missing_columns
+    frame = _read(tmp_path / "out")
+    assert frame.schema == AWARDS_SCHEMA
+    assert frame.rows() == [
+        (
+            "2014-001",
+            None,
+            None,
+            "Road Concreting",
+            "Santos Builders, Inc.",
+            "CITY OF TACLOBAN",
+            "Region VIII",
+            "Leyte",
+            "Construction Projects",
+            None,
+            None,
+            None,
+            1_300_000.0,
+            1_234_567.89,
+            dt.date(2014, 3, 1),
+            dt.date(2014, 3, 15),
+            None,
+        ),
+        (
+            "2014-002",
+            None,
+            None,
+            "Rice",
+            "Niño's Trading",
+            "PROVINCE OF CEBU",
+            "Region VII",
+            "Cebu",
+            "Food Stuff",
+            None,
+            None,
+            None,
+            12_000.0,
+            12_000.0,
+            None,
+            dt.date(2014, 3, 5),
+            None,
+        ),
+    ]
+
+
+def test_new_header_spellings_map_too(tmp_path: Path) -> None:
+    path = _write_csv(
+        tmp_path / "awards-2023.csv",
+        [
+            NEW_HEADERS,
+            [
+                "2023-9",
+                "DPWH - LEYTE 1ST DEO",
+                "RJM Construction Corp.",
+                "Leyte",
+                "Construction Projects",
+                "PHP 9,999,000.00",
+                "10,000,000.00",
+                "March 5, 2023",
+                "2023-02-20 00:00:00",
+                "Construction of Seawall",
+                "Region VIII",
+                "Public Bidding",
+            ],
+        ],
+    )
+    report = import_files([path], tmp_path / "out")
+    assert report.rows_accepted == 1
+    assert report.files[0].ignored_headers == []
+    row = _read(tmp_path / "out").row(0, named=True)
+    assert row["procuring_entity"] == "DPWH - LEYTE 1ST DEO"
+    assert row["awardee_name"] == "RJM Construction Corp."
+    assert row["area_of_delivery"] == "Leyte"
+    assert row["contract_amount"] == 9_999_000.0
+    assert row["approved_budget"] == 10_000_000.0
+    assert row["award_date"] == dt.date(2023, 3, 5)
+    assert row["published_date"] == dt.date(2023, 2, 20)
+    assert row["award_title"] == "Construction of Seawall"
+    assert row["procurement_mode"] == "Public Bidding"
+
+
+def test_bad_rows_are_rejected_with_row_file_and_reason(tmp_path: Path) -> None:
+    good = ["Leyte", "Food Stuff"]
+    path = _write_csv(
+        tmp_path / "dirty.csv",
+        [
+            [
+                "Award Reference No.",
+                "Area of Delivery",
+                "Category",
+                "Contract Amount",
+                "ABC",
+                "Award Date",
+                "Publish Date",
+            ],
+            ["R1", *good, "1,000", "1,000", "2020-01-02", "2020-01-01"],  # row 2: fine
+            ["", *good, "1,000", "", "2020-01-02", ""],  # row 3
+            ["R3", *good, "", "", "2020-01-02", ""],  # row 4
+            ["R4", *good, "one thousand", "", "2020-01-02", ""],  # row 5
+            ["R5", *good, "(500.00)", "", "2020-01-02", ""],  # row 6
+            ["R6", *good, "1,000", "", "", ""],  # row 7
+            ["R7", *good, "1,000", "", "31/31/2020", ""],  # row 8
+            ["R8", *good, "1,000", "N/A", "2020-01-02", ""],  # row 9
+            ["R9", *good, "1,000", "", "2020-01-02", "soon"],  # row 10
+            ["R1", *good, "2,000", "", "2020-01-03", ""],  # row 11: duplicate of row 2
+            ["R10", *good, "abc", "", "2020-01-02", ""],  # row 12
+        ],
+    )
+    report = import_files([path], tmp_path / "out")
+    assert report.rows_read == 11
+    assert report.rows_accepted == 1
+    assert report.rejected_by_reason == {
+        BAD_AMOUNT: 2,
+        BAD_AWARD_DATE: 1,
+        BAD_BUDGET: 1,
+        BAD_PUBLISHED_DATE: 1,
+        DUPLICATE_REFERENCE: 1,
+        MISSING_AMOUNT: 1,
+        MISSING_AWARD_DATE: 1,
+        MISSING_REFERENCE: 1,
+        NEGATIVE_AMOUNT: 1,
+    }
+    examples = {(e.row, e.reason, e.value) for e in report.examples}
+    assert examples == {
+        (3, MISSING_REFERENCE, None),
+        (4, MISSING_AMOUNT, None),
+        (5, BAD_AMOUNT, "one thousand"),
+        (6, NEGATIVE_AMOUNT, "(500.00)"),
+        (7, MISSING_AWARD_DATE, None),
+        (8, BAD_AWARD_DATE, "31/31/2020"),
+        (9, BAD_BUDGET, "N/A"),
+        (10, BAD_PUBLISHED_DATE, "soon"),
+        (11, DUPLICATE_REFERENCE, "R1"),
+        (12, BAD_AMOUNT, "abc"),
+    }
+    assert all(e.file == str(path) for e in report.examples)
+    assert _read(tmp_path / "out")["award_reference_no"].to_list() == ["R1"]
+    text = report.format()
+    assert "unparseable contract_amount: 2" in text
+    assert "row 5: unparseable contract_amount ('one thousand')" in text
+
+
+def test_examples_are_capped_per_reason_but_all_are_counted(tmp_path: Path) -> None:
+    rows = [["Award Ref No", "Contract Amount", "Award Date", "Category"]]
+    rows += [[f"R{i}", "bad", "2020-01-01", "Food Stuff"] for i in range(40)]
+    report = import_files(
+        [_write_csv(tmp_path / "bad.csv", rows)],
+        tmp_path / "out",
+        examples_per_reason=3,
+        block_rows=7,
+    )
+    assert report.rejected_by_reason == {BAD_AMOUNT: 40}
+    assert [e.row for e in report.examples] == [2, 3, 4]
+    assert report.written == []
+
+
+def test_xlsx_typed_cells_and_several_sheets_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "awards.xlsx"
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    first.title = "2019"
+    first.append(["Contract Awards 2019"])
+    first.append([])
+    first.append(
+        [
+            "Award Reference No.",
+            "Organization Name",
+            "Contractor",
+            "Area of Delivery",
+            "Business Category",
+            "Contract Amount",
+            "Approved Budget for the Contract",
+            "Award Date",
+            "Publish Date",
+        ]
+    )
+    first.append(
+        [
+            1900123,
+            "CITY OF ILOILO",
+            "Golden Trading",
+            "Iloilo",
+            "Office Supplies and Devices",
+            15_000.5,
+            16_000,
+            dt.datetime(2019, 6, 3),
+            dt.date(2019, 5, 20),
+        ]
+    )
+    first.append(
+        [
+            "X-2",
+            "CITY OF ILOILO",
+            "Golden Trading",
+            "Iloilo",
+            "Office Supplies and Devices",
+            "n/a",
+            16_000,
+            dt.datetime(2019, 6, 3),
+            None,
+        ]
+    )
+    second = workbook.create_sheet("2019 (2)")
+    second.append(
+        [
+            "Award Ref No",
+            "Procuring Entity",
+            "Supplier Name",
+            "Delivery Area",
+            "Category",
+            "Awarded Amount",
+            "ABC",
+            "Date Awarded",
+            "Published Date",
+        ]
+    )
+    second.append(
+        [
+            "X-3",
+            "PROVINCE OF ILOILO",
+            "Bayanihan Builders",
+            "Iloilo",
+            "Construction Projects",
+            "2,500,000.00",
+            "2,600,000.00",
+            "06/30/2019",
+            "06/01/2019",
+        ]
+    )
+    workbook.create_sheet("Notes").append(["Prepared by the BAC Secretariat"])
+    workbook.save(path)
+
+    report = import_files([path], tmp_path / "out")
+    assert (report.rows_read, report.rows_accepted) == (3, 2)
+    assert report.files[0].problems == ["sheet 'Notes': no header row found"]
+    [example] = report.examples
+    assert (example.sheet, example.row, example.reason, example.value) == (
+        "2019",
+        5,
+        BAD_AMOUNT,
+        "n/a",
+    )
+    frame = _read(tmp_path / "out")
+    assert frame.select(
+        "award_reference_no", "awardee_name", "contract_amount", "award_date", "published_date"
+    ).rows() == [
+        ("1900123", "Golden Trading", 15_000.5, dt.date(2019, 6, 3), dt.date(2019, 5, 20)),
+        ("X-3", "Bayanihan Builders", 2_500_000.0, dt.date(2019, 6, 30), dt.date(2019, 6, 1)),
+    ]
+
+
+def test_imports_append_to_an_existing_dataset(tmp_path: Path) -> None:
+    generate(100, tmp_path, contractors=20)
+    path = _write_csv(
+        tmp_path / "one.csv",
+        [["Award Ref No", "Contract Amount", "Award Date"], ["N-1", "10", "2020-01-01"]],
+    )
+    report = import_files([path], tmp_path, rows_per_file=1)
+    assert [p.name for p in report.written] == ["awards-00001.parquet"]
+    assert pl.read_parquet(dataset_files(tmp_path)).height == 101
+
+
+def test_accepted_rows_are_split_into_files(tmp_path: Path) -> None:
+    rows = [["Award Ref No", "Contract Amount", "Award Date"]]
+    rows += [[f"N-{i}", "10", "2020-01-01"] for i in range(25)]
+    report = import_files(
+        [_write_csv(tmp_path / "many.csv", rows)], tmp_path / "out", rows_per_file=10, block_rows=4
+    )
+    assert [pl.read_parquet(p).height for p in report.written] == [10, 10, 5]
+    assert _read(tmp_path / "out").height == 25
+
+
+def test_unreadable_files_are_reported_not_fatal(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    no_header = _write_csv(tmp_path / "blank.csv", [["a", "b"], ["1", "2"]])
+    good = _write_csv(
+        tmp_path / "good.csv",
+        [["Award Ref No", "Contract Amount", "Award Date"], ["G-1", "10", "2020-01-01"]],
+    )
+    report = import_files([notes, no_header, good], tmp_path / "out")
+    assert report.rows_accepted == 1
+    assert "not a .csv or .xlsx file" in report.files[0].problems[0]
+    assert report.files[1].problems == ["file: no header row found"]

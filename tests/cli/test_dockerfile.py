@@ -1,0 +1,40 @@
+"""The Dockerfile and docker-compose.yml agree with the workspace they build."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+COMPOSE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+SERVICES = {
+    "gateway": "conveyor.gateway",
+    "maintenance": "conveyor.maintenance",
+    "export-worker": "conveyor.export_worker",
+    "aggregates-worker": "conveyor.aggregates_worker",
+}
+
+
+def _members() -> list[Path]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = root["tool"]["uv"]["workspace"]["members"]
+    return sorted(p.parent for g in globs for p in ROOT.glob(f"{g}/pyproject.toml"))
+
+
+def test_the_dependency_layer_copies_every_workspace_member_manifest() -> None:
+    # uv sync --locked fails in the image when a member's manifest is missing there.
+    for member in _members():
+        manifest = member.relative_to(ROOT).as_posix() + "/pyproject.toml"
+        assert f"COPY {manifest} " in DOCKERFILE, f"Dockerfile does not copy {manifest}"
+
+
+def test_each_service_has_a_target_that_runs_its_module_and_a_compose_entry() -> None:
+    for target, module in SERVICES.items():
+        pattern = rf"^FROM runtime AS {target}\n(.*?)(?=^FROM |\Z)"
+        stage = re.search(pattern, DOCKERFILE, re.MULTILINE | re.DOTALL)
+        assert stage, f"Dockerfile has no target {target!r}"
+        assert f'CMD ["python", "-m", "{module}"]' in stage.group(1)
+        assert f"target: {target}\n" in COMPOSE
+        assert f"OTEL_SERVICE_NAME: conveyor-{target}\n" in COMPOSE

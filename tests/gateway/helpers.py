@@ -1,0 +1,173 @@
+"""Running a gateway in-process on the real RabbitMQ and Redis, and acting as its users."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from aiohttp import ClientWebSocketResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from conveyor.contracts.events import (
+    JobEvent,
+    JobProgressed,
+    JobQueued,
+    JobStarted,
+    JobSucceeded,
+)
+from conveyor.contracts.jobs import AnyJobRequest, JobEnvelope, Priority
+from conveyor.contracts.records import JobState
+from conveyor.gateway.bootstrap import bootstrap
+from conveyor.gateway.state import Gateway
+from conveyor.runtime.jobstore import Appended, JobStore
+from conveyor.runtime.lifecycle import JobLifecycle
+from conveyor.runtime.settings import GatewaySettings, load_settings
+from conveyor.runtime.tokens import mint_token
+from tests.support.namespace import AMQP_URL, REDIS_URL
+
+SECRET = "gateway-tests-secret-of-32-bytes-or-more"
+UNREACHABLE_AMQP_URL = "amqp://guest:guest@127.0.0.1:1/"
+
+
+def gateway_settings(namespace: str, **overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "namespace": namespace,
+        "http_port": 0,
+        "amqp_url": AMQP_URL,
+        "redis_url": REDIS_URL,
+        "jwt_secret": SECRET,
+        "instance": f"test-{uuid.uuid4().hex[:8]}",
+        **overrides,
+    }
+    return load_settings(GatewaySettings, {}, **values)
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    namespace: str, *, wait_for_broker: bool = True, **overrides: Any
+) -> AsyncIterator[tuple[Gateway, TestClient[Any, Any]]]:
+    """A gateway app built by ``bootstrap`` and served by aiohttp's test server."""
+    async with bootstrap(gateway_settings(namespace, **overrides)) as gateway:
+        if wait_for_broker:
+            await asyncio.wait_for(gateway.intake.ready.wait(), 15)
+        async with TestClient(TestServer(gateway.app)) as client:
+            yield gateway, client
+
+
+def new_user() -> str:
+    return f"user-{uuid.uuid4().hex[:8]}"
+
+
+def token(user: str, *, admin: bool = False) -> str:
+    return mint_token(SECRET, user, roles=("admin",) if admin else ())
+
+
+def auth(user: str, *, admin: bool = False, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user, admin=admin)}", **extra}
+
+
+async def submit(
+    client: TestClient[Any, Any], user: str, job_type: str = "diagnostics", body: Any = None
+) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/jobs/{job_type}", json=body or {}, headers=auth(user))
+    assert response.status == 202, await response.text()
+    result: dict[str, Any] = await response.json()
+    return result
+
+
+# -- acting as a worker (none exists yet): record transitions, then announce them ------------
+
+
+class FakeWorker:
+    """Drives a job through its states the way the worker harness will."""
+
+    def __init__(self, store: JobStore, lifecycle: JobLifecycle) -> None:
+        self.store = store
+        self.lifecycle = lifecycle
+
+    async def start(self, record: dict[str, Any], *, announce: bool = True) -> Appended:
+        envelope = JobEnvelope(
+            request=msgspec.convert(record["request"], AnyJobRequest),
+            job_id=record["job_id"],
+            owner=record["owner"],
+            priority=Priority(record["priority"]),
+        )
+        started = await self.store.start(
+            envelope,
+            JobQueued(**_base(record)),
+            JobStarted(**_base(record), worker="fake"),
+            worker="fake",
+            max_crashes=3,
+            trace_id=None,
+        )
+        assert started.started is not None, started
+        if announce:
+            self.lifecycle.announce(JobStarted(**_base(record), worker="fake"), started.started)
+        return started.started
+
+    async def progress(
+        self, record: dict[str, Any], done: int, *, announce: bool = True
+    ) -> Appended:
+        event = JobProgressed(**_base(record), done=done, total=100)
+        return await self._transition(record, event, JobState.RUNNING, announce=announce)
+
+    async def succeed(self, record: dict[str, Any], *, announce: bool = True) -> Appended:
+        event = JobSucceeded(**_base(record))
+        return await self._transition(record, event, JobState.SUCCEEDED, announce=announce)
+
+    async def _transition(
+        self, record: dict[str, Any], event: JobEvent, to: JobState, *, announce: bool
+    ) -> Appended:
+        outcome = await self.store.transition(
+            record["job_id"], record["owner"], allowed=[JobState.RUNNING], to=to, event=event
+        )
+        assert outcome.ok and outcome.event is not None, outcome
+        if announce:
+            self.lifecycle.announce(event, outcome.event)
+        return outcome.event
+
+
+def _base(record: dict[str, Any]) -> dict[str, str]:
+    return {"job_id": record["job_id"], "job_type": record["job_type"], "owner": record["owner"]}
+
+
+# -- WebSocket ---------------------------------------------------------------------------------
+
+
+async def receive(ws: ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
+    message: dict[str, Any] = await ws.receive_json(timeout=timeout)
+    return message
+
+
+async def receive_until(
+    ws: ClientWebSocketResponse, message_type: str, timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """Every message up to and including the first of ``message_type``."""
+    messages = []
+    while True:
+        message = await receive(ws, timeout)
+        messages.append(message)
+        if message["type"] == message_type:
+            return messages
+
+
+async def receive_events(
+    ws: ClientWebSocketResponse, count: int, timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    events = []
+    while len(events) < count:
+        message = await receive(ws, timeout)
+        assert message["type"] == "event", message
+        events.append(message)
+    return events
+
+
+async def assert_silent(ws: ClientWebSocketResponse, seconds: float = 0.5) -> None:
+    """Nothing more arrives (e.g. no duplicate): a ping is answered by the very next message."""
+    await asyncio.sleep(seconds)
+    await ws.send_json({"type": "ping"})
+    assert (await receive(ws)) == {"type": "pong"}
