@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from conveyor.runtime.settings import GatewaySettings, SettingsError, load_settings
-from conveyor.runtime.tokens import ADMIN_ROLE, DEFAULT_TTL_SECONDS, mint_token
+from conveyor.runtime.tokens import ADMIN_ROLE, DEFAULT_TTL_SECONDS, OPERATOR_ROLE, mint_token
 
 
 def _positive_int(text: str) -> int:
@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--admin", action="store_true", help=f"add the {ADMIN_ROLE!r} role (sees every job)"
     )
     parser.add_argument(
+        "--operator",
+        action="store_true",
+        help=f"add the read-only {OPERATOR_ROLE!r} role (reads the admin views)",
+    )
+    parser.add_argument(
         "--role",
         action="append",
         default=[],
@@ -59,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"conveyor token: {exc}", file=sys.stderr)
         return 2
     roles = [*args.roles, *([ADMIN_ROLE] if args.admin else [])]
+    roles += [OPERATOR_ROLE] if args.operator else []
     print(mint_token(settings.jwt_secret, args.user, roles=roles, ttl_seconds=args.ttl))
     return 0

@@ -12,6 +12,8 @@ import jwt
 
 ALGORITHM = "HS256"
 ADMIN_ROLE = "admin"
+OPERATOR_ROLE = "operator"
+"""Reads every admin view (workers, queues, dead letters, schedules) but changes nothing."""
 DEFAULT_TTL_SECONDS = 12 * 3600
 
 
@@ -33,6 +35,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return ADMIN_ROLE in self.roles
+
+    @property
+    def can_observe(self) -> bool:
+        """Admins and read-only operators may read the admin views."""
+        return self.is_admin or OPERATOR_ROLE in self.roles
 
     def can_see(self, owner: str) -> bool:
         """Users see their own jobs; admins see everyone's."""

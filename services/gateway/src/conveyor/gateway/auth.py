@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from conveyor.gateway.errors import UnauthorizedError
+from conveyor.gateway.errors import ForbiddenError, UnauthorizedError
 from conveyor.gateway.state import gateway_of
 from conveyor.runtime.tokens import InvalidTokenError, Principal, verify_token
 
@@ -48,3 +48,19 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def principal_of(request: web.Request) -> Principal:
     return request[PRINCIPAL]
+
+
+def require_admin(request: web.Request) -> Principal:
+    """The request's principal, who must be an admin (403 otherwise)."""
+    principal = principal_of(request)
+    if not principal.is_admin:
+        raise ForbiddenError("this needs the 'admin' role")
+    return principal
+
+
+def require_observer(request: web.Request) -> Principal:
+    """The request's principal, who must be an admin or a read-only operator (403 otherwise)."""
+    principal = principal_of(request)
+    if not principal.can_observe:
+        raise ForbiddenError("this needs the 'admin' or the read-only 'operator' role")
+    return principal
