@@ -56,3 +56,13 @@ async def test_every_reference_in_the_openapi_document_resolves(client: Client) 
     for ref in refs:
         assert ref.startswith("#/components/schemas/")
         assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"], ref
+
+
+async def test_the_result_endpoint_documents_both_result_shapes(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    ok = doc["paths"]["/api/v1/jobs/{job_id}/result"]["get"]["responses"]["200"]
+    shapes = ok["content"]["application/json"]["schema"]["oneOf"]
+    names = {shape["$ref"].rsplit("/", 1)[1] for shape in shapes}
+    assert names == {"AggregatesResult", "SearchResult"}
+    search = doc["components"]["schemas"]["SearchResult"]
+    assert {"total", "awards"} <= set(search["properties"])

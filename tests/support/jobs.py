@@ -21,8 +21,11 @@ FAST_WORKER_ENV = {
     "CONVEYOR_PROGRESS_INTERVAL": "0.05",
     "CONVEYOR_HEARTBEAT_INTERVAL": "1",
     "CONVEYOR_SHUTDOWN_GRACE": "10",
+    # The default schedules would add a health-check job to any test crossing a quarter hour.
+    "CONVEYOR_SCHEDULER_ENABLED": "false",
 }
-"""Worker settings that keep tests quick: short retry delays, frequent progress and beats."""
+"""Worker settings that keep tests quick and deterministic: short retry delays, frequent
+progress and beats, and no scheduler firing the default maintenance schedules."""
 
 
 async def submit_diagnostics(

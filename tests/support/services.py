@@ -88,7 +88,9 @@ async def start_gateway(namespace: str, **env: str) -> tuple[ServiceProcess, str
     """
     instance = f"gateway-{uuid.uuid4().hex[:6]}"
     log = Path(tempfile.mkstemp(prefix=f"{instance}-", suffix=".log")[1])
-    environ = base_environ(namespace, CONVEYOR_INSTANCE=instance, CONVEYOR_HTTP_PORT="0", **env)
+    # Port 0 (any free one) unless the caller pins one, e.g. to restart on the same address.
+    settings = {"CONVEYOR_INSTANCE": instance, "CONVEYOR_HTTP_PORT": "0", **env}
+    environ = base_environ(namespace, **settings)
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -15,13 +15,22 @@ SUBCOMMANDS = (
     "conveyor.cli.token",
     "conveyor.cli.schema",
     "conveyor.cli.settings",
+    "conveyor.cli.jobs",
+    "conveyor.cli.workers",
+    "conveyor.cli.queues",
+    "conveyor.cli.dead_letters",
+    "conveyor.cli.job_types",
+    "conveyor.cli.stats",
+    "conveyor.cli.schedules",
 )
 # Subcommands that live in modules which may not exist yet (or in every install): registered
 # only when importable.
 OPTIONAL_SUBCOMMANDS = ("conveyor.cli.data",)
 
 
-def _subcommand_modules() -> list[ModuleType]:
+def _subcommand_modules(only: str | None = None) -> list[ModuleType]:
+    if only is not None:
+        return [importlib.import_module(only)]
     modules = [importlib.import_module(name) for name in SUBCOMMANDS]
     for name in OPTIONAL_SUBCOMMANDS:
         try:
@@ -34,19 +43,29 @@ def _subcommand_modules() -> list[ModuleType]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module_of(argv: Sequence[str]) -> str | None:
+    """The module of the command ``argv`` names first (``dead-letters`` -> ``dead_letters``):
+    importing only it keeps ``conveyor jobs list`` from importing polars for ``data``."""
+    if not argv:
+        return None
+    name = f"conveyor.cli.{argv[0].replace('-', '_')}"
+    return name if name in (*SUBCOMMANDS, *OPTIONAL_SUBCOMMANDS) else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conveyor",
         description="Conveyor: background jobs as asyncio services over RabbitMQ and Redis.",
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in _subcommand_modules():
+    for module in _subcommand_modules(only):
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_module_of(argv)).parse_args(argv)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

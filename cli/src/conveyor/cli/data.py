@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     imp = commands.add_parser("import", help="import public award CSV/XLSX files")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--out", type=Path, required=True, help="dataset directory")
+    imp.add_argument(
+        "--no-announce", action="store_true", help="do not publish dataset.updated afterwards"
+    )
 
     info = commands.add_parser("info", help="rows, files and version of a dataset")
     info.add_argument("dir", type=Path)
@@ -43,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         case "import":
             report = import_files(args.files, args.out)
             print(report.format())
+            if report.rows_accepted and not args.no_announce:
+                _announce(args.out)
             return 0 if report.rows_accepted or not report.rows_read else 1
         case "info":
             return _info(args.dir)
@@ -83,3 +88,19 @@ def _info(directory: Path) -> int:
     print(f"files     {len(files)} ({size / 2**20:,.1f} MiB)")
     print(f"version   {dataset_version(directory)}")
     return 0
+
+
+def _announce(directory: Path) -> None:
+    """Publish ``dataset.updated``; the import stands even when RabbitMQ cannot be reached."""
+    import asyncio
+
+    from conveyor.cli.dataset_events import publish_dataset_updated
+    from conveyor.runtime.broker import BrokerUnavailableError
+    from conveyor.runtime.settings import SettingsError
+
+    try:
+        event = asyncio.run(publish_dataset_updated(directory, source="conveyor data import"))
+    except (BrokerUnavailableError, SettingsError) as exc:
+        print(f"conveyor data import: dataset.updated not published: {exc}", file=sys.stderr)
+        return
+    print(f"announced dataset.updated (version {event.version})")

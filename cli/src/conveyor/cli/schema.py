@@ -1,14 +1,18 @@
-"""``conveyor schema``: the JSON Schema of every contract, for clients that do not use Python."""
+"""``conveyor schema``: the JSON Schema of every contract (or, with ``--asyncapi``, the AsyncAPI
+document of the AMQP interface), for clients that do not use Python."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from conveyor.contracts.asyncapi import build_asyncapi
 from conveyor.contracts.schema import json_schema
+from conveyor.contracts.topology import Topology
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -20,11 +24,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="write the schema to FILE instead of stdout"
     )
+    parser.add_argument(
+        "--asyncapi",
+        action="store_true",
+        help="print the AsyncAPI document of the AMQP interface instead "
+        "(exchanges named for CONVEYOR_NAMESPACE, default 'conveyor')",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    text = json.dumps(json_schema(), indent=2, sort_keys=False) + "\n"
+    if args.asyncapi:
+        namespace = os.environ.get("CONVEYOR_NAMESPACE", "conveyor")
+        document = build_asyncapi(Topology(namespace))
+    else:
+        document = json_schema()
+    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     if args.out is None:
         sys.stdout.write(text)
         return 0

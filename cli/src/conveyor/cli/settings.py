@@ -17,7 +17,9 @@ from typing import Any
 
 import msgspec
 
+from conveyor.aggregates_worker.settings import AggregatesSettings
 from conveyor.export_worker.settings import ExportSettings
+from conveyor.maintenance.settings import MaintenanceSettings
 from conveyor.runtime import settings as runtime_settings
 from conveyor.runtime.settings import (
     GatewaySettings,
@@ -33,6 +35,8 @@ SECTIONS: tuple[tuple[str, type[Settings]], ...] = (
     ("Workers (maintenance, export-worker, aggregates-worker)", WorkerSettings),
     ("Gateway", GatewaySettings),
     ("Export worker", ExportSettings),
+    ("Maintenance (scheduler and maintenance jobs)", MaintenanceSettings),
+    ("Aggregates worker", AggregatesSettings),
 )
 
 

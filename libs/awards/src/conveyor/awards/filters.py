@@ -116,6 +116,15 @@ def _lowercase(values: Sequence[str]) -> list[str]:
     return pl.Series(values, dtype=pl.String).str.to_lowercase().to_list()
 
 
+def keyword_terms(values: Sequence[str]) -> list[str]:
+    """Keywords as the filter matches them: trimmed, lowercased, blanks dropped, each once.
+
+    For engines that match keywords their own way (the aggregates worker's in-memory table)
+    with exactly the semantics of ``filter_expression``.
+    """
+    return _keywords(values)
+
+
 def _keywords(values: Sequence[str]) -> list[str]:
     """Trimmed, lowercased, blank ones dropped, duplicates once (in their first order)."""
     lowered = _lowercase([v.strip() for v in values])

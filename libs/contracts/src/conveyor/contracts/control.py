@@ -19,4 +19,29 @@ class ReloadSchedules(ControlCommand, tag="reload_schedules", kw_only=True):
     """Schedule definitions changed in Redis; the leading scheduler reloads them."""
 
 
-AnyControlCommand = CancelJob | ReloadSchedules
+class PauseJobType(ControlCommand, tag="pause_job_type", kw_only=True):
+    """Stop running jobs of ``job_type``: workers park its messages until it is resumed.
+
+    The paused set also lives in Redis (``Keys.paused_job_types``) so a worker that starts
+    later obeys it; this command tells the running ones at once.
+    """
+
+    job_type: str
+
+
+class ResumeJobType(ControlCommand, tag="resume_job_type", kw_only=True):
+    """Run jobs of ``job_type`` again; parked messages go back to the ``jobs`` exchange."""
+
+    job_type: str
+
+
+class DrainWorker(ControlCommand, tag="drain_worker", kw_only=True):
+    """Stop taking jobs, finish the running ones (within the grace period) and exit.
+
+    ``instance`` names one worker instance; ``None`` drains every worker.
+    """
+
+    instance: str | None = None
+
+
+AnyControlCommand = CancelJob | ReloadSchedules | PauseJobType | ResumeJobType | DrainWorker

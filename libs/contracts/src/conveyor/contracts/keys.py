@@ -48,6 +48,15 @@ class Keys:
         """String: a cached job result keyed by a canonical request digest."""
         return self._key("result", digest)
 
+    def result_lock(self, digest: str) -> str:
+        """String with TTL: the instance computing ``result_cache(digest)`` (single flight)."""
+        return self._key("result", digest, "lock")
+
+    @property
+    def result_computations(self) -> str:
+        """Hash: job kind -> results computed rather than served from the cache."""
+        return self._key("result-computations")
+
     def worker(self, instance: str) -> str:
         """String with TTL: a worker's latest heartbeat (JSON)."""
         return self._key("worker", instance)
@@ -56,6 +65,21 @@ class Keys:
     def workers(self) -> str:
         """Sorted set: worker instances scored by their last heartbeat (unix seconds)."""
         return self._key("workers")
+
+    @property
+    def worker_registry(self) -> str:
+        """Hash: instance -> its latest heartbeat (JSON), kept after the TTL key expires so a
+        silent worker can be reported dead with its details; removed on a clean exit."""
+        return self._key("workers", "registry")
+
+    def queue_sample(self, queue: str) -> str:
+        """String: ``<unix seconds> <ready messages>`` of a queue's last depth sample."""
+        return self._key("queue-sample", queue)
+
+    @property
+    def paused_job_types(self) -> str:
+        """Set: job types whose messages workers park instead of running (see control)."""
+        return self._key("paused")
 
     @property
     def schedules(self) -> str:
@@ -71,3 +95,22 @@ class Keys:
     def scheduler_fence(self) -> str:
         """Counter: fencing tokens handed to successive scheduler leaders."""
         return self._key("scheduler", "fence")
+
+    @property
+    def schedule_runs(self) -> str:
+        """Hash: ``<name>:last`` -> ScheduleRun (JSON), ``<name>:fired`` -> latest fire time
+        claimed by a leader (unix seconds; where a new leader resumes)."""
+        return self._key("schedules", "runs")
+
+    def schedule_firing(self, name: str, fire_time: str) -> str:
+        """String with TTL: ``<job id> <fence>`` of the one job a schedule's firing queued."""
+        return self._key("schedules", "firing", name, fire_time)
+
+    def statistics(self, day: str) -> str:
+        """String: the headline numbers (JSON) computed for one day (``YYYY-MM-DD``)."""
+        return self._key("statistics", day)
+
+    @property
+    def latest_statistics(self) -> str:
+        """String: the most recently computed headline numbers (JSON)."""
+        return self._key("statistics", "latest")

@@ -105,6 +105,10 @@ class Topology:
         """Holds retries for ``delay_ms``, then dead-letters them back to ``jobs``."""
         return self._name(f"delay.{delay_ms}")
 
+    def parked_queue(self, job_type: str) -> str:
+        """Durable queue holding a paused job type's messages until it is resumed."""
+        return self._name(f"parked.{job_type}")
+
     def instance_queue(self, purpose: str, instance: str) -> str:
         """Exclusive auto-delete queue of one process (control commands, gateway events)."""
         return self._name(f"{purpose}.{instance}")

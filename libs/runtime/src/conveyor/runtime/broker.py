@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from conveyor.contracts.topology import (
     SERVICE_BINDINGS,
     Topology,
 )
+from conveyor.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ class Broker:
         publish_timeout: float = 5.0,
         connection_name: str = "conveyor",
         max_in_flight: int = 256,
+        metrics: Metrics | None = None,
     ) -> None:
         self.url = url
+        self._metrics = metrics
         self.topology = topology
         self.publish_timeout = publish_timeout
         self._connection_name = connection_name
@@ -165,6 +169,7 @@ class Broker:
         self._exchanges[t.jobs] = await _declare_topic(channel, t.jobs)
         self._exchanges[t.events] = await _declare_topic(channel, t.events)
         self._exchanges[t.control] = await _declare_topic(channel, t.control)
+        self._exchanges[""] = channel.default_exchange  # routes by queue name (parked jobs)
         self._exchanges[t.delays] = await channel.declare_exchange(
             t.delays, type=aio_pika.ExchangeType.HEADERS, durable=True
         )
@@ -228,11 +233,15 @@ class Broker:
         )
         try:
             async with self._in_flight:
+                started = time.perf_counter()
                 await self._exchanges[exchange].publish(
                     message, routing_key, mandatory=mandatory, timeout=self.publish_timeout
                 )
         except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
             raise BrokerUnavailableError(f"publish to {exchange} {routing_key}", exc) from exc
+        if self._metrics is not None:
+            label = exchange.removeprefix(f"{self.topology.namespace}.") or "default"
+            self._metrics.publish_latency.labels(label).observe(time.perf_counter() - started)
 
     async def publish_event(self, routing_key: str, body: bytes, *, headers: Headers) -> None:
         """Write an event to the ``events`` exchange (no confirm, not persistent)."""

@@ -192,9 +192,9 @@ class JobStore:
         self._hmax = history_max
         self._omax = owner_history_max
         self._scripts = ScriptBatcher(redis)
-        self._create = self._scripts.register(_CREATE)
-        self._transition = self._scripts.register(_TRANSITION)
-        self._start = self._scripts.register(_START)
+        self._create = self._scripts.register(_CREATE, "create")
+        self._transition = self._scripts.register(_TRANSITION, "transition")
+        self._start = self._scripts.register(_START, "start")
 
     # -- writes --------------------------------------------------------------------------------
 

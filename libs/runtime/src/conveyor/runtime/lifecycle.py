@@ -28,7 +28,7 @@ from conveyor.contracts.topology import (
 )
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
 from conveyor.runtime.jobstore import Appended, JobStore, Transitioned
-from conveyor.runtime.telemetry import current_trace_id, inject_headers, tracer
+from conveyor.runtime.telemetry import current_trace_id, inject_headers, publish_span, tracer
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,10 @@ class JobLifecycle:
     ) -> None:
         key = job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
         try:
-            await self.broker.publish_event(key, appended.body, headers=headers)
+            # The span joins the trace of whoever announced the event (its headers), even
+            # though this outbox task runs in a context of its own.
+            with publish_span(self.broker.topology.events, key, headers):
+                await self.broker.publish_event(key, appended.body, headers=headers)
         except BrokerUnavailableError as exc:
             # Readers recover the event from the job's Redis history; nothing is lost.
             log.warning(

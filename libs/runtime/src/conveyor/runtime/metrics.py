@@ -47,6 +47,12 @@ class Metrics:
             "conveyor_publish_confirm_seconds", "Publish until the broker's confirm", ["exchange"],
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.queue_messages = Gauge(
+            "conveyor_queue_messages", "Messages ready in a queue (sampled)", ["queue"], registry=r
+        )
+        self.queue_consumers = Gauge(
+            "conveyor_queue_consumers", "Consumers of a queue (sampled)", ["queue"], registry=r
+        )
         self.http_requests = Counter(
             "conveyor_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
         )

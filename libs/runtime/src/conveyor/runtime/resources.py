@@ -53,11 +53,13 @@ async def open_resources(
     keys, topology = Keys(settings.namespace), Topology(settings.namespace)
     redis = open_redis(settings.redis_url)
     stack.push_async_callback(redis.aclose)
+    metrics = Metrics()
     broker = Broker(
         settings.amqp_url,
         topology,
         publish_timeout=settings.publish_timeout,
         connection_name=f"{service}:{settings.instance}",
+        metrics=metrics,
     )
     if wait_for_broker:
         await _connect_with_retries(broker, redis, connect_timeout)
@@ -73,7 +75,7 @@ async def open_resources(
     lifecycle = JobLifecycle(store, broker)
     stack.push_async_callback(broker.close)
     stack.push_async_callback(lifecycle.drain)
-    return Resources(settings, redis, broker, store, lifecycle, Metrics(), keys, topology)
+    return Resources(settings, redis, broker, store, lifecycle, metrics, keys, topology)
 
 
 async def _connect_with_retries(broker: Broker, redis: Redis, patience: float) -> None:

@@ -13,7 +13,13 @@ from pathlib import Path
 from conveyor.awards.schema import DATASET_DIR
 from conveyor.contracts.jobs import ExportRequest, FileResult, utcnow
 from conveyor.export_worker.errors import DatasetMissingError, ExportCancelledError
-from conveyor.export_worker.export import MEDIA_TYPES, Written, build_query, write_export
+from conveyor.export_worker.export import (
+    MEDIA_TYPES,
+    ExportQuery,
+    Written,
+    build_query,
+    write_export,
+)
 from conveyor.export_worker.settings import ExportSettings
 from conveyor.export_worker.xlsx import MAX_DATA_ROWS_PER_SHEET
 from conveyor.runtime.resources import Resources
@@ -55,12 +61,38 @@ async def export_awards(
 ) -> FileResult:
     """Write the filtered awards to ``exports/<job id>.<format>`` under the data directory."""
     try:
-        query = build_query(exports.dataset_dir, request.filters, request.columns, request.sort)
+        with job.phase("query"):
+            query = build_query(exports.dataset_dir, request.filters, request.columns, request.sort)
     except DatasetMissingError as exc:
         raise RejectJob(str(exc)) from exc
     relative = Path(EXPORTS_DIR) / f"{job.job_id}.{request.format}"
     final = exports.data_dir / relative
     final.parent.mkdir(parents=True, exist_ok=True)
+
+    with job.phase("write"):
+        written = await _write_in_thread(query, request, final, job, exports)
+    log.info(
+        "exported %d rows to %s in %.2f s (%d bytes)",
+        written.rows,
+        relative,
+        written.seconds,
+        written.size_bytes,
+    )
+    finished = utcnow()
+    return FileResult(
+        filename=f"awards-{finished:%Y%m%d-%H%M%S}.{request.format}",
+        path=relative.as_posix(),
+        media_type=MEDIA_TYPES[request.format],
+        size_bytes=written.size_bytes,
+        rows=written.rows,
+        expires_at=finished + exports.ttl,
+    )
+
+
+async def _write_in_thread(
+    query: ExportQuery, request: ExportRequest, final: Path, job: JobContext, exports: ExportConfig
+) -> Written:
+    """Run the export's writer in a thread; a cancel stops it at its next chunk."""
 
     def progress(done: int, total: int) -> None:
         job.report_progress_threadsafe(done, total, f"{done:,} of {total:,} rows")
@@ -78,7 +110,7 @@ async def export_awards(
         )
     )
     try:
-        written: Written = await asyncio.shield(work)
+        return await asyncio.shield(work)
     except asyncio.CancelledError:
         # A thread cannot be cancelled: tell it to stop at its next chunk and wait for it, so
         # the job is recorded as cancelled only once its temporary file is gone.
@@ -89,22 +121,6 @@ async def export_awards(
         raise
     except ExportCancelledError:
         raise asyncio.CancelledError() from None
-    log.info(
-        "exported %d rows to %s in %.2f s (%d bytes)",
-        written.rows,
-        relative,
-        written.seconds,
-        written.size_bytes,
-    )
-    finished = utcnow()
-    return FileResult(
-        filename=f"awards-{finished:%Y%m%d-%H%M%S}.{request.format}",
-        path=relative.as_posix(),
-        media_type=MEDIA_TYPES[request.format],
-        size_bytes=written.size_bytes,
-        rows=written.rows,
-        expires_at=finished + exports.ttl,
-    )
 
 
 async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:

@@ -7,9 +7,12 @@ from aiohttp.typedefs import Handler
 
 from conveyor.gateway.errors import ForbiddenError, UnauthorizedError
 from conveyor.gateway.state import gateway_of
+from conveyor.gateway.web.pages import is_public as is_public_page
 from conveyor.runtime.tokens import InvalidTokenError, Principal, verify_token
 
-PUBLIC_PATHS = frozenset({"/", "/metrics", "/api/v1/health", "/api/v1/openapi.json"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/metrics", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/asyncapi.json"}
+)
 # The WebSocket authenticates itself: a browser cannot set headers, so it may send the token
 # as its first message instead.
 SELF_AUTHENTICATED_PATHS = frozenset({"/ws"})
@@ -39,7 +42,8 @@ def authenticate(secret: str, header: str | None) -> Principal:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS or request.path in SELF_AUTHENTICATED_PATHS:
+    path = request.path
+    if path in PUBLIC_PATHS or path in SELF_AUTHENTICATED_PATHS or is_public_page(path):
         return await handler(request)
     secret = gateway_of(request).settings.jwt_secret
     request[PRINCIPAL] = authenticate(secret, request.headers.get("Authorization"))

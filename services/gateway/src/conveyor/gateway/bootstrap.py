@@ -12,6 +12,7 @@ from conveyor.gateway.auth import auth_middleware
 from conveyor.gateway.errors import make_error_middleware
 from conveyor.gateway.observability import metrics_middleware, tracing_middleware
 from conveyor.gateway.state import GATEWAY, Gateway
+from conveyor.gateway.web.pages import setup_web
 from conveyor.gateway.ws.handler import setup_websocket
 from conveyor.gateway.ws.intake import EventIntake
 from conveyor.runtime.metrics import Metrics
@@ -35,6 +36,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     )
     setup_routes(app)
     setup_websocket(app)
+    setup_web(app)
     return app
 
 

@@ -1,15 +1,35 @@
-"""The maintenance service's handler table: job type -> handler."""
+"""The maintenance service's handler table (job type -> handler), and its scheduler."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
+from conveyor.maintenance.cleanup_exports import cleanup_exports
+from conveyor.maintenance.daily_statistics import compute_daily_statistics
 from conveyor.maintenance.diagnostics import run_diagnostics
+from conveyor.maintenance.purge_jobs import purge_expired_jobs
+from conveyor.maintenance.scheduler import Scheduler
+from conveyor.maintenance.settings import MaintenanceSettings
+from conveyor.maintenance.system_health import check_system_health
+from conveyor.maintenance.validate_dataset import validate_dataset
 from conveyor.runtime.resources import Resources
+from conveyor.runtime.settings import load_settings
 from conveyor.runtime.worker import Handler, HandlerTable
 
 
 async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
-    table = HandlerTable({"resources": resources})
+    """The handlers; also starts the scheduler (unless disabled), stopped by ``stack``."""
+    settings = load_settings(MaintenanceSettings, os.environ)
+    table = HandlerTable({"resources": resources, "settings": settings})
     table.add(Handler("diagnostics", run_diagnostics))
+    table.add(Handler("maintenance.cleanup_exports", cleanup_exports))
+    table.add(Handler("maintenance.validate_dataset", validate_dataset))
+    table.add(Handler("maintenance.compute_daily_statistics", compute_daily_statistics))
+    table.add(Handler("maintenance.check_system_health", check_system_health))
+    table.add(Handler("maintenance.purge_expired_jobs", purge_expired_jobs))
+    if settings.scheduler_enabled:
+        scheduler = Scheduler(resources, settings)
+        await scheduler.start()
+        stack.push_async_callback(scheduler.stop)
     return table

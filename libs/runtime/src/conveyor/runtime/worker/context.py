@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from conveyor.contracts.jobs import Priority
 from conveyor.contracts.records import Progress
+from conveyor.runtime.telemetry import phase_span
 
 
 @dataclass
@@ -44,6 +46,15 @@ class JobContext:
     @property
     def is_last_attempt(self) -> bool:
         return self.attempt >= self.max_attempts
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Trace a phase of the handler (``with job.phase("query"): ...``) as a child span.
+
+        Work started inside it (``asyncio.to_thread`` copies the context) nests under it too.
+        """
+        with phase_span(name, **{"conveyor.job_id": self.job_id}):
+            yield
 
     def report_progress(
         self, done: int, total: int | None = None, message: str | None = None

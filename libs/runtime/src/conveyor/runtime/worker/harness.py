@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
-from conveyor.contracts.control import CancelJob
+from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
 from conveyor.contracts.errors import ErrorCode, JobError
 from conveyor.contracts.events import (
     JobCancelled,
@@ -51,8 +51,15 @@ from conveyor.runtime.jobstore import JobStore, StartStatus
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.logs import job_id_var
 from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, release_parked
 from conveyor.runtime.settings import WorkerSettings
-from conveyor.runtime.telemetry import current_trace_id, extract_context, inject_headers, tracer
+from conveyor.runtime.telemetry import (
+    current_trace_id,
+    extract_context,
+    inject_headers,
+    publish_span,
+    tracer,
+)
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.handlers import Handler, HandlerTable
 from conveyor.runtime.worker.heartbeat import Heartbeat
@@ -111,6 +118,11 @@ class Worker:
         self._consumer_tag: str | None = None
         self._processed = 0
         self._failed = 0
+        self._paused: set[str] = set()
+        self._parking = Parking(broker)
+        self._parks: set[asyncio.Task[Any]] = set()
+        self.on_drain_requested: Callable[[], None] | None = None
+        """Called on a ``DrainWorker`` command for this instance; the service then stops."""
         self._heartbeat = Heartbeat(
             store.redis,
             store.keys,
@@ -134,9 +146,14 @@ class Worker:
             "control",
             self.settings.instance,
             exchange=self.broker.topology.control,
-            bindings=(control_routing_key("cancel_job"),),
+            bindings=tuple(
+                control_routing_key(command)
+                for command in ("cancel_job", "pause_job_type", "resume_job_type", "drain_worker")
+            ),
         )
         await control.consume(self._on_control, no_ack=True)
+        # Bound first, read second: a pause recorded meanwhile arrives as a command anyway.
+        self._paused = await paused_job_types(self.store.redis, self.store.keys)
         # Declared (idempotently), not just looked up: a robust channel restores the consumers
         # of the queues it declared after a reconnect, and only those.
         self._queue = await self._channel.declare_queue(
@@ -195,8 +212,45 @@ class Worker:
         except msgspec.MsgspecError as exc:
             log.warning("ignoring undecodable control message: %s", exc)
             return
-        if isinstance(command, CancelJob):
-            self.request_cancel(command.job_id, CancelReason.CANCELLED)
+        match command:
+            case CancelJob(job_id=job_id):
+                self.request_cancel(job_id, CancelReason.CANCELLED)
+            case PauseJobType(job_type=job_type):
+                self._paused.add(job_type)
+                log.info("job type %s paused: parking its messages", job_type)
+            case ResumeJobType(job_type=job_type):
+                self._paused.discard(job_type)
+                log.info("job type %s resumed", job_type)
+                task = asyncio.create_task(self._release_parked(job_type))
+                self._processing.add(task)
+                task.add_done_callback(self._processing.discard)
+            case DrainWorker(instance=instance) if instance in (None, self.settings.instance):
+                log.info("drain requested through the control exchange")
+                if self.on_drain_requested is not None:
+                    self.on_drain_requested()
+
+    async def _release_parked(self, job_type: str) -> None:
+        # Parks that started before the resume must land first, or their messages would wait
+        # in the parked queue until the next resume.
+        if self._parks:
+            await asyncio.wait(list(self._parks))
+        try:
+            await release_parked(self.broker, job_type)
+        except (BrokerUnavailableError, *CONNECTION_EXCEPTIONS) as exc:
+            log.warning("parked %s jobs not released (%s); resume again", job_type, exc)
+
+    async def _park(
+        self, message: aio_pika.abc.AbstractIncomingMessage, envelope: JobEnvelope
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._parks.add(task)
+        try:
+            await self._parking.park(envelope.job_type, message)
+        finally:
+            self._parks.discard(task)
+        await _settle_message(message.ack())
+        log.info("parked a job of paused type %s", envelope.job_type)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -232,6 +286,9 @@ class Worker:
             reason = f"the {self.service} service has no handler for {envelope.job_type!r}"
             await self._dead_letter(message, ErrorCode.UNKNOWN_JOB_TYPE, reason)
             await _settle_message(message.ack())
+            return
+        if envelope.job_type in self._paused:
+            await self._park(message, envelope)
             return
         parent = extract_context(message.headers, envelope.trace_context)
         token = job_id_var.set(envelope.job_id)
@@ -305,8 +362,7 @@ class Worker:
         )
         context._flush = lambda progress: self._record_progress(envelope, progress)
         task = asyncio.create_task(
-            self.handlers.call(handler, envelope.request, context),
-            name=f"job-{envelope.job_id}",
+            self._call_handler(handler, envelope, context), name=f"job-{envelope.job_id}"
         )
         running = _Running(envelope, context, task)
         self._running[envelope.job_id] = running
@@ -324,6 +380,16 @@ class Worker:
         finally:
             self._running.pop(envelope.job_id, None)
         return outcome
+
+    async def _call_handler(
+        self, handler: Handler[Any], envelope: JobEnvelope, context: JobContext
+    ) -> Any:
+        # A span of its own so the handler's phases nest under it, apart from the harness's
+        # bookkeeping (store scripts, events) in the surrounding ``process`` span.
+        with tracer.start_as_current_span(
+            f"handle {envelope.job_type}", attributes={"conveyor.job_id": envelope.job_id}
+        ):
+            return await self.handlers.call(handler, envelope.request, context)
 
     async def _supervise(self, running: _Running, handler: Handler[Any]) -> Outcome:
         soft = handler.soft_time_limit or self.settings.soft_time_limit
@@ -458,13 +524,15 @@ class Worker:
         try:
             # Republish before recording: a crash in between leaves a duplicate, which the
             # attempt check discards, instead of a record that waits for a message never sent.
-            await self.broker.publish_delayed(
-                job_routing_key(envelope.job_type),
-                encode(next_attempt),
-                delay_ms,
-                headers=inject_headers({}),
-                priority=envelope.priority.amqp_priority,
-            )
+            key, headers = job_routing_key(envelope.job_type), inject_headers({})
+            with publish_span(self.broker.topology.delays, key, headers):
+                await self.broker.publish_delayed(
+                    key,
+                    encode(next_attempt),
+                    delay_ms,
+                    headers=headers,
+                    priority=envelope.priority.amqp_priority,
+                )
         except BrokerUnavailableError as exc:
             log.error("retry not scheduled (%s); the message goes back to the queue", exc)
             await _settle_message(message.nack(requeue=True))

@@ -66,6 +66,7 @@ class Heartbeat:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._keys.worker(instance), encode(beat), ex=int(self._interval * 3) + 1)
             pipe.zadd(self._keys.workers, {instance: now.timestamp()})
+            pipe.hset(self._keys.worker_registry, instance, encode(beat))
             await pipe.execute()
 
     async def _run(self) -> None:
@@ -85,5 +86,6 @@ class Heartbeat:
         try:
             await self._redis.delete(self._keys.worker(instance))
             await self._redis.zrem(self._keys.workers, instance)
+            await self._redis.hdel(self._keys.worker_registry, instance)
         except RedisError as exc:
             log.warning("heartbeat key not removed: %s", exc)

@@ -58,6 +58,7 @@ async def run_worker_service(
                 handlers=handlers,
                 metrics=resources.metrics,
             )
+            worker.on_drain_requested = stop.set  # a DrainWorker command stops us cleanly
             if settings.metrics_port:
                 await serve_metrics(resources.metrics, settings.metrics_port, stack)
             await worker.start()

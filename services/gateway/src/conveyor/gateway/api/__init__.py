@@ -5,15 +5,21 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from conveyor.gateway.api import download, health, jobs, openapi, submit
+from conveyor.gateway.api import asyncapi, download, health, jobs, openapi, schedules, submit
 from conveyor.gateway.api._routes import Route
+from conveyor.gateway.api.admin import ROUTES as ADMIN_ROUTES
+from conveyor.gateway.api.results import ROUTES as RESULT_ROUTES
 
 ROUTES: list[Route] = [
     *jobs.ROUTES,
     *download.ROUTES,
+    *RESULT_ROUTES,
     *submit.ROUTES,
     *health.ROUTES,
     *openapi.ROUTES,
+    *schedules.ROUTES,
+    *asyncapi.ROUTES,
+    *ADMIN_ROUTES,
 ]
 
 
@@ -21,3 +27,4 @@ def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app[openapi.OPENAPI_DOCUMENT] = msgspec.json.encode(openapi.build_openapi(ROUTES))
+    app.cleanup_ctx.append(health.queue_sampling)

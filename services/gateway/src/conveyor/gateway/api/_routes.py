@@ -18,7 +18,8 @@ class Route:
     handler: Handler
     summary: str
     responses: dict[int, Any]
-    """Status -> body type (a msgspec type), ``str`` for plain text, ``None`` for no body."""
+    """Status -> body type (a msgspec type), a tuple of them (one of these bodies), ``str`` for
+    plain text, ``None`` for no body."""
     parameters: tuple[dict[str, Any], ...] = ()
     public: bool = False
     path_variants: dict[str, Any] = field(default_factory=dict)

@@ -1,16 +1,19 @@
-"""Operational endpoints without a token: ``/api/v1/health``, ``/metrics`` and the index page."""
+"""Operational endpoints without a token: ``/api/v1/health`` and ``/metrics``."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import msgspec
 from aiohttp import web
 
 from conveyor.gateway.api._routes import Route, json_response
-from conveyor.gateway.state import gateway_of
+from conveyor.gateway.state import GATEWAY, gateway_of
+from conveyor.runtime.queue_sampler import QueueSampler
 
 PING_TIMEOUT = 2.0
+QUEUE_SAMPLER = web.AppKey("queue_sampler", QueueSampler)
 
 
 class HealthReport(msgspec.Struct, kw_only=True):
@@ -41,20 +44,22 @@ async def health(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     m = gateway_of(request).metrics
+    sampler = request.app.get(QUEUE_SAMPLER)
+    if sampler is not None:
+        await sampler.sample()
     return web.Response(body=m.render(), headers={"Content-Type": m.content_type})
 
 
-_INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Conveyor</title></head>
-<body><h1>Conveyor gateway</h1>
-<p>REST API under <code>/api/v1</code> (<a href="/api/v1/openapi.json">OpenAPI document</a>),
-WebSocket at <code>/ws</code>, <a href="/api/v1/health">health</a>,
-<a href="/metrics">metrics</a>.</p></body></html>
-"""
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=_INDEX, content_type="text/html")
+async def queue_sampling(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx`` of the app: the queue sampler ``/metrics`` refreshes on each scrape."""
+    gateway = app.get(GATEWAY)
+    if gateway is None:  # an app served without bootstrap's resources (some unit tests)
+        yield
+        return
+    sampler = QueueSampler(gateway.broker, gateway.metrics)
+    app[QUEUE_SAMPLER] = sampler
+    yield
+    await sampler.close()
 
 
 ROUTES = [
@@ -68,8 +73,5 @@ ROUTES = [
     ),
     Route(
         "GET", "/metrics", metrics, summary="Prometheus metrics", responses={200: str}, public=True
-    ),
-    Route(
-        "GET", "/", index, summary="A page pointing at the API", responses={200: str}, public=True
     ),
 ]

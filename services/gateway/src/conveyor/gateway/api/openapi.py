@@ -29,8 +29,9 @@ def _schema_types(routes: Sequence[Route]) -> list[Any]:
     seen: list[Any] = []
     for route in routes:
         for body in (*route.responses.values(), *route.path_variants.values()):
-            if body not in (None, str) and body not in seen:
-                seen.append(body)
+            for one in body if isinstance(body, tuple) else (body,):
+                if one not in (None, str) and one not in seen:
+                    seen.append(one)
     return seen
 
 
@@ -52,6 +53,8 @@ def _response(status: int, body: Any, refs: dict[Any, dict[str, Any]]) -> dict[s
     response: dict[str, Any] = {"description": http.HTTPStatus(status).phrase}
     if body is str:
         response["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    elif isinstance(body, tuple):  # one of several bodies (untagged Structs: no msgspec union)
+        response["content"] = _content({"oneOf": [refs[b] for b in body]}, "application/json")
     elif body is not None:
         response["content"] = _content(refs[body], "application/json")
     if status == 503:

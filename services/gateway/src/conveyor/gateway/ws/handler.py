@@ -12,14 +12,17 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from conveyor.gateway.auth import bearer_token
-from conveyor.gateway.errors import ForbiddenError
+from conveyor.gateway.errors import ForbiddenError, ValidationFailedError
 from conveyor.gateway.state import Gateway, gateway_of
 from conveyor.gateway.ws.protocol import (
     AUTH_TIMEOUT_SECONDS,
+    CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
+    HEARTBEAT_SECONDS,
     PROTOCOL_VERSION,
+    SUBPROTOCOL,
     Welcome,
     auth_decoder,
     client_decoder,
@@ -31,7 +34,8 @@ from conveyor.runtime.tokens import InvalidTokenError, Principal, verify_token
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_MESSAGE = 64 * 1024
-CLOSE_GOING_AWAY = 1001
+CLOSE_TIMEOUT_SECONDS = 5.0
+"""How long a closing handshake may take before the TCP connection is dropped outright."""
 
 OPEN_SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("open_websockets")
 
@@ -63,6 +67,34 @@ def check_origin(request: web.Request, allowed: list[str]) -> None:
     raise ForbiddenError(f"origin {origin!r} is not allowed")
 
 
+def check_subprotocol(request: web.Request) -> None:
+    """A client that offers subprotocols must offer ours: other versions are not spoken here."""
+    offered = request.headers.get("Sec-WebSocket-Protocol")
+    if offered is None:
+        return
+    if SUBPROTOCOL not in (p.strip() for p in offered.split(",")):
+        raise ValidationFailedError(
+            f"this gateway speaks WebSocket protocol {SUBPROTOCOL!r}, not {offered!r}",
+            field="Sec-WebSocket-Protocol",
+        )
+
+
+async def close_or_drop(
+    ws: web.WebSocketResponse, request: web.Request, code: int, why: str
+) -> None:
+    """Close with ``code``; drop the connection if the client does not take the close frame.
+
+    A client that stopped reading leaves our send buffer full, so the close frame (and the
+    closing handshake) could wait forever, holding the connection and its buffers.
+    """
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+            await ws.close(code=code, message=why.encode())
+    except TimeoutError:
+        if request.transport is not None:
+            request.transport.abort()
+
+
 async def _authenticate(
     ws: web.WebSocketResponse, request: web.Request, secret: str
 ) -> Principal | None:
@@ -88,7 +120,15 @@ async def _authenticate(
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     gw = gateway_of(request)
     check_origin(request, gw.settings.allowed_origins)
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_CLIENT_MESSAGE)
+    check_subprotocol(request)
+    # No permessage-deflate: a compressed frame depends on its connection's compressor, so a
+    # live event could not be built once and written as is to every connection watching it.
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT_SECONDS,
+        max_msg_size=MAX_CLIENT_MESSAGE,
+        protocols=(SUBPROTOCOL,),
+        compress=False,
+    )
     await ws.prepare(request)
     principal = await _authenticate(ws, request, gw.settings.jwt_secret)
     if principal is None:
@@ -96,19 +136,21 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     gw.metrics.ws_connections.inc()
     request.app[OPEN_SOCKETS].add(ws)
     try:
-        await _serve(ws, principal, gw)
+        await _serve(ws, request, principal, gw)
     finally:
         request.app[OPEN_SOCKETS].discard(ws)
         gw.metrics.ws_connections.dec()
     return ws
 
 
-async def _serve(ws: web.WebSocketResponse, principal: Principal, gw: Gateway) -> None:
-    closing: set[asyncio.Task[bool]] = set()
+async def _serve(
+    ws: web.WebSocketResponse, request: web.Request, principal: Principal, gw: Gateway
+) -> None:
+    closing: set[asyncio.Task[None]] = set()
 
     def close_with(code: int, message: str) -> None:
         # Called from outside the reader: closing the socket ends its ``async for``.
-        task = asyncio.create_task(ws.close(code=code, message=message.encode()))
+        task = asyncio.create_task(close_or_drop(ws, request, code, message))
         closing.add(task)
         task.add_done_callback(closing.discard)
 
@@ -117,7 +159,8 @@ async def _serve(ws: web.WebSocketResponse, principal: Principal, gw: Gateway) -
         close_with(CLOSE_TOO_SLOW, "too slow: resume from your last cursor/seq")
 
     def session_ended(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
+        # A dropped connection fails the session's pending send: nothing more to report.
+        if not task.cancelled() and task.exception() is not None and not ws.closed:
             log.warning("WebSocket session of %s failed: %r", principal.user, task.exception())
             close_with(CLOSE_INTERNAL_ERROR, "internal error: reconnect and resume")
 
@@ -129,6 +172,7 @@ async def _serve(ws: web.WebSocketResponse, principal: Principal, gw: Gateway) -
         metrics=gw.metrics,
         inbox_size=gw.settings.ws_send_queue,
         on_overflow=too_slow,
+        transport=request.transport,
     )
     await ws.send_str(encode_text(Welcome(protocol=PROTOCOL_VERSION, user=principal.user)))
     worker = asyncio.create_task(session.run(), name=f"ws-session-{principal.user}")
@@ -147,6 +191,6 @@ async def _serve(ws: web.WebSocketResponse, principal: Principal, gw: Gateway) -
             await worker
         await session.close()
         if closing:
-            await asyncio.wait(closing, timeout=1.0)
+            await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_SECONDS + 1.0)
         if not ws.closed:
             await ws.close()

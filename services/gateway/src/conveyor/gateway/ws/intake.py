@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aio_pika.abc
+import aiormq.abc
 import msgspec
 
 from conveyor.contracts.topology import owner_events_binding
+from conveyor.gateway.ws.frames import text_frame
+from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR
 
@@ -38,6 +41,48 @@ class LiveEvent:
     cursor: str | None
     prev_cursor: str | None
     body: bytes
+    position: tuple[int, int] | None = None
+    """``cursor`` as an orderable pair, parsed once for every connection watching it."""
+    prev_position: tuple[int, int] | None = None
+    _frames: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _wire: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def frame(self, *, for_job: bool) -> bytes:
+        """The ``event`` message for a job (or an "all") subscription, encoded once.
+
+        Every connection watching the event sends the same bytes: with many watchers the
+        per-connection cost is the socket write alone.
+        """
+        frame = self._frames.get(for_job)
+        if frame is None:
+            message = (
+                EventMessage(
+                    job_id=self.job_id,
+                    seq=self.seq,
+                    cursor=self.cursor,
+                    event=msgspec.Raw(self.body),
+                )
+                if for_job
+                else EventMessage(cursor=self.cursor, event=msgspec.Raw(self.body))
+            )
+            frame = self._frames[for_job] = encoder.encode(message)
+        return frame
+
+    def wire(self, *, for_job: bool) -> bytes:
+        """``frame()`` as a whole WebSocket text frame, header included, built once."""
+        wire = self._wire.get(for_job)
+        if wire is None:
+            wire = self._wire[for_job] = text_frame(self.frame(for_job=for_job))
+        return wire
+
+
+def _position(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    try:
+        return stream_position(cursor)
+    except ValueError:
+        return None
 
 
 class Resync:
@@ -79,9 +124,13 @@ class EventIntake:
         # never leave an owner unbound while someone still listens.
         self._lock = asyncio.Lock()
         self._queue: aio_pika.abc.AbstractQueue | None = None
+        self._consuming_on: aiormq.abc.AbstractChannel | None = None
+        self._consume_lock = asyncio.Lock()  # reopen and reconnect callbacks may race
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         """Set once the queue consumes (tests wait for it)."""
+        self.received = 0
+        """Job events this instance's queue delivered: only those of owners watched here."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gateway-event-intake")
@@ -125,15 +174,26 @@ class EventIntake:
         if self._queue is None:
             return  # bound together with the others when the queue is declared
         try:
-            await self._queue.bind(
-                self._broker.topology.events,
-                owner_events_binding(owner),
-                timeout=BIND_TIMEOUT_SECONDS,
-            )
+            await self._bind_now(owner)
         except Exception as exc:
             # The sessions still get history; after the reconnection every owner is rebound
             # and every session catches up.
             log.warning("could not bind events of %s: %s", owner, exc)
+
+    async def _bind_now(self, owner: str) -> None:
+        assert self._queue is not None
+        kwargs: dict[str, Any] = {"timeout": BIND_TIMEOUT_SECONDS}
+        if isinstance(self._queue, aio_pika.abc.AbstractRobustQueue):
+            # We rebind every watched owner after a reopen ourselves. aio-pika's own record
+            # of bindings makes each unbind scan all of them: quadratic when thousands of
+            # users leave at once.
+            kwargs["robust"] = False
+        await self._queue.bind(self._broker.topology.events, owner_events_binding(owner), **kwargs)
+
+    async def _rebind_all(self) -> None:
+        async with self._lock:
+            for owner in self._listeners:
+                await self._bind(owner)
 
     async def _unbind(self, owner: str) -> None:
         if self._queue is None:
@@ -171,25 +231,52 @@ class EventIntake:
                 exchange=self._broker.topology.events,
                 bindings=tuple(owner_events_binding(owner) for owner in self._listeners),
             )
-            await queue.consume(self._on_message, no_ack=True)
+            await self._consume(queue)
             self._queue = queue
+        reopen_callbacks = getattr(channel, "reopen_callbacks", None)
+        if reopen_callbacks is not None:  # a robust channel: restores the queue, not us
+            reopen_callbacks.add(self._on_channel_reopen)
         self._broker.connection.reconnect_callbacks.add(self._on_reconnect)
         self.ready.set()
         log.info("consuming job events on %s", queue.name)
         # Sessions that subscribed before the queue existed may have missed events.
         self._broadcast(RESYNC)
 
-    async def _on_reconnect(self, *_: Any) -> None:
-        # aio-pika restored the queue, the bindings it saw succeed and the consumer; bind
-        # the owners whose binding failed while disconnected, then let everyone catch up.
-        async with self._lock:
-            for owner in self._listeners:
-                await self._bind(owner)
+    async def _consume(self, queue: aio_pika.abc.AbstractQueue) -> None:
+        """Consume ``queue`` on its current AMQP channel (once per channel)."""
+        # Straight on aiormq's channel: aio-pika's per-message wrapper and extra task cost
+        # more than routing the event. The robust channel restores the queue and its
+        # bindings when it reopens, but not this consumer: ``_on_channel_reopen`` does.
+        async with self._consume_lock:
+            channel = await queue.channel.get_underlay_channel()
+            if channel is self._consuming_on:
+                return
+            await channel.basic_consume(queue.name, self._on_message, no_ack=True)
+            self._consuming_on = channel
+
+    async def _on_channel_reopen(self, *_: Any) -> None:
+        # Also after a channel-only error (no reconnect): events may have gone meanwhile.
+        if self._queue is not None:
+            try:
+                await self._consume(self._queue)
+            except Exception as exc:
+                log.error("could not consume job events again: %s", exc)
+        await self._rebind_all()
         self._broadcast(RESYNC)
 
-    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    async def _on_reconnect(self, *_: Any) -> None:
+        # aio-pika re-declared the queue; ``_on_channel_reopen`` normally consumed and rebound
+        # already (both are idempotent), then everyone catches up.
+        if self._queue is not None:
+            with contextlib.suppress(Exception):  # _on_channel_reopen logs the failure
+                await self._consume(self._queue)
+        await self._rebind_all()
+        self._broadcast(RESYNC)
+
+    async def _on_message(self, message: aiormq.abc.DeliveredMessage) -> None:
         # No await before the fan-out: consumer tasks start in arrival order, and each
         # listener's inbox must see the events in that order.
+        self.received += 1
         try:
             head = _head_decoder.decode(message.body)
         except msgspec.MsgspecError:
@@ -197,14 +284,19 @@ class EventIntake:
         counts = self._listeners.get(head.owner)
         if not counts:
             return
-        headers = dict(message.headers or {})
+        headers = dict(message.header.properties.headers or {})
+        cursor, prev_cursor = _header(headers, HEADER_CURSOR), _header(headers, HEADER_PREV_CURSOR)
+        position = _position(cursor)
         event = LiveEvent(
             owner=head.owner,
             job_id=head.job_id,
             seq=head.seq,
-            cursor=_header(headers, HEADER_CURSOR),
-            prev_cursor=_header(headers, HEADER_PREV_CURSOR),
+            # A cursor we cannot place counts as none: the sessions then ask Redis.
+            cursor=cursor if position is not None else None,
+            prev_cursor=prev_cursor,
             body=message.body,
+            position=position,
+            prev_position=_position(prev_cursor),
         )
         for listener in list(counts):
             listener.offer(event)

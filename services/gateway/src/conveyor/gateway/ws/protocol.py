@@ -1,7 +1,9 @@
 """WebSocket protocol version 1: the messages on ``/ws`` (JSON text frames).
 
-Connect, then authenticate with an ``Authorization: Bearer <JWT>`` header, or (browsers) send
-``{"type": "auth", "token": "<JWT>"}`` as the first message within 5 s. A failed or missing
+Connect (optionally offering the subprotocol ``conveyor.v1``; the server then selects it, and
+refuses with HTTP 400 a client that offers only other versions), then authenticate with an
+``Authorization: Bearer <JWT>`` header, or (browsers) send ``{"type": "auth", "token":
+"<JWT>"}`` as the first message within 5 s. A failed or missing
 authentication closes the connection with code 4401. The server then sends
 ``{"type": "welcome", "protocol": 1, "user": "<sub>"}``.
 
@@ -26,7 +28,8 @@ Server -> client
 Guarantees: a job's events arrive in seq order, without gaps or duplicates, also across a
 reconnect that resumes with the last seen ``seq`` (job) or ``cursor`` (all). A client too slow
 to keep up is disconnected with code 4429 (1001: the gateway is stopping; 1011: it failed):
-reconnect and resume from the last seq/cursor.
+reconnect and resume from the last seq/cursor. The server pings every 30 s (WebSocket ping
+frames) and drops a connection that does not answer within 15 s; clients may send ``ping``.
 """
 
 from __future__ import annotations
@@ -37,10 +40,15 @@ from typing import Annotated
 import msgspec
 
 PROTOCOL_VERSION = 1
+SUBPROTOCOL = f"conveyor.v{PROTOCOL_VERSION}"
+"""Offered by clients in ``Sec-WebSocket-Protocol`` (optional); a client offering only other
+versions is refused before the upgrade."""
 AUTH_TIMEOUT_SECONDS = 5.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TOO_SLOW = 4429
+CLOSE_GOING_AWAY = 1001
+HEARTBEAT_SECONDS = 30.0
 
 _STREAM_ID = re.compile(r"^(\d+)-(\d+)$")
 

@@ -7,6 +7,12 @@ follow it are handled strictly in order. Per job we keep the last delivered ``se
 that mark is a duplicate; one that does not follow it directly means events went missing (or
 arrive later), and the gap is read from Redis, which recorded every event before it was
 announced.
+
+Steady state skips the task: a live event that directly follows what a connection delivered,
+arriving while that connection's inbox is empty, its task idle and its socket buffer empty,
+is written to the socket on the spot as the pre-built frame (see ``frames``). Anything else
+(a gap, a catch-up or request in progress, backpressure) takes the inbox, and so does every
+event after it until the inbox has drained, which keeps the order.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import msgspec
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from conveyor.contracts.errors import ErrorCode
+from conveyor.gateway.ws.frames import DirectWriter
 from conveyor.gateway.ws.intake import EventIntake, LiveEvent, Resync
 from conveyor.gateway.ws.protocol import (
     AnyClientMessage,
@@ -85,6 +92,7 @@ class Session:
         metrics: Metrics,
         inbox_size: int,
         on_overflow: Callable[[], None],
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.ws = ws
         self.principal = principal
@@ -93,6 +101,9 @@ class Session:
         self._metrics = metrics
         self._inbox: asyncio.Queue[Item] = asyncio.Queue(inbox_size)
         self._on_overflow = on_overflow
+        self._direct = DirectWriter(ws, transport)
+        self._busy = False
+        """The task is handling an item (it may be awaiting a socket, Redis or a bind)."""
         self.overflowed = False
         self.jobs: dict[str, JobSubscription] = {}
         self.all: AllSubscription | None = None
@@ -101,6 +112,13 @@ class Session:
 
     def offer(self, item: Item) -> None:
         if self.overflowed:
+            return
+        if (
+            type(item) is LiveEvent
+            and not self._busy
+            and self._inbox.empty()
+            and self._deliver_now(item)
+        ):
             return
         try:
             self._inbox.put_nowait(item)
@@ -112,7 +130,49 @@ class Session:
     async def run(self) -> None:
         while True:
             item = await self._inbox.get()
-            await self._handle(item)
+            self._busy = True
+            try:
+                await self._handle(item)
+            finally:
+                self._busy = False
+
+    def _deliver_now(self, event: LiveEvent) -> bool:
+        """Deliver ``event`` synchronously if it needs no catch-up and the socket takes it.
+
+        Returns False (nothing done) when the event must go through the inbox instead. Mirrors
+        ``_on_live_job`` and ``_on_live_all`` for the case in which they would not await
+        anything but the socket.
+        """
+        job = self.jobs.get(event.job_id)
+        if job is not None:
+            if event.seq <= job.last_seq:
+                job = None  # a duplicate
+            elif event.seq != job.last_seq + 1:
+                return False
+        every = self.all if self.all is not None and self.all.owner == event.owner else None
+        if every is not None:
+            position, previous = event.position, event.prev_position
+            if position is None:
+                return False
+            if position <= every.position:
+                every = None  # a duplicate
+            elif previous is None or previous > every.position:
+                return False
+        if job is None and every is None:
+            return True
+        if not self._direct.ready():
+            return False
+        if job is not None:
+            self._direct.write(event.wire(for_job=True))
+            job.last_seq = event.seq
+            self._metrics.ws_events_sent.inc()
+        if every is not None:
+            assert event.cursor is not None
+            assert position is not None
+            self._direct.write(event.wire(for_job=False))
+            every.cursor, every.position = event.cursor, position
+            self._metrics.ws_events_sent.inc()
+        return True
 
     async def close(self) -> None:
         """Release every binding this connection held."""
@@ -155,6 +215,10 @@ class Session:
 
     async def _deliver(self, message: EventMessage) -> None:
         await self._send(message)
+        self._metrics.ws_events_sent.inc()
+
+    async def _deliver_live(self, event: LiveEvent, *, for_job: bool) -> None:
+        await self.ws.send_frame(event.frame(for_job=for_job), WSMsgType.TEXT)
         self._metrics.ws_events_sent.inc()
 
     # -- job subscriptions ---------------------------------------------------------------------
@@ -205,14 +269,7 @@ class Session:
             await self._catch_up_job(event.job_id, sub, live=event)
             if event.seq <= sub.last_seq:
                 return
-        await self._deliver(
-            EventMessage(
-                job_id=event.job_id,
-                seq=event.seq,
-                cursor=event.cursor,
-                event=msgspec.Raw(event.body),
-            )
-        )
+        await self._deliver_live(event, for_job=True)
         sub.last_seq = event.seq
 
     # -- "all my jobs" -------------------------------------------------------------------------
@@ -272,16 +329,16 @@ class Session:
             # Announced without a cursor: we cannot place it, but Redis can.
             await self._catch_up_all(sub)
             return
-        position = stream_position(event.cursor)
+        position = event.position or stream_position(event.cursor)
         if position <= sub.position:
             return
-        previous = stream_position(event.prev_cursor) if event.prev_cursor else None
+        previous = event.prev_position
         if previous is None or previous > sub.position:
             # Events of other jobs came before this one and have not arrived (yet).
             await self._catch_up_all(sub, until=position)
             if position <= sub.position:
                 return
-        await self._deliver(EventMessage(cursor=event.cursor, event=msgspec.Raw(event.body)))
+        await self._deliver_live(event, for_job=False)
         sub.advance(event.cursor)
 
     # -- both ----------------------------------------------------------------------------------

@@ -1,0 +1,151 @@
+"""Full-table search over the in-memory table: query terms, filters, a sorted page and a count.
+
+Synchronous: runs in a worker thread, checking for cancellation between its steps.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import numpy as np
+import polars as pl
+
+from conveyor.aggregates_worker.errors import ComputationCancelledError
+from conveyor.aggregates_worker.hot_table import (
+    CATEGORICAL_COLUMNS,
+    ENUM_COLUMNS,
+    HotTable,
+    Matcher,
+)
+from conveyor.awards.filters import TIE_BREAKER, keyword_terms, sort_columns
+from conveyor.contracts.jobs import Award, SearchRequest, SearchResult
+
+Progress = Callable[[int, int, str], None]
+"""``(steps_done, steps_total, message)``."""
+
+_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
+_POSITION = "_position"
+CODED_COLUMNS = (*CATEGORICAL_COLUMNS, *ENUM_COLUMNS)
+_FIRST_SLICE = 262_144
+"""Rows matched before the first look at the page; a common word fills it from this many."""
+_COUNTS = "search-count:"
+_MAX_COUNTS = 256
+"""Match counts remembered per table (a few numbers; the oldest goes first)."""
+
+
+def query_terms(query: str) -> list[str]:
+    """The terms a query requires: words, and "quoted phrases" kept whole; lowercased, once each.
+
+    An unclosed quote runs to the end of the query; quotes inside a word are part of it.
+    """
+    raw = [phrase if phrase is not None and word is None else word for phrase, word in
+           ((m.group(1), m.group(2)) for m in _TOKEN.finditer(query))]  # fmt: skip
+    return keyword_terms([" ".join(t.split()) for t in raw if t])
+
+
+def search_awards(
+    table: HotTable,
+    request: SearchRequest,
+    *,
+    cancelled: threading.Event,
+    progress: Progress,
+) -> SearchResult:
+    """The requested page of the awards matching the query and filters, and their total.
+
+    The page comes first (in the default order it stops after the rows it needs), then the
+    total, which is remembered per table for the query and filters (other pages, other sorts).
+    """
+    steps = 3
+
+    def check(done: int, message: str) -> None:
+        if cancelled.is_set():
+            raise ComputationCancelledError(message)
+        progress(done, steps, message)
+
+    check(0, "matching")
+    matcher = table.matcher(request.filters, query_terms(request.query))
+    awards = search_page(table, matcher, request)
+    check(1, "counting the matches")
+    total = count_matches(table, matcher, request)
+    check(2, "done")
+    return SearchResult(
+        dataset_version=table.version,
+        total=total,
+        page=request.page,
+        page_size=request.page_size,
+        awards=awards,
+    )
+
+
+def search_page(table: HotTable, matcher: Matcher, request: SearchRequest) -> list[Award]:
+    """The awards of the requested page, in the requested order."""
+    offset = (request.page - 1) * request.page_size
+    positions = _page_positions(table, matcher, request, offset)
+    page = table.frame[positions].select(
+        *(pl.col(c).cast(pl.String) for c in CODED_COLUMNS),
+        pl.exclude(*CODED_COLUMNS),
+    )
+    return msgspec.convert(page.to_dicts(), list[Award])
+
+
+def count_matches(table: HotTable, matcher: Matcher, request: SearchRequest) -> int:
+    """How many awards match the request's query and filters (remembered per table)."""
+    if matcher.everything:
+        return table.rows
+    key = (
+        _COUNTS
+        + msgspec.json.encode(
+            [request.filters, sorted(query_terms(request.query))], order="sorted"
+        ).decode()
+    )
+    total = table.memo.get(key)
+    if total is None:
+        mask = matcher.mask(table.frame)
+        total = table.rows if mask is None else int(mask.sum())
+        while sum(k.startswith(_COUNTS) for k in table.memo) >= _MAX_COUNTS:
+            del table.memo[next(k for k in table.memo if k.startswith(_COUNTS))]  # the oldest
+        table.memo[key] = total
+    return int(total)
+
+
+def _page_positions(
+    table: HotTable, matcher: Matcher, request: SearchRequest, offset: int
+) -> list[int]:
+    columns, descending = sort_columns(request.sort)
+    end = offset + request.page_size
+    if columns == [TIE_BREAKER]:
+        return _default_order_positions(table, matcher, offset, end, descending[0])
+    # The tie-breaker (unique references) sorts as the row position: the table is in its order.
+    columns = [_POSITION if c == TIE_BREAKER else c for c in columns]
+    lazy = table.frame.lazy().with_row_index(_POSITION).select(dict.fromkeys([_POSITION, *columns]))
+    mask = matcher.mask(table.frame)
+    if mask is not None:
+        lazy = lazy.filter(pl.lit(mask))
+    picked = lazy.sort(columns, descending=descending, nulls_last=True).head(end)
+    return picked.slice(offset, request.page_size).select(_POSITION).collect().to_series().to_list()
+
+
+def _default_order_positions(
+    table: HotTable, matcher: Matcher, offset: int, end: int, descending: bool
+) -> list[int]:
+    """Positions ``offset:end`` of the matches in table order (reversed when ``descending``),
+    matching a slice of rows at a time and stopping once the page is full."""
+    found: list[np.ndarray[Any, Any]] = []
+    have = 0
+    rows = table.rows
+    size = _FIRST_SLICE
+    start = rows if descending else 0
+    while have < end and (start > 0 if descending else start < rows):
+        lo, hi = (max(0, start - size), start) if descending else (start, min(rows, start + size))
+        mask = matcher.mask(table.frame.slice(lo, hi - lo))
+        hits = np.arange(lo, hi) if mask is None else lo + np.flatnonzero(mask.to_numpy())
+        found.append(hits[::-1] if descending else hits)
+        have += hits.size
+        start = lo if descending else hi
+        size *= 4  # few matches so far: look at larger slices
+    positions = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    return [int(p) for p in positions[offset:end]]

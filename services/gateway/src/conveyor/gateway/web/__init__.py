@@ -1,0 +1,1 @@
+"""The task-manager web page: static files served by the gateway, no build step."""

@@ -1,0 +1,135 @@
+// The task manager: sign in, wire the live feed to the job board, switch views.
+
+import { AdminView } from "./admin.js";
+import { Api, claimsOf } from "./api.js";
+import { $, notify } from "./dom.js";
+import { setUpSubmitForm } from "./forms.js";
+import { JobBoard } from "./jobs.js";
+import { LiveFeed } from "./live.js";
+import { ResultView } from "./results.js";
+
+const TOKEN_KEY = "conveyor.token";
+const THEME_KEY = "conveyor.theme";
+
+// What tests and curious developers can inspect: every live event the page applied.
+const debug = { events: [], connections: 0 };
+window.conveyor = debug;
+
+let session = null;
+
+function setTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  // A toggle button: its name stays "Dark mode", aria-pressed says whether it is on.
+  $("#theme-toggle").setAttribute("aria-pressed", String(theme === "dark"));
+}
+
+function initialTheme() {
+  const saved = localStorage.getItem(THEME_KEY);
+  if (saved) return saved;
+  return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+}
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    const selected = tab.id === `tab-${name}`;
+    tab.setAttribute("aria-selected", String(selected));
+    $(`#${tab.getAttribute("aria-controls")}`).hidden = !selected;
+  }
+  if (name === "admin" && session) session.admin.refresh();
+}
+
+function setConnection(state) {
+  const badge = $("#connection");
+  badge.dataset.state = state;
+  badge.textContent = { live: "live", connecting: "connecting…", reconnecting: "reconnecting…",
+    offline: "offline" }[state] || state;
+}
+
+function signOut(message) {
+  if (session) session.feed.stop();
+  session = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("#workspace").hidden = true;
+  $("#sign-in").hidden = false;
+  $("#sign-out").hidden = true;
+  $("#who").textContent = "";
+  if (message) notify(message, "error");
+}
+
+function signIn(token) {
+  const claims = claimsOf(token);
+  if (!claims || !claims.sub) {
+    notify("That does not look like a bearer token (a JWT).", "error");
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  const api = new Api(token);
+  const roles = claims.roles || [];
+  const observer = roles.includes("admin") || roles.includes("operator");
+  const board = new JobBoard({ api, onViewResult: (record) => results.open(record) });
+  const results = new ResultView({
+    api,
+    show: () => showTab("results"),
+    onSubmitted: (record) => { board.merge(record); board.render(); },
+  });
+  const feed = new LiveFeed({
+    token,
+    onState: setConnection,
+    onEvent: (event, cursor) => {
+      debug.events.push({ job_id: event.job_id, seq: event.seq, event: event.event, cursor });
+      board.applyEvent(event);
+    },
+    // Listing after the subscription is live: whatever happens in between arrives as an
+    // event, and records and events are reconciled by seq.
+    onSubscribed: ({ resumed }) => {
+      debug.connections += 1;
+      if (!resumed) board.reload().catch((error) => notify(`Could not list jobs: ${error.message}`, "error"));
+    },
+    onUnauthorized: (reason) => signOut(`Signed out: ${reason || "the token was refused"}`),
+  });
+  const admin = new AdminView({ api });
+  session = { api, board, feed, admin };
+  $("#who").textContent = `${claims.sub}${roles.length ? ` (${roles.join(", ")})` : ""}`;
+  $("#tab-admin").hidden = !observer;
+  $("#sign-in").hidden = true;
+  $("#workspace").hidden = false;
+  $("#sign-out").hidden = false;
+  showTab("jobs");
+  feed.start();
+}
+
+function main() {
+  setTheme(initialTheme());
+  $("#theme-toggle").addEventListener("click", () => {
+    const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+    localStorage.setItem(THEME_KEY, next);
+    setTheme(next);
+  });
+  $("#sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("#token").value.trim());
+  });
+  $("#sign-out").addEventListener("click", () => signOut());
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.addEventListener("click", () => showTab(tab.id.replace("tab-", "")));
+  }
+  setUpSubmitForm({
+    api: { submit: (type, request) => session.api.submit(type, request) },
+    onSubmitted: (record) => { session.board.merge(record); session.board.render(); },
+  });
+  const reload = () => {
+    if (!session) return;
+    session.board.filters = { state: $("#filter-state").value, type: $("#filter-type").value };
+    session.board.reload().catch((error) => notify(`Could not list jobs: ${error.message}`, "error"));
+  };
+  $("#filter-state").addEventListener("change", reload);
+  $("#filter-type").addEventListener("change", reload);
+  $("#refresh-jobs").addEventListener("click", reload);
+  $("#older-jobs").addEventListener("click", () => session?.board.loadMore()
+    .catch((error) => notify(`Could not list jobs: ${error.message}`, "error")));
+  $("#refresh-admin").addEventListener("click", () => session?.admin.refresh());
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) signIn(saved);
+}
+
+main();

@@ -1,0 +1,257 @@
+"""The scheduler: every instance competes for the leader lock; the leader runs APScheduler.
+
+Redis holds the schedules; the leader loads them into an ``AsyncIOScheduler`` when it takes
+over and re-syncs on every ``ReloadSchedules`` control message and every
+``scheduler_sync_interval``. A new leader starts each schedule at its first fire time not yet
+claimed (``first_fire_time``), so firings missed while no leader ran are caught up or skipped
+by the schedule's misfire policy (coalesce, grace time) rather than silently lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+
+import aio_pika.abc
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from redis.exceptions import RedisError
+
+from conveyor.contracts.codecs import control_decoder, encode
+from conveyor.contracts.control import ReloadSchedules
+from conveyor.contracts.schedules import Schedule
+from conveyor.contracts.topology import control_routing_key
+from conveyor.maintenance.default_schedules import default_schedules
+from conveyor.maintenance.firing import Fired, ScheduleFirer
+from conveyor.maintenance.leadership import LeaderLock
+from conveyor.maintenance.settings import MaintenanceSettings
+from conveyor.runtime.resources import Resources
+from conveyor.runtime.schedule_store import ScheduleStore
+from conveyor.runtime.schedule_triggers import build_trigger, first_fire_time
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_FIRINGS = 16
+"""Per schedule: a slow publish must not make APScheduler skip the next fire time."""
+
+
+class _FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """APScheduler's asyncio executor, passing each run time to the job as ``fire_time``.
+
+    APScheduler 3 does not tell a job which fire time it runs for; the idempotency key needs
+    it. Misfire handling is APScheduler's: a run time later than the grace time is skipped.
+    """
+
+    def _do_submit_job(self, job: Job, run_times: list[dt.datetime]) -> None:
+        def done(task: asyncio.Task[list[JobExecutionEvent]]) -> None:
+            self._pending_futures.discard(task)
+            try:
+                events = task.result()
+            except BaseException:
+                self._run_job_error(job.id, *sys.exc_info()[1:])
+            else:
+                self._run_job_success(job.id, events)
+
+        task = self._eventloop.create_task(_run_firings(job, run_times))
+        task.add_done_callback(done)
+        self._pending_futures.add(task)
+
+
+async def _run_firings(job: Job, run_times: list[dt.datetime]) -> list[JobExecutionEvent]:
+    events = []
+    alias = job._jobstore_alias
+    for run_time in run_times:
+        late = dt.datetime.now(dt.UTC) - run_time
+        if job.misfire_grace_time is not None and late > timedelta(seconds=job.misfire_grace_time):
+            log.warning("skipping %s at %s: missed by %s (misfire grace)", job.id, run_time, late)
+            events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, alias, run_time))
+            continue
+        try:
+            result = await job.func(*job.args, fire_time=run_time)
+        except Exception as exc:
+            log.exception("firing %s at %s failed", job.id, run_time)
+            events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, alias, run_time, exc))
+        else:
+            events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, alias, run_time, result))
+    return events
+
+
+class Scheduler:
+    """Leader election plus, while leading, the APScheduler instance firing the schedules."""
+
+    def __init__(self, resources: Resources, settings: MaintenanceSettings) -> None:
+        self._resources = resources
+        self._settings = settings
+        self.store = ScheduleStore(resources.redis, resources.keys)
+        self.lock = LeaderLock(
+            resources.redis,
+            resources.keys,
+            instance=settings.instance,
+            ttl=settings.scheduler_lock_ttl,
+        )
+        self._firer = ScheduleFirer(
+            redis=resources.redis,
+            keys=resources.keys,
+            lifecycle=resources.lifecycle,
+            job_store=resources.store,
+            schedules=self.store,
+            lock=self.lock,
+            claim_ttl=max(settings.retention_seconds, 2 * 86_400),
+        )
+        self._apscheduler: AsyncIOScheduler | None = None
+        self._loaded: dict[str, bytes] = {}
+        self._reload = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self.on_fired: Callable[[Schedule, dt.datetime, Fired], None] | None = None
+        """Test hook: called after every firing attempt."""
+
+    @property
+    def is_leader(self) -> bool:
+        return self._apscheduler is not None
+
+    async def start(self) -> None:
+        seeded = await self.store.seed(default_schedules(self._settings.schedule_timezone))
+        if seeded:
+            log.info("seeded %d default schedules", seeded)
+        await self._listen_for_reloads()
+        self._task = asyncio.create_task(self._lead_when_possible(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task])
+        self._end_term()
+        with contextlib.suppress(RedisError):
+            await self.lock.release()
+        if self._channel is not None and not self._channel.is_closed:
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+
+    # -- leadership ----------------------------------------------------------------------------
+
+    async def _lead_when_possible(self) -> None:
+        interval = self._settings.scheduler_renew_interval
+        loop = asyncio.get_running_loop()
+        next_sync = 0.0
+        while True:
+            reload_requested = self._reload.is_set()
+            self._reload.clear()
+            try:
+                if self.lock.held:
+                    if not await self.lock.renew():
+                        self._end_term()
+                elif await self.lock.try_acquire():
+                    log.info("leading the scheduler (lock %s)", self.lock.value)
+                    self._begin_term()
+                    next_sync = 0.0
+                if self.is_leader and (reload_requested or loop.time() >= next_sync):
+                    await self._sync()
+                    next_sync = loop.time() + self._settings.scheduler_sync_interval
+            except RedisError as exc:
+                # The fence protects firings meanwhile: a claim needs the lock to name us.
+                log.warning("scheduler cannot reach Redis: %s", exc)
+            except Exception:
+                log.exception("scheduler step failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reload.wait(), interval)
+
+    def _begin_term(self) -> None:
+        scheduler = AsyncIOScheduler(
+            executors={"default": _FiringExecutor()},
+            timezone=dt.UTC,
+        )
+        scheduler.start()
+        self._apscheduler = scheduler
+        self._loaded = {}
+
+    def _end_term(self) -> None:
+        if self._apscheduler is not None:
+            self._apscheduler.shutdown(wait=False)
+            self._apscheduler = None
+            self._loaded = {}
+            log.info("no longer leading the scheduler")
+
+    # -- schedules -----------------------------------------------------------------------------
+
+    async def _sync(self) -> None:
+        """Make the APScheduler jobs match the definitions in Redis."""
+        scheduler = self._apscheduler
+        assert scheduler is not None
+        schedules = {s.name: s for s in await self.store.all()}
+        wanted = {name: s for name, s in schedules.items() if not s.paused}
+        for name in list(self._loaded):
+            if name not in wanted or self._loaded[name] != encode(wanted[name]):
+                scheduler.remove_job(name)
+                del self._loaded[name]
+        states = await self.store.run_states(list(wanted))
+        for name, schedule in wanted.items():
+            if name in self._loaded:
+                continue
+            try:
+                trigger = build_trigger(schedule.trigger, schedule.timezone)
+            except ValueError as exc:
+                log.error("schedule %s has an unusable trigger, not loaded: %s", name, exc)
+                continue
+            fired = states[name].fired_up_to
+            first = first_fire_time(
+                schedule,
+                trigger,
+                fired_up_to=None if fired is None else dt.datetime.fromtimestamp(fired, dt.UTC),
+            )
+            scheduler.add_job(
+                self._fire,
+                trigger=trigger,
+                args=[schedule],
+                id=name,
+                name=name,
+                next_run_time=first,
+                coalesce=schedule.coalesce,
+                misfire_grace_time=schedule.misfire_grace_seconds,
+                max_instances=MAX_CONCURRENT_FIRINGS,
+            )
+            self._loaded[name] = encode(schedule)
+            log.info("schedule %s loaded; first fire time %s", name, first)
+
+    async def _fire(self, schedule: Schedule, *, fire_time: dt.datetime | None = None) -> Fired:
+        # Optional only for APScheduler's signature check: ``_FiringExecutor`` always passes it.
+        assert fire_time is not None
+        outcome = await self._firer.fire(schedule, fire_time)
+        if self.on_fired is not None:
+            self.on_fired(schedule, fire_time, outcome)
+        return outcome
+
+    # -- control -------------------------------------------------------------------------------
+
+    async def _listen_for_reloads(self) -> None:
+        broker = self._resources.broker
+        self._channel = await broker.open_channel()
+        queue = await broker.declare_instance_queue(
+            self._channel,
+            "scheduler",
+            self._settings.instance,
+            exchange=broker.topology.control,
+            bindings=(control_routing_key("reload_schedules"),),
+        )
+        await queue.consume(self._on_control, no_ack=True)
+
+    async def _on_control(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            command = control_decoder.decode(message.body)
+        except Exception as exc:
+            log.warning("ignoring undecodable control message: %s", exc)
+            return
+        if isinstance(command, ReloadSchedules):
+            self._reload.set()

@@ -1,0 +1,97 @@
+"""``conveyor jobs``: submit, watch, get, list, cancel and tail events through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.cli._ops import Stack, cli
+
+
+async def test_submit_with_fields_and_watch_shows_progress_until_it_succeeds(stack: Stack) -> None:
+    result = await cli(
+        "jobs", "submit", "diagnostics",
+        "--set", "numbers=[1,2,3]", "--set", "sleep_seconds=0.6", "--set", "steps=3",
+        "--watch",
+        env=stack.env(),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    job_id = lines[0]
+    assert f"{job_id} diagnostics progressed 3/3 step 3 of 3" in lines
+    assert lines[-1].startswith(f"{job_id} diagnostics succeeded ")
+    assert '"sum":6.0' in lines[-1]
+
+
+async def test_submit_with_a_json_body_then_get_and_list_it(stack: Stack) -> None:
+    env = stack.env("lister")
+    submitted = await cli(
+        "jobs", "submit", "diagnostics", "--body", '{"numbers": [5, 5]}', "--json", env=env
+    )
+    assert submitted.code == 0, submitted.err
+    job_id = submitted.json()["job_id"]
+    watched = await cli("jobs", "watch", job_id, env=env)
+    assert watched.code == 0, watched.err
+    got, listed, table = await asyncio.gather(
+        cli("jobs", "get", job_id, env=env),
+        cli("jobs", "list", "--json", env=env),
+        cli("jobs", "list", "--state", "succeeded", env=env),
+    )
+    assert got.json()["state"] == "succeeded" and got.json()["result"]["sum"] == 10.0
+    assert [j["job_id"] for j in listed.json()["jobs"]] == [job_id]
+    assert job_id in table.out and "succeeded" in table.out
+
+
+async def test_a_bad_field_is_refused_naming_it(stack: Stack) -> None:
+    result, usage = await asyncio.gather(
+        cli("jobs", "submit", "diagnostics", "--set", "numbers=seven", env=stack.env()),
+        cli("jobs", "submit", "diagnostics", "--set", "numbers", env=stack.env()),
+    )
+    assert result.code == 1
+    assert "HTTP 400" in result.err and "$.numbers" in result.err
+    assert usage.code == 2 and "key=value" in usage.err
+
+
+async def test_cancel_stops_a_running_job_and_watch_reports_it(stack: Stack) -> None:
+    env = stack.env("canceller")
+    submitted = await cli(
+        "jobs", "submit", "diagnostics", "--set", "sleep_seconds=30", "--set", "steps=30", env=env
+    )
+    job_id = submitted.out.strip()
+    watcher = asyncio.create_task(cli("jobs", "watch", job_id, env=env))
+    cancelled = await cli("jobs", "cancel", job_id, env=env)
+    assert cancelled.code == 0, cancelled.err
+    assert cancelled.out.strip() == f"{job_id} cancelled"
+    watched = await watcher
+    assert watched.code == 1
+    assert watched.out.splitlines()[-1].startswith(f"{job_id} diagnostics cancelled")
+    again = await cli("jobs", "cancel", job_id, env=env)
+    assert again.code == 1 and "HTTP 409" in again.err
+
+
+async def test_events_replays_history_then_stops_after_count(stack: Stack) -> None:
+    env = stack.env("tailer")
+    submitted = await cli("jobs", "submit", "diagnostics", "--watch", env=env)
+    assert submitted.code == 0, submitted.err
+    job_id = submitted.out.splitlines()[0]
+    events, one = await asyncio.gather(
+        cli("jobs", "events", "--from-start", "--count", "3", "--json", env=env),
+        cli("jobs", "events", "--job", job_id, "--count", "1", env=env),
+    )
+    assert events.code == 0, events.err
+    kinds = [json.loads(line)["event"] for line in events.out.splitlines()]
+    assert kinds == ["job.queued", "job.started", "job.succeeded"]
+    assert f"{job_id} diagnostics queued attempt 1" in one.out
+
+
+async def test_without_a_token_or_gateway_the_error_says_what_to_do(stack: Stack) -> None:
+    env = stack.env()
+    del env["CONVEYOR_TOKEN"]
+    missing, down, refused = await asyncio.gather(
+        cli("jobs", "list", env=env),
+        cli("jobs", "list", "--gateway", "http://127.0.0.1:1", env=stack.env()),
+        cli("jobs", "list", "--token", "not-a-jwt", env=stack.env()),
+    )
+    assert missing.code == 2 and "CONVEYOR_TOKEN" in missing.err
+    assert down.code == 1 and "cannot reach the gateway" in down.err
+    assert refused.code == 1 and "HTTP 401" in refused.err
