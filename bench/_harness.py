@@ -47,6 +47,21 @@ def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 1e6
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (robust to a busy machine)."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM: kept by the kernel, misses nothing)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    raise LookupError(f"no VmHWM for process {pid}")
+
+
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
     """(p50, p99) of ``samples``."""
     ordered = sorted(samples)

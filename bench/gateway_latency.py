@@ -5,7 +5,8 @@ Runs a real gateway process and one maintenance worker process in a throwaway na
   (the worker runs them meanwhile); rate and per-request latency p50/p99;
 - latency: ``--latency-jobs`` jobs submitted one at a time, each timed from the POST until
   its ``job.succeeded`` event arrives on an open WebSocket; p50/p99;
-- the RSS of both processes.
+- the gateway's CPU time per submit (user + system; robust to a busy machine) and the RSS
+  of both processes.
 
     uv run python -m bench.gateway_latency [--submits 5000] [--clients 32] [--latency-jobs 500]
 """
@@ -18,7 +19,7 @@ import time
 
 import aiohttp
 
-from bench._harness import bench_namespace, percentiles, rss_mb, worker_process
+from bench._harness import bench_namespace, cpu_seconds, percentiles, rss_mb, worker_process
 from conveyor.runtime.tokens import mint_token
 from tests.support.services import start_gateway
 
@@ -77,10 +78,14 @@ async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -
                     base_url=url, headers=headers, connector=connector
                 ) as http:
                     await submit_load(http, 200, clients)  # warm-up
+                    cpu_before = cpu_seconds(gateway.process.pid)
                     rate, submit_latencies = await submit_load(http, submits, clients)
+                    gateway_cpu = cpu_seconds(gateway.process.pid) - cpu_before
                     await asyncio.sleep(2)  # let the worker catch up before timing latency
                     await event_latency(http, 20)  # warm-up
+                    cpu_before = cpu_seconds(gateway.process.pid)
                     event_latencies = await event_latency(http, latency_jobs)
+                    ws_cpu = cpu_seconds(gateway.process.pid) - cpu_before
                 gateway_rss, worker_rss = rss_mb(gateway.process.pid), rss_mb(worker.process.pid)
         finally:
             gateway.terminate()
@@ -91,6 +96,9 @@ async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -
     print(f"  latency                 p50 {s50 * 1000:.1f} ms  p99 {s99 * 1000:.1f} ms")
     print(f"submit -> succeeded (WS)  p50 {e50 * 1000:.1f} ms  p99 {e99 * 1000:.1f} ms "
           f"({latency_jobs} jobs, one at a time)")  # fmt: skip
+    print(f"gateway CPU µs per submit {gateway_cpu / submits * 1e6:,.0f} under load, "
+          f"{ws_cpu / latency_jobs * 1e6:,.0f} one at a time with its WS events "
+          "(user+system; robust to load)")  # fmt: skip
     print(f"gateway RSS               {gateway_rss:.0f} MB")
     print(f"worker RSS                {worker_rss:.0f} MB")
 

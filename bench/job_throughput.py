@@ -5,7 +5,10 @@ as little of the machine's two cores as it can. Two figures:
 - end to end: jobs published over AMQP (confirmed, many in flight) while one worker process
   runs them; a job counts once its ``job.succeeded`` event arrives, so its record was written
   and the event published;
-- worker drain: the same worker taking a backlog that was published before it started.
+- worker drain: the same worker taking a backlog that was published before it started;
+- worker CPU µs per job (user + system time of the worker process over each phase): unlike
+  the wall-clock rates it hardly moves when other processes load the machine. Counted after
+  a warm-up of ``WARM_UP`` jobs in both phases.
 
     uv run python -m bench.job_throughput [--jobs 10000] [--concurrency 64]
 """
@@ -20,12 +23,15 @@ import aiormq
 import aiormq.abc
 from pamqp import commands as spec
 
-from bench._harness import bench_namespace, sample_peak_rss, worker_process
+from bench._harness import bench_namespace, cpu_seconds, sample_peak_rss, worker_process
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key
 from conveyor.runtime.broker import Broker
 from tests.support.namespace import AMQP_URL
+
+WARM_UP = 200
+"""Jobs run before CPU time is counted (the first ones import the handlers' libraries)."""
 
 
 class SucceededCounter:
@@ -85,34 +91,45 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
         env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
 
         async with worker_process(ns, redis, **env) as worker:
+            # Warm-up: the first jobs import the handlers' libraries, which is not per-job work.
+            await publish_all(channel, topology.jobs, make_bodies(WARM_UP), window)
+            await counter.wait_for(WARM_UP)
             stop = asyncio.Event()
             rss = asyncio.create_task(sample_peak_rss(worker.process.pid, stop))
             bodies = make_bodies(jobs)
+            cpu_before = cpu_seconds(worker.process.pid)
             started = time.perf_counter()
             await publish_all(channel, topology.jobs, bodies, window)
             published = time.perf_counter() - started
-            await counter.wait_for(jobs)
+            await counter.wait_for(WARM_UP + jobs)
             end_to_end = time.perf_counter() - started
+            e2e_cpu = cpu_seconds(worker.process.pid) - cpu_before
             stop.set()
             peak = await rss
 
         await publish_all(channel, topology.jobs, make_bodies(jobs), window)
-        async with worker_process(ns, redis, **env):
+        async with worker_process(ns, redis, **env) as worker:
             started = time.perf_counter()
-            await counter.wait_for(2 * jobs)
+            # CPU counted after the first WARM_UP jobs of the backlog, for the same reason.
+            await counter.wait_for(2 * WARM_UP + jobs)
+            cpu_before = cpu_seconds(worker.process.pid)
+            await counter.wait_for(WARM_UP + 2 * jobs)
             drain = time.perf_counter() - started
+            drain_cpu = (cpu_seconds(worker.process.pid) - cpu_before) / (jobs - WARM_UP)
         await connection.close()
         await broker.close()
     print(f"jobs                      {jobs} (worker concurrency {concurrency})")
     print(f"end to end                {jobs / end_to_end:,.0f} jobs/s ({end_to_end:.2f} s)")
     print(f"  publishing alongside    {jobs / published:,.0f} jobs/s confirmed")
     print(f"worker drain of backlog   {jobs / drain:,.0f} jobs/s ({drain:.2f} s)")
+    print(f"worker CPU µs per job     {e2e_cpu / jobs * 1e6:,.0f} end to end, "
+          f"{drain_cpu * 1e6:,.0f} drain (user+system; robust to load)")  # fmt: skip
     print(f"worker peak RSS           {peak:.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--jobs", type=int, default=10_000, help=f"more than {WARM_UP}")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--window", type=int, default=1000, help="publishes in flight")
     args = parser.parse_args()

@@ -245,7 +245,8 @@ async def measure(
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_peak_rss(process.process.pid, stop, interval=0.2))
     gateway_cpu, own_cpu = psutil.Process(process.process.pid), psutil.Process()
-    cpu_before = sum(gateway_cpu.cpu_times()[:2]), sum(own_cpu.cpu_times()[:2])
+    gw_before = gateway_cpu.cpu_times()
+    cpu_before = sum(gw_before[:2]), sum(own_cpu.cpu_times()[:2])
     wall = time.perf_counter()
     for watcher in sockets:
         watcher.tally = tally
@@ -258,10 +259,13 @@ async def measure(
             last, quiet_since = len(tally.seen), time.perf_counter()
     stop.set()
     wall = time.perf_counter() - wall
-    gw_cpu = sum(gateway_cpu.cpu_times()[:2]) - cpu_before[0]
+    gw_after = gateway_cpu.cpu_times()
+    gw_cpu = sum(gw_after[:2]) - cpu_before[0]
+    gw_system = gw_after.system - gw_before.system
     own_share = (sum(own_cpu.cpu_times()[:2]) - cpu_before[1]) / wall
     per_event = gw_cpu / max(1, len(tally.seen)) * 1e6
-    print(f"  CPU: gateway {gw_cpu / wall:.0%} of a core ({per_event:.0f} us per delivery), "
+    print(f"  CPU: gateway {gw_cpu / wall:.0%} of a core ({per_event:.0f} us per delivery, "
+          f"{gw_system / max(gw_cpu, 1e-9):.0%} in the kernel), "
           f"load generator {own_share:.0%}")  # fmt: skip
     peak = await sampler
     close_sockets(sockets)

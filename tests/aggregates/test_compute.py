@@ -7,11 +7,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import polars as pl
 import pytest
 
+from conveyor.aggregates_worker import search
 from conveyor.aggregates_worker.aggregates import compute_aggregates
 from conveyor.aggregates_worker.errors import ComputationCancelledError
-from conveyor.aggregates_worker.hot_table import HotTable, load_hot_table
+from conveyor.aggregates_worker.hot_table import CATEGORICAL_COLUMNS, HotTable, load_hot_table
 from conveyor.aggregates_worker.search import query_terms, search_awards
 from conveyor.contracts.jobs import (
     AggregatesRequest,
@@ -123,6 +126,22 @@ def test_every_search_page_and_total_equal_the_independent_computation(
     assert [a.award_reference_no for a in got.awards] == references
 
 
+@pytest.mark.parametrize("request_", SEARCHES, ids=lambda r: f"{r.query}|{r.page}|{len(r.sort)}")
+def test_a_page_gathered_over_small_slices_equals_the_independent_computation(
+    table: HotTable, awards_dir: Path, request_: SearchRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first page stops after the slices it needs; small slices make it walk several.
+    monkeypatch.setattr(search, "_FIRST_SLICE", 3)
+    table.memo.clear()
+    got = search_awards(table, request_, cancelled=threading.Event(), progress=nothing)
+    total, references = oracle.search(awards_dir, request_)
+    assert [a.award_reference_no for a in got.awards] == references
+    # The total is remembered per table: another page of the same query reuses it.
+    other = msgspec.structs.replace(request_, page=request_.page + 1)
+    again = search_awards(table, other, cancelled=threading.Event(), progress=nothing)
+    assert got.total == again.total == total == oracle.search(awards_dir, other)[0]
+
+
 def test_a_search_returns_whole_awards_with_their_nulls(table: HotTable) -> None:
     got = search_awards(
         table, SearchRequest(query="écOLE"), cancelled=threading.Event(), progress=nothing
@@ -150,8 +169,28 @@ def test_a_cancelled_computation_stops() -> None:
     cancelled.set()
     with pytest.raises(ComputationCancelledError):
         compute_aggregates(
-            HotTable("v", None, None, None),
+            HotTable("v", None, None, None, None, None),
             AggregatesRequest(),
             cancelled=cancelled,
             progress=nothing,
         )  # type: ignore[arg-type]
+
+
+def test_text_columns_are_codes_into_the_tables_own_texts(awards_dir: Path) -> None:
+    # Texts are kept once per table, in ``texts``: nothing lands in polars' global dictionary
+    # (it would keep every dataset version's texts for the life of the process), and the
+    # load's own Categories mapping is dropped once the columns are plain codes.
+    table = load_hot_table(awards_dir)
+    assert {table.frame.schema[c] for c in CATEGORICAL_COLUMNS} == {pl.UInt32}
+    code = table.texts.index_of("Supply of ÉCOLE Chairs")
+    assert code is not None
+    assert table.lowered[code] == "supply of école chairs"
+    row = table.frame.filter(pl.col("award_title") == code)
+    assert row.height == 1
+    assert table.texts[row.item(0, "awardee_name")] == "Ñiño & Peña Builders"
+    assert "Supply of ÉCOLE Chairs" not in pl.Categories()
+    # Text order for sorting: the code's rank among the texts.
+    ranks = table.text_rank.gather(
+        pl.Series([code, table.texts.index_of("ΟΔΟΣ Construction Lot 1")])
+    )
+    assert ranks[0] < ranks[1]

@@ -1,13 +1,14 @@
 """Browser tests: real headless Chromium (Debian's package) driving the page of a real gateway.
 
 The gateway, an export and an aggregates worker (on a small generated dataset) and a
-maintenance worker (for diagnostics jobs) run as processes in this module's namespace; the
-gateway listens on a fixed port so a test can restart it and watch the page reconnect to the
-same address.
+maintenance worker (for diagnostics jobs) run as processes in one namespace shared by every
+module of this package (starting them is most of a browser test's cost); the gateway listens
+on a fixed port so a test can restart it and watch the page reconnect to the same address.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,10 +22,19 @@ from redis.asyncio import Redis
 
 from conveyor.awards.generator import generate
 from conveyor.contracts.keys import Keys
+from conveyor.contracts.topology import Topology
+from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.tokens import mint_token
 from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE
-from tests.support.services import ServiceProcess, running_worker, start_gateway
+from tests.support.namespace import (
+    AMQP_URL,
+    delete_rabbit_entities,
+    delete_redis_keys,
+    new_namespace,
+)
+from tests.support.services import ServiceProcess, start_gateway, start_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,6 +73,8 @@ class Stack:
     gateway: ServiceProcess
     url: str
     store: JobStore
+    broker: Broker
+    lifecycle: JobLifecycle
 
     def _env(self) -> dict[str, str]:
         return {
@@ -79,8 +91,10 @@ class Stack:
     async def start_gateway(self) -> None:
         self.gateway, self.url = await start_gateway(self.namespace, **self._env())
 
-    async def api(self, user: str, method: str, path: str, body: Any = None) -> Any:
-        headers = {"Authorization": f"Bearer {token(user)}"}
+    async def api(
+        self, user: str, method: str, path: str, body: Any = None, *, admin: bool = False
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token(user, admin=admin)}"}
         async with (
             aiohttp.ClientSession(base_url=self.url, headers=headers) as http,
             http.request(method, path, json=body) as response,
@@ -89,53 +103,69 @@ class Stack:
             return await response.json()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
+async def browser_namespace() -> AsyncIterator[str]:
+    ns = new_namespace()
+    yield ns
+    await delete_redis_keys(ns)
+    await delete_rabbit_entities(ns)
+
+
+@pytest.fixture(scope="package")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser-data")
     generate(DATASET_ROWS, root / "awards", seed=11, chunk_rows=2000)
     return root
 
 
-@pytest.fixture(scope="module")
-async def stack(module_namespace: str, redis: Redis, data_dir: Path) -> AsyncIterator[Stack]:
-    async with (
-        running_worker(
-            "conveyor.export_worker",
-            module_namespace,
-            redis,
-            CONVEYOR_DATA_DIR=str(data_dir),
-            # Many small steps, each reported: the page has progress to show.
-            CONVEYOR_EXPORT_CHUNK_ROWS="250",
-            CONVEYOR_PROGRESS_INTERVAL="0.02",
-        ),
-        # With its scheduler: the admin view pauses and resumes the schedules it seeds.
-        running_worker(
-            MAINTENANCE,
-            module_namespace,
-            redis,
-            **{**FAST_WORKER_ENV, "CONVEYOR_SCHEDULER_ENABLED": "true"},
-        ),
-        running_worker(
-            "conveyor.aggregates_worker", module_namespace, redis, CONVEYOR_DATA_DIR=str(data_dir)
-        ),
-    ):
-        port = free_port()
+@pytest.fixture(scope="package")
+async def stack(browser_namespace: str, redis: Redis, data_dir: Path) -> AsyncIterator[Stack]:
+    ns = browser_namespace
+    port = free_port()
+    store = JobStore(redis, Keys(ns), retention_seconds=3600, history_max=1000)
+    broker = Broker(AMQP_URL, Topology(ns), connection_name="browser-tests")
+    # One at a time: started side by side on a busy 2-core machine, each may miss its
+    # start-up deadline.
+    services: list[ServiceProcess] = []
+    try:
+        for module, env in (
+            (
+                "conveyor.export_worker",
+                # Many small steps, each reported: the page has progress to show.
+                {"CONVEYOR_EXPORT_CHUNK_ROWS": "250", "CONVEYOR_PROGRESS_INTERVAL": "0.02"},
+            ),
+            # With its scheduler: the admin view pauses and resumes the schedules it seeds.
+            (MAINTENANCE, {**FAST_WORKER_ENV, "CONVEYOR_SCHEDULER_ENABLED": "true"}),
+            ("conveyor.aggregates_worker", {}),
+        ):
+            services.append(
+                await start_worker(module, ns, redis, CONVEYOR_DATA_DIR=str(data_dir), **env)
+            )
         gateway, url = await start_gateway(
-            module_namespace,
+            ns,
             CONVEYOR_JWT_SECRET=SECRET,
             CONVEYOR_DATA_DIR=str(data_dir),
             CONVEYOR_HTTP_PORT=str(port),
         )
-        store = JobStore(redis, Keys(module_namespace), retention_seconds=3600, history_max=1000)
-        stack = Stack(module_namespace, port, data_dir, gateway, url, store)
+        await broker.connect()
+        stack = Stack(ns, port, data_dir, gateway, url, store, broker, JobLifecycle(store, broker))
         try:
             yield stack
         finally:
-            stack.gateway.terminate()
-            try:
-                await stack.gateway.wait(20)
-            except TimeoutError:
-                stack.gateway.kill()
+            await broker.close()
+            services.append(stack.gateway)  # a test may have restarted it
+    finally:
+        await asyncio.gather(*(stop(service) for service in services))
+
+
+async def stop(service: ServiceProcess) -> None:
+    """SIGTERM, then SIGKILL if it does not exit in time."""
+    service.terminate()
+    try:
+        await service.wait(20)
+    except TimeoutError:
+        service.kill()
+        await service.wait(5)
 
 
 def chromium_path() -> str:
@@ -143,7 +173,7 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     # Debian's Chromium, never a browser Playwright downloads.
     executable = chromium_path()

@@ -66,3 +66,16 @@ async def test_the_result_endpoint_documents_both_result_shapes(client: Client) 
     assert names == {"AggregatesResult", "SearchResult"}
     search = doc["components"]["schemas"]["SearchResult"]
     assert {"total", "awards"} <= set(search["properties"])
+
+
+async def test_admin_operations_with_a_body_document_its_schema(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    for path, method, field in (
+        ("/api/v1/admin/schedules/{name}/trigger", "put", "interval_seconds"),
+        ("/api/v1/admin/dead-letters/replay", "post", "ids"),
+    ):
+        body = doc["paths"][path][method]["requestBody"]
+        assert body["required"] is True
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        assert field in schemas[ref.rsplit("/", 1)[1]]["properties"]

@@ -70,7 +70,10 @@ async def test_an_http_submitted_job_is_one_trace_from_request_to_last_event(
     traced: tuple[OtlpReceiver, str], module_store: JobStore
 ) -> None:
     otlp, url = traced
-    headers = {"Authorization": f"Bearer {mint_token(SECRET, 'tracy')}"}
+    headers = {
+        "Authorization": f"Bearer {mint_token(SECRET, 'tracy')}",
+        "Idempotency-Key": os.urandom(8).hex(),
+    }
     async with (
         aiohttp.ClientSession() as http,
         http.post(f"{url}/api/v1/jobs/export", json={"format": "csv"}, headers=headers) as sent,
@@ -80,7 +83,22 @@ async def test_an_http_submitted_job_is_one_trace_from_request_to_last_event(
     record = await wait_for_state(module_store, job_id, {JobState.SUCCEEDED})
     assert record.trace_id is not None
     succeeded = "publish job.tracy.succeeded.export"
-    wanted = {"POST /api/v1/jobs/{type}", "handle export", "write", succeeded}
+    # Spans arrive in batches as they end (the consume span ends last): wait for all of them.
+    wanted = {
+        "POST /api/v1/jobs/{type}",
+        "publish job.export",
+        "process job.export",
+        "handle export",
+        "query",
+        "write",
+        "redis reserve_idempotency_key",
+        "redis create",
+        "redis start",
+        "redis transition",
+        "publish job.tracy.queued.export",
+        "publish job.tracy.started.export",
+        succeeded,
+    }
     await otlp.wait_for(lambda _: wanted <= {s.name for s in otlp.in_trace(record.trace_id)})
     spans = otlp.in_trace(record.trace_id)
     by_id = {s.span_id: s for s in spans}
@@ -100,9 +118,11 @@ async def test_an_http_submitted_job_is_one_trace_from_request_to_last_event(
     assert query.parent_id == handle.span_id and write.parent_id == handle.span_id
     assert handle.attributes["conveyor.job_id"] == job_id
 
-    # Redis: the gateway records the job, the worker starts it and records its outcome.
+    # Redis: the gateway claims the idempotency key and records the job, the worker starts it
+    # and records its outcome.
     redis_spans = [s for s in spans if s.name.startswith("redis ")]
     assert {(s.service, s.name) for s in redis_spans} >= {
+        ("conveyor-gateway", "redis reserve_idempotency_key"),
         ("conveyor-gateway", "redis create"),
         ("conveyor-export", "redis start"),
         ("conveyor-export", "redis transition"),
@@ -137,7 +157,7 @@ async def test_a_job_published_straight_to_rabbitmq_continues_the_publishers_tra
     )
     record = await wait_for_state(module_store, envelope.job_id, {JobState.SUCCEEDED})
     assert record.trace_id == trace_id
-    await otlp.wait_for(lambda _: {"handle export", "write"} <= {
+    await otlp.wait_for(lambda _: {"process job.export", "handle export", "write"} <= {
         s.name for s in otlp.in_trace(trace_id)
     })  # fmt: skip
     spans = otlp.in_trace(trace_id)
@@ -166,8 +186,11 @@ async def test_a_retried_job_stays_in_its_trace_through_the_delay_queue(
     trace_id = record.trace_id
 
     def two_attempts(_: list[ReceivedSpan]) -> bool:
+        # Each attempt's consume span ends after its handler span, so wait for both kinds.
         spans = otlp.in_trace(trace_id)
-        return sum(s.name == "handle diagnostics" for s in spans) == 2
+        handled = sum(s.name == "handle diagnostics" for s in spans)
+        processed = sum(s.name == "process job.diagnostics" for s in spans)
+        return handled == 2 and processed == 2
 
     await otlp.wait_for(two_attempts)
     spans = otlp.in_trace(trace_id)

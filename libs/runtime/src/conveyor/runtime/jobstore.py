@@ -26,6 +26,7 @@ from conveyor.contracts.jobs import JobEnvelope, utcnow
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobPage, JobRecord, JobState, Progress
 from conveyor.runtime.script_batcher import ScriptBatcher
+from conveyor.runtime.telemetry import redis_span
 
 _APPEND_EVENT = """
 local function append_event(job_key, job_events, owner_events, prefix, suffix, hmax, omax,
@@ -48,7 +49,7 @@ _CREATE = (
     _APPEND_EVENT
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, redis.call('HGET', KEYS[1], 'state')}
+  return {0, redis.call('HGET', KEYS[1], 'state'), redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 local r = append_event(KEYS[1], KEYS[2], KEYS[6],
@@ -202,6 +203,17 @@ class JobStore:
         self, envelope: JobEnvelope, event: JobEvent, *, trace_id: str | None
     ) -> Appended | None:
         """Record a queued job; ``None`` if it already exists (e.g. a worker got there first)."""
+        outcome = await self.create_or_get(envelope, event, trace_id=trace_id)
+        return outcome if isinstance(outcome, Appended) else None
+
+    async def create_or_get(
+        self, envelope: JobEnvelope, event: JobEvent, *, trace_id: str | None
+    ) -> Appended | JobRecord:
+        """Record a queued job, or return the record as it is if it already exists.
+
+        The existing record comes from the same script call, saving a caller that lost the
+        race to a worker (common under load) a round trip to read it.
+        """
         k = self.keys
         prefix, suffix = _split_event(event)
         res = await self._scripts.call(
@@ -226,7 +238,8 @@ class JobStore:
             ],
         )
         if res[0] == 0:
-            return None
+            flat = res[2]
+            return _record_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return _appended(res[2], res[3], res[4], prefix, suffix)
 
     async def start(
@@ -339,10 +352,11 @@ class JobStore:
         """Claim ``key`` for ``job_id``; if it was already claimed return (job id, digest)."""
         name = self.keys.idempotency(owner, key)
         value = f"{job_id} {digest}"
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(name, value, nx=True, ex=ttl_seconds)
-            pipe.get(name)
-            claimed, current = await pipe.execute()
+        with redis_span("reserve_idempotency_key"):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(name, value, nx=True, ex=ttl_seconds)
+                pipe.get(name)
+                claimed, current = await pipe.execute()
         if claimed:
             return None
         existing_id, _, existing_digest = _text(current).partition(" ")
@@ -351,9 +365,10 @@ class JobStore:
     async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
         """Free a claimed key whose job never got queued (only if it still names ``job_id``)."""
         name = self.keys.idempotency(owner, key)
-        current = await self.redis.get(name)
-        if current is not None and _text(current).split(" ", 1)[0] == job_id:
-            await self.redis.delete(name)
+        with redis_span("release_idempotency_key"):
+            current = await self.redis.get(name)
+            if current is not None and _text(current).split(" ", 1)[0] == job_id:
+                await self.redis.delete(name)
 
     # -- reads ---------------------------------------------------------------------------------
 

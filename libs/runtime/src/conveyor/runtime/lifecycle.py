@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from typing import Any
 
@@ -20,7 +21,7 @@ from conveyor.contracts.codecs import encode
 from conveyor.contracts.control import CancelJob
 from conveyor.contracts.events import JOB_EVENT_KINDS, JobCancelled, JobEvent, JobQueued
 from conveyor.contracts.jobs import JobEnvelope
-from conveyor.contracts.records import JobState
+from conveyor.contracts.records import JobRecord, JobState
 from conveyor.contracts.topology import (
     control_routing_key,
     job_event_routing_key,
@@ -28,7 +29,13 @@ from conveyor.contracts.topology import (
 )
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
 from conveyor.runtime.jobstore import Appended, JobStore, Transitioned
-from conveyor.runtime.telemetry import current_trace_id, inject_headers, publish_span, tracer
+from conveyor.runtime.telemetry import (
+    child_spans_recorded,
+    current_trace_id,
+    inject_headers,
+    publish_span,
+    tracer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,8 @@ HEADER_CURSOR = "x-conveyor-cursor"
 """Job events: the entry id of the event in its owner's Redis stream."""
 HEADER_PREV_CURSOR = "x-conveyor-prev-cursor"
 """Job events: the owner-stream entry just before this event's (see ``Appended``)."""
+
+_MAX_EVENTS_PER_WRITE = 256
 
 CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 
@@ -61,30 +70,42 @@ class JobLifecycle:
         worker that picks the job up before the record exists creates it. Returns whether
         this call created the record. Raises ``BrokerUnavailableError``.
         """
+        return await self.submit_or_existing(envelope) is None
+
+    async def submit_or_existing(self, envelope: JobEnvelope) -> JobRecord | None:
+        """Like ``submit``; returns ``None`` if this call created the record, else the record
+        a worker already created and moved on (as of the attempt to create it)."""
         job_type = envelope.job_type
-        with tracer.start_as_current_span(
-            f"publish {job_routing_key(job_type)}",
-            kind=SpanKind.PRODUCER,
-            attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
-        ):
-            await self.broker.publish(
-                self.broker.topology.jobs,
-                job_routing_key(job_type),
-                encode(envelope),
-                headers=inject_headers({}),
-                priority=envelope.priority.amqp_priority,
-                message_id=envelope.job_id,
-            )
+        if child_spans_recorded():
+            with tracer.start_as_current_span(
+                f"publish {job_routing_key(job_type)}",
+                kind=SpanKind.PRODUCER,
+                attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
+            ):
+                await self._publish_job(envelope)
+        else:  # the span could not be recorded: the job carries its caller's context instead
+            await self._publish_job(envelope)
         queued = JobQueued(
             job_id=envelope.job_id,
             job_type=job_type,
             owner=envelope.owner,
             attempt=envelope.attempt,
         )
-        appended = await self.store.create(envelope, queued, trace_id=current_trace_id())
-        if appended is not None:
-            self.announce(queued, appended)
-        return appended is not None
+        outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+        if isinstance(outcome, JobRecord):
+            return outcome
+        self.announce(queued, outcome)
+        return None
+
+    async def _publish_job(self, envelope: JobEnvelope) -> None:
+        await self.broker.publish(
+            self.broker.topology.jobs,
+            job_routing_key(envelope.job_type),
+            encode(envelope),
+            headers=inject_headers({}),
+            priority=envelope.priority.amqp_priority,
+            message_id=envelope.job_id,
+        )
 
     async def cancel(self, job_id: str, owner: str, job_type: str, reason: str) -> Transitioned:
         """Cancel a queued, retrying or running job; tell its worker if it was running."""
@@ -122,28 +143,38 @@ class JobLifecycle:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._outbox:
-                event, appended, headers = self._outbox.popleft()
-                await self._publish_event(event, appended, headers)
+                # Whatever queued up meanwhile goes out as one write (bounded, in order).
+                count = min(len(self._outbox), _MAX_EVENTS_PER_WRITE)
+                await self._publish_events([self._outbox.popleft() for _ in range(count)])
             self._idle.set()
 
-    async def _publish_event(
-        self, event: JobEvent, appended: Appended, headers: dict[str, Any]
-    ) -> None:
-        key = job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
+    async def _publish_events(self, batch: list[tuple[JobEvent, Appended, dict[str, Any]]]) -> None:
+        keys = [
+            job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
+            for event, _, _ in batch
+        ]
         try:
-            # The span joins the trace of whoever announced the event (its headers), even
-            # though this outbox task runs in a context of its own.
-            with publish_span(self.broker.topology.events, key, headers):
-                await self.broker.publish_event(key, appended.body, headers=headers)
+            with contextlib.ExitStack() as spans:
+                # Each span joins the trace of whoever announced its event (its headers), even
+                # though this outbox task runs in a context of its own.
+                for key, (_, _, headers) in zip(keys, batch, strict=True):
+                    spans.enter_context(publish_span(self.broker.topology.events, key, headers))
+                await self.broker.publish_events(
+                    [
+                        (key, appended.body, headers)
+                        for key, (_, appended, headers) in zip(keys, batch, strict=True)
+                    ]
+                )
         except BrokerUnavailableError as exc:
-            # Readers recover the event from the job's Redis history; nothing is lost.
-            log.warning(
-                "event %s seq %d not announced: %s",
-                key,
-                appended.seq,
-                exc,
-                extra={"job_id": event.job_id},
-            )
+            # Readers recover the events from the jobs' Redis histories; nothing is lost.
+            for key, (event, appended, _) in zip(keys, batch, strict=True):
+                log.warning(
+                    "event %s seq %d not announced: %s",
+                    key,
+                    appended.seq,
+                    exc,
+                    extra={"job_id": event.job_id},
+                )
 
     async def drain(self, grace: float = 5.0) -> None:
         """Wait (bounded) for queued announcements, then stop the publisher."""

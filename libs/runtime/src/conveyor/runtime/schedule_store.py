@@ -8,7 +8,7 @@ hash field, so an edit and a firing never overwrite each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,14 @@ _run_decoder = msgspec.json.Decoder(ScheduleRun)
 
 # Seeding writes every default at once, and only into a hash that does not exist yet, so two
 # instances starting together seed once and a schedule an admin deleted stays deleted.
+# KEYS: schedules hash; ARGV: name, the definition read, the new definition
+_COMPARE_AND_SET = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+UPDATE_ATTEMPTS = 100
+
 _SEED = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
@@ -66,6 +74,21 @@ class ScheduleStore:
 
     async def put(self, schedule: Schedule) -> None:
         await self.redis.hset(self.keys.schedules, schedule.name, encode(schedule))
+
+    async def update(self, name: str, change: Callable[[Schedule], Schedule]) -> Schedule | None:
+        """Apply ``change`` to the stored definition atomically (compare and set, retried), so
+        two admins editing one schedule at once both take effect; ``None`` if it is unknown."""
+        for _ in range(UPDATE_ATTEMPTS):
+            body: Any = await self.redis.hget(self.keys.schedules, name)
+            if body is None:
+                return None
+            changed = change(_schedule_decoder.decode(body))
+            stored = await self.redis.eval(
+                _COMPARE_AND_SET, 1, self.keys.schedules, name, body, encode(changed)
+            )
+            if stored:
+                return changed
+        raise RuntimeError(f"schedule {name!r} kept changing under {UPDATE_ATTEMPTS} updates")
 
     async def seed(self, schedules: Iterable[Schedule]) -> int:
         """Store ``schedules`` if no schedule was ever stored; returns how many were written."""

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from conveyor.runtime.telemetry import redis_span
+from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 
 _Call = tuple[AsyncScript, list[Any], list[Any], "asyncio.Future[Any]"]
 
@@ -37,14 +37,21 @@ class ScriptBatcher:
         return script
 
     async def call(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        if not child_spans_recorded():  # the hot path when tracing is off: no span at all
+            return await self._enqueue(script, keys, args)
         with redis_span(self._names.get(id(script), "script")):
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[Any] = loop.create_future()
-            self._queue.append((script, keys, args, future))
-            if not self._scheduled:
-                self._scheduled = True
-                loop.call_soon(self._flush)
-            return await future
+            return await self._enqueue(script, keys, args)
+
+    def _enqueue(
+        self, script: AsyncScript, keys: list[Any], args: list[Any]
+    ) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((script, keys, args, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
 
     def _flush(self) -> None:
         self._scheduled = False

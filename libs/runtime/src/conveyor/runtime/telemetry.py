@@ -24,11 +24,14 @@ from opentelemetry.trace import SpanKind
 tracer = trace.get_tracer("conveyor")
 
 _provider: TracerProvider | None = None
+_unsampled_stay_unrecorded = False
+"""True when the sampler is our ParentBased(ALWAYS_OFF): a child of an unsampled span can never
+be recorded, so the helpers below skip creating it (same trace id, a fraction of the cost)."""
 
 
 def setup_tracing(service: str, instance: str, environ: Mapping[str, str] | None = None) -> None:
     """Install the process's tracer provider once; later calls are no-ops."""
-    global _provider
+    global _provider, _unsampled_stay_unrecorded
     if _provider is not None:
         return
     env = os.environ if environ is None else environ
@@ -51,6 +54,7 @@ def setup_tracing(service: str, instance: str, environ: Mapping[str, str] | None
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _provider = provider
+    _unsampled_stay_unrecorded = sampler is not None
 
 
 def shutdown_tracing() -> None:
@@ -73,9 +77,32 @@ def extract_context(*carriers: Mapping[str, Any] | None) -> otel_context.Context
     return otel_context.get_current()
 
 
+def child_spans_recorded() -> bool:
+    """Whether a child of the current span could be recorded; if not, hot paths skip it."""
+    return (
+        not _unsampled_stay_unrecorded
+        or trace.get_current_span().get_span_context().trace_flags.sampled
+    )
+
+
+def _unsampled_traceparent(headers: Mapping[str, Any]) -> bool:
+    """Whether ``headers`` carry a W3C traceparent whose sampled flag is off."""
+    value = headers.get("traceparent")
+    if value is None:
+        return False
+    text = _text(value)
+    try:
+        return len(text) == 55 and not int(text[-2:], 16) & 1
+    except ValueError:
+        return False
+
+
 @contextlib.contextmanager
 def redis_span(operation: str) -> Iterator[None]:
     """A CLIENT span around one Redis operation (e.g. a job-store script) of the current trace."""
+    if not child_spans_recorded():
+        yield
+        return
     with tracer.start_as_current_span(
         f"redis {operation}",
         kind=SpanKind.CLIENT,
@@ -89,8 +116,12 @@ def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> It
     """A PRODUCER span for one message, child of the context already in ``headers`` (if any).
 
     On entry the span's own context replaces ``traceparent`` in ``headers``, so consumers of
-    the message become children of the publish, not of whatever queued it.
+    the message become children of the publish, not of whatever queued it. A span that could
+    not be recorded is skipped: the headers keep their (unsampled) context and trace id.
     """
+    if _unsampled_stay_unrecorded and _unsampled_traceparent(headers):
+        yield
+        return
     with tracer.start_as_current_span(
         f"publish {routing_key}",
         # Without a traceparent: a new trace, never the (unrelated) context of the caller.
@@ -110,6 +141,9 @@ def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> It
 def phase_span(name: str, **attributes: str | int | float | bool) -> Iterator[None]:
     """An INTERNAL span for one phase of a handler (``query``, ``write``, ...); an exception
     escaping it is recorded on it."""
+    if not child_spans_recorded():
+        yield
+        return
     with tracer.start_as_current_span(name, attributes=attributes):
         yield
 

@@ -13,7 +13,7 @@ import msgspec
 import polars as pl
 
 from conveyor.aggregates_worker.errors import ComputationCancelledError
-from conveyor.aggregates_worker.hot_table import HotTable
+from conveyor.aggregates_worker.hot_table import CATEGORICAL_COLUMNS, HotTable
 from conveyor.contracts.jobs import (
     AggregatesRequest,
     AggregatesResult,
@@ -96,7 +96,7 @@ def _compute(
         # up from the days, not grouped again from the rows. Nulls are dropped after grouping:
         # filtering first would copy the columns of every row (once per query, in parallel).
         lazy.group_by("award_date").agg(totals).drop_nulls("award_date"),
-        *(_top(lazy, column, request.top_n) for column in TOP_COLUMNS.values()),
+        *(_top(table, lazy, column, request.top_n) for column in TOP_COLUMNS.values()),
     ]
     summary, by_day, *tops = pl.collect_all(queries)
     month = pl.col("award_date").dt.year().cast(pl.Int32) * 100 + pl.col("award_date").dt.month()
@@ -129,13 +129,18 @@ def _compute(
     return result
 
 
-def _top(lazy: pl.LazyFrame, column: str, n: int) -> pl.LazyFrame:
+def _top(table: HotTable, lazy: pl.LazyFrame, column: str, n: int) -> pl.LazyFrame:
     """The ``n`` names with the highest total (then count, then name: a deterministic order)."""
     return (
         lazy.group_by(column)
         .agg(_AMOUNT.sum().alias("total"), pl.len().alias("count"))
         .drop_nulls(column)
-        .with_columns(pl.col(column).cast(pl.String))
+        .with_columns(
+            # Names are codes into the table's texts; the few small columns are Enums.
+            pl.lit(table.texts).gather(pl.col(column)).alias(column)
+            if column in CATEGORICAL_COLUMNS
+            else pl.col(column).cast(pl.String)
+        )
         .sort(["total", "count", column], descending=[True, True, False])
         .head(n)
     )

@@ -231,7 +231,7 @@ class AggregatesEngine:
 
     async def _release(self, lock: str, token: str) -> bool:
         """Release ``lock`` if ``token`` still holds it; whether it did."""
-        released = await self.redis.eval(_RELEASE_LOCK, 1, lock, token)  # type: ignore[misc]
+        released = await self.redis.eval(_RELEASE_LOCK, 1, lock, token)
         return bool(released)
 
     # -- dataset updates -------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The awards dataset held in memory for aggregates and search: one load per dataset version.
 
-Titles and names become Categoricals (4-byte codes into polars' shared dictionary), the
-small text columns Enums with sorted categories (1-2 bytes); group-bys run on integers and
-both sort by their text. Keyword matching runs on the distinct texts, lowercased once at
-load (about a million distinct titles instead of ten million rows), and reaches the rows
-through their codes; name filters compare codes too.
+Titles and names become 4-byte codes into one list of this table's texts, the small text
+columns Enums with sorted categories (1-2 bytes); group-bys run on integers and both sort by
+their text (codes through ``text_rank``). Keyword matching runs on the distinct texts,
+lowercased once at load (about a million distinct titles instead of ten million rows), and
+reaches the rows through their codes; name filters compare codes too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,13 @@ from conveyor.awards.filters import KEYWORD_COLUMNS, TIE_BREAKER, filter_express
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, dataset_version
 from conveyor.contracts.jobs import AwardFilters
 
+RANK = "_rank"
+"""Column: the row's place in the default order (the tie-breaker of every sort, as integers)."""
 UNIQUE_TEXT = ("award_reference_no", "bid_reference_no")
 """Text columns with a value per row: kept as plain strings (a dictionary would not shrink them)."""
 CATEGORICAL_COLUMNS = ("award_title", "notice_title", "awardee_name", "procuring_entity")
 NAME_COLUMNS = ("awardee_name", "procuring_entity")
-"""Text columns with many distinct values (4-byte codes into polars' shared dictionary)."""
+"""Text columns with many distinct values (4-byte codes into the table's own dictionary)."""
 ENUM_COLUMNS = tuple(
     name
     for name, dtype in AWARDS_SCHEMA.items()
@@ -46,46 +47,93 @@ class LoadCancelledError(AggregatesError):
     """Loading stopped because nobody waits for the table any more."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Matcher:
-    """Filters and search terms prepared once against a table; evaluates any slice of it.
+    """Filters and search terms prepared against a table; evaluates the table or a slice.
 
-    Preparing does the per-distinct-text work (name lookups, term bits); ``mask`` then costs
-    integer work per row only, so a search can stop after the slices its first page needs.
+    Terms are matched against distinct texts, never per row: over every text of the table
+    for a whole-table mask (once, then kept), or over only the texts a slice uses, so a
+    search's first page costs work in proportion to the rows it looks at.
     """
 
     conditions: pl.Expr | None
     """Every non-keyword filter (codes, dates, amounts); ``None`` when there is none."""
-    term_bits: tuple[tuple[pl.Series, int], ...]
-    """Per group of up to 64 terms: each code's bits (one per term it contains), all bits."""
-    impossible: bool
-    """Some term occurs in no text: nothing matches."""
+    term_groups: tuple[tuple[str, ...], ...]
+    """The lowercased terms, in groups of up to 64 (one bit each)."""
+    lowered: pl.Series
+    """The table's keyword texts lowercased, by physical code."""
+    _bits: list[tuple[np.ndarray[Any, Any], int]] | None = None
+    """Per group, every code's bits and the value with all set (on first whole-table use)."""
 
     @property
     def everything(self) -> bool:
-        return self.conditions is None and not self.term_bits and not self.impossible
+        return self.conditions is None and not self.term_groups
 
-    def mask(self, frame: pl.DataFrame) -> pl.Series | None:
-        """Rows of ``frame`` (the table or a slice of it) that match; ``None`` means all."""
-        if self.impossible:
-            return pl.Series("mask", np.zeros(frame.height, dtype=bool))
+    @property
+    def columns(self) -> list[str]:
+        """The columns ``mask`` reads (a slice of rows needs only these gathered)."""
+        read = [] if self.conditions is None else self.conditions.meta.root_names()
+        if self.term_groups:
+            read.extend(KEYWORD_COLUMNS)
+        return list(dict.fromkeys(read))
+
+    def mask(self, frame: pl.DataFrame, *, part: bool = False) -> pl.Series | None:
+        """Rows of ``frame`` that match; ``None`` means all.
+
+        ``part``: ``frame`` is a small part of the table; only the texts it uses are matched.
+        """
+        if self.everything:
+            return None
         columns: list[pl.Expr] = []
         if self.conditions is not None:
             columns.append(self.conditions)
-        for by_code, want in self.term_bits:
+        for by_code, want in self._bits_of_part(frame) if part else self._all_bits():
+            if int(np.bitwise_or.reduce(by_code, initial=0)) != want:
+                # Some term occurs in none of these texts.
+                return pl.Series("mask", np.zeros(frame.height, dtype=bool))
             # A row's bits are the OR of its four columns' bits (one gather per column,
             # whatever the number of terms); it matches when every bit is set.
+            codes = pl.Series(by_code)
             bits = pl.reduce(
                 lambda a, b: a | b,
                 [
-                    pl.lit(by_code).gather(pl.col(c).to_physical()).fill_null(0)
+                    pl.lit(codes).gather(pl.col(c).to_physical()).fill_null(0)
                     for c in KEYWORD_COLUMNS
                 ],
             )
             columns.append(bits == want)
-        if not columns:
-            return None
         return frame.select(pl.all_horizontal(columns).alias("mask")).to_series()
+
+    def _all_bits(self) -> list[tuple[np.ndarray[Any, Any], int]]:
+        if self._bits is None:
+            self._bits = [_term_bits(self.lowered, terms) for terms in self.term_groups]
+        return self._bits
+
+    def _bits_of_part(self, frame: pl.DataFrame) -> list[tuple[np.ndarray[Any, Any], int]]:
+        used = np.zeros(len(self.lowered), dtype=bool)
+        for column in KEYWORD_COLUMNS:
+            used[frame.get_column(column).to_physical().drop_nulls().to_numpy()] = True
+        codes = np.flatnonzero(used)
+        texts = self.lowered.gather(pl.Series(codes.astype(np.uint32)))
+        found = []
+        for terms in self.term_groups:
+            some, want = _term_bits(texts, terms)
+            by_code = np.zeros(len(self.lowered), dtype=some.dtype)
+            by_code[codes] = some
+            found.append((by_code, want))
+        return found
+
+
+def _term_bits(texts: pl.Series, terms: Sequence[str]) -> tuple[np.ndarray[Any, Any], int]:
+    """Each text's bits (one per term it contains, literally) and the value with all set."""
+    dtype = next(
+        d for d in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(d).bits >= len(terms)
+    )
+    bits = np.zeros(len(texts), dtype=dtype)
+    for index, term in enumerate(terms):
+        hit = texts.str.contains(term, literal=True).fill_null(False).to_numpy()
+        bits[hit] |= dtype(1 << index)
+    return bits, (1 << len(terms)) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +142,17 @@ class HotTable:
 
     version: str
     frame: pl.DataFrame
-    """Every award column (repetitive text as Categoricals and Enums), sorted by
-    ``award_reference_no`` (nulls last): a row's position is its place in the default order."""
+    """Every award column (titles and names as UInt32 codes into ``texts``, small text columns
+    as Enums) plus ``RANK``, in dataset order."""
+    order: np.ndarray[Any, np.dtype[np.uint32]]
+    """Row positions in the default order (``award_reference_no``, nulls last): a search's
+    first page walks it and stops early."""
     texts: pl.Series
-    """The name columns' texts by physical code (the four keyword columns share one
-    Categories, so one array serves both; null for other codes)."""
+    """The four text columns' texts by code (they share one dictionary; null for no code)."""
     lowered: pl.Series
-    """The keyword columns' texts lowercased, by physical code."""
+    """``texts`` lowercased, by code."""
+    text_rank: pl.Series
+    """Each code's place in text order (sorting by a text column sorts by this)."""
     memo: dict[str, Any] = field(default_factory=dict)
     """Results over the whole table (the unfiltered rollup, match counts), kept per table."""
 
@@ -145,11 +197,10 @@ class HotTable:
         if _has_conditions(ranges):
             conditions.append(filter_expression(ranges))
         every_term = list(dict.fromkeys([*keyword_terms(filters.keywords), *terms]))
-        groups = [self._term_bits(every_term[i : i + 64]) for i in range(0, len(every_term), 64)]
         return Matcher(
             conditions=pl.all_horizontal(conditions) if conditions else None,
-            term_bits=tuple(g for g in groups if g is not None),
-            impossible=any(g is None for g in groups),
+            term_groups=tuple(tuple(every_term[i : i + 64]) for i in range(0, len(every_term), 64)),
+            lowered=self.lowered,
         )
 
     def _equals_any(self, column: str, values: Sequence[str]) -> pl.Expr:
@@ -160,21 +211,6 @@ class HotTable:
         codes = np.flatnonzero(self.texts.is_in(list(values)).fill_null(False).to_numpy())
         wanted = pl.Series(codes.astype(np.uint32)).implode()
         return pl.col(column).to_physical().is_in(wanted).fill_null(False)
-
-    def _term_bits(self, terms: Sequence[str]) -> tuple[pl.Series, int] | None:
-        """Each code's bits (one per term its text contains) and the value with all set;
-        ``None`` when some term occurs in no text at all."""
-        dtype = next(
-            d for d in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(d).bits >= len(terms)
-        )
-        bits = np.zeros(len(self.lowered), dtype=dtype)
-        for index, term in enumerate(terms):
-            hit = self.lowered.str.contains(term, literal=True).fill_null(False).to_numpy()
-            bits[hit] |= dtype(1 << index)
-        want = (1 << len(terms)) - 1
-        if int(np.bitwise_or.reduce(bits)) != want:
-            return None
-        return pl.Series(bits), want
 
 
 def _has_conditions(filters: AwardFilters) -> bool:
@@ -192,7 +228,7 @@ def _has_conditions(filters: AwardFilters) -> bool:
 def _texts_by_code(columns: Sequence[pl.Series]) -> pl.Series:
     """Text by physical code (null where no column uses the code).
 
-    Categoricals share one process-wide dictionary, so one array serves every column.
+    The keyword columns share this table's Categories, so one array serves all of them.
     """
     distinct = pl.concat([c.drop_nulls().unique() for c in columns]).unique()
     known = pl.DataFrame({"code": distinct.to_physical(), "text": distinct.cast(pl.String)})
@@ -201,12 +237,6 @@ def _texts_by_code(columns: Sequence[pl.Series]) -> pl.Series:
     # A join, not Python objects: a million strings would linger in the interpreter's heap.
     joined = every.join(known, on="code", how="left", maintain_order="left")
     return joined.get_column("text").alias("texts")
-
-
-def combine_masks(*masks: pl.Series | None) -> pl.Series | None:
-    """The AND of the masks that are not ``None`` (``None`` when all are)."""
-    present = [m for m in masks if m is not None]
-    return reduce(lambda a, b: a & b, present) if present else None
 
 
 def load_hot_table(
@@ -246,76 +276,106 @@ def _load(
         if progress is not None:
             progress(done, steps)
 
-    # Categories of this load only: polars drops a mapping once no column uses it, so the
-    # dictionaries of an old version go with its table (the global one would only grow). The
-    # keyword columns share one, so a text's code is the same in all four.
-    load_id = uuid.uuid4().hex
-    texts = pl.Categorical(pl.Categories(f"awards-text-{load_id}"))
-    small = {c: pl.Categorical(pl.Categories(f"awards-{c}-{load_id}")) for c in ENUM_COLUMNS}
+    # Encoded through Categories of this load only (the global one would keep every version's
+    # texts for the life of the process), shared by the four columns so a text has one code.
+    texts = pl.Categorical(pl.Categories(f"awards-text-{uuid.uuid4().hex}"))
+    # Enums need their categories first: the few distinct values of the small columns.
+    # Mapping text onto known categories is far cheaper than growing a dictionary.
+    enums = _small_enums(files)
+    # Ordered before the rest is read: sorting ten million strings needs a few hundred MB of
+    # its own, better spent while the table is not in memory yet.
+    order = _reference_order(files)
 
     def read(file: Path) -> pl.DataFrame:
         if cancelled is not None and cancelled.is_set():
             raise LoadCancelledError(f"loading dataset {version} was cancelled")
         # Straight to codes: a file's plain text lives only while it is encoded.
-        return pl.read_parquet(file, columns=list(AWARDS_SCHEMA)).with_columns(
-            *(pl.col(c).cast(AWARDS_SCHEMA[c]) for c in AWARDS_SCHEMA if c not in _CODED),
-            *(pl.col(c).cast(pl.String).cast(texts) for c in CATEGORICAL_COLUMNS),
-            *(pl.col(c).cast(pl.String).cast(small[c]) for c in ENUM_COLUMNS),
+        return (
+            pl.scan_parquet(file, schema=AWARDS_SCHEMA)
+            .with_columns(
+                *(pl.col(c).cast(texts) for c in CATEGORICAL_COLUMNS),
+                *(pl.col(c).cast(enums[c]) for c in ENUM_COLUMNS),
+            )
+            .collect()
         )
 
     parts: list[pl.DataFrame] = []
-    # Encoding text is mostly single-threaded hashing: two files at a time use both cores.
+    # Files in flight each hold their plain text (~250 MB per 500k awards): one at a time keeps
+    # the load's peak near the table's size (a second thread helped little on a busy machine).
     with ThreadPoolExecutor(max_workers=_LOAD_THREADS, thread_name_prefix="load") as pool:
         for part in pool.map(read, files):
             parts.append(part)
             step()
     if parts:
-        columns = pl.concat(parts, rechunk=False, how="vertical").get_columns()
+        columns = pl.concat(parts, rechunk=False).get_columns()
     else:
-        columns = conform_empty(texts, small).get_columns()
+        columns = (
+            pl.DataFrame(schema=AWARDS_SCHEMA)
+            .with_columns(
+                *(pl.col(c).cast(texts) for c in CATEGORICAL_COLUMNS),
+                *(pl.col(c).cast(enums[c]) for c in ENUM_COLUMNS),
+            )
+            .get_columns()
+        )
     parts.clear()  # the columns are now the only holders of the chunks
-    frame = _in_reference_order(columns)
+    frame = _contiguous(columns)
+    rank = np.empty(order.size, dtype=np.uint32)
+    rank[order] = np.arange(order.size, dtype=np.uint32)
+    frame = frame.with_columns(pl.Series(RANK, rank))
+    del rank
+    texts_by_code = _texts_by_code([frame.get_column(c) for c in CATEGORICAL_COLUMNS])
+    # Plain codes from here on: once no column is Categorical, polars frees its mapping (a
+    # hash map over every text, several hundred MB for 10M awards); ``texts`` keeps them once.
+    frame = frame.with_columns(pl.col(c).to_physical() for c in CATEGORICAL_COLUMNS)
+    lowered = texts_by_code.str.to_lowercase()
+    text_rank = texts_by_code.rank("ordinal").cast(pl.UInt32)
     step()
-    frame = frame.with_columns(_sorted_enum(frame.get_column(c)) for c in ENUM_COLUMNS)
-    lowered = _texts_by_code([frame.get_column(c) for c in KEYWORD_COLUMNS]).str.to_lowercase()
-    # Name filters need the exact texts, but only of the name columns (not the titles').
-    names = _texts_by_code([frame.get_column(c) for c in NAME_COLUMNS])
-    step()
-    return HotTable(version, frame, names, lowered)
+    return HotTable(version, frame, order, texts_by_code, lowered, text_rank)
 
 
-_CODED = (*CATEGORICAL_COLUMNS, *ENUM_COLUMNS)
-_LOAD_THREADS = 2
+_LOAD_THREADS = 1
 
 
-def conform_empty(texts: pl.Categorical, small: dict[str, pl.Categorical]) -> pl.DataFrame:
-    """An empty table with the loaded table's columns and types."""
-    return pl.DataFrame(schema=AWARDS_SCHEMA).with_columns(
-        *(pl.col(c).cast(texts) for c in CATEGORICAL_COLUMNS),
-        *(pl.col(c).cast(small[c]) for c in ENUM_COLUMNS),
-    )
+def _small_enums(files: list[Path]) -> dict[str, pl.Enum]:
+    """Each small text column's Enum: its distinct values over every file, sorted (so code
+    order is text order).
 
-
-def _in_reference_order(columns: list[pl.Series]) -> pl.DataFrame:
-    """A frame of ``columns`` in ``award_reference_no`` order (nulls last), each column in one
-    piece; empties ``columns`` as it goes.
-
-    The table is kept in the default order so a search's first page can stop early. Each
-    column is gathered (which also makes it contiguous) and its chunks dropped right after,
-    so the table is never held twice.
+    A file at a time: a scan over all files reads them in parallel and held about 1 GB of
+    text for 10M awards, the load's peak.
     """
-    names = [c.name for c in columns]
-    references = columns[names.index(TIE_BREAKER)].rechunk()
-    order = references.arg_sort(nulls_last=True)
+    seen: dict[str, set[str]] = {c: set() for c in ENUM_COLUMNS}
+    for file in files:
+        part = pl.read_parquet(file, columns=list(ENUM_COLUMNS))
+        for column in ENUM_COLUMNS:
+            seen[column].update(part.get_column(column).drop_nulls().unique().to_list())
+        del part
+    return {c: pl.Enum(sorted(seen[c])) for c in ENUM_COLUMNS}
+
+
+def _reference_order(files: list[Path]) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """Row positions in ``award_reference_no`` order (nulls last), over the files in order."""
+    if not files:
+        return np.empty(0, dtype=np.uint32)
+    references = pl.concat(
+        [pl.read_parquet(f, columns=[TIE_BREAKER]).get_column(TIE_BREAKER) for f in files],
+        rechunk=True,  # sorting a chunked column was three times slower
+    )
+    order = references.arg_sort(nulls_last=True).to_numpy().astype(np.uint32, copy=False)
     del references
-    ordered: list[pl.Series] = []
+    return order
+
+
+def _contiguous(columns: list[pl.Series]) -> pl.DataFrame:
+    """A frame of ``columns``, each rechunked into one piece; empties ``columns`` as it goes.
+
+    Queries over many chunks copy them into one first (each query, each time: hundreds of MB
+    for the aggregate set); rechunking a column at a time, dropping its chunks right after,
+    never holds the table twice.
+    """
+    contiguous: list[pl.Series] = []
     while columns:
-        ordered.append(columns.pop(0).gather(order))
-    return pl.DataFrame(ordered)
-
-
-def _sorted_enum(column: pl.Series) -> pl.Series:
-    """A Categorical of a few hundred values as an Enum whose categories are sorted, so group-bys
-    and sorts run on its 1-2 byte codes and code order is text order."""
-    categories = column.unique().drop_nulls().cast(pl.String).sort()
-    return column.cast(pl.String).cast(pl.Enum(categories))
+        column = columns.pop(0)
+        # The references are only read for a page's rows: left in chunks, which spares the
+        # load's peak a copy of its largest column.
+        contiguous.append(column if column.name in UNIQUE_TEXT else column.rechunk())
+    return pl.DataFrame(contiguous)

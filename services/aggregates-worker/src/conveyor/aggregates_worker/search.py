@@ -18,6 +18,7 @@ from conveyor.aggregates_worker.errors import ComputationCancelledError
 from conveyor.aggregates_worker.hot_table import (
     CATEGORICAL_COLUMNS,
     ENUM_COLUMNS,
+    RANK,
     HotTable,
     Matcher,
 )
@@ -30,8 +31,10 @@ Progress = Callable[[int, int, str], None]
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _POSITION = "_position"
 CODED_COLUMNS = (*CATEGORICAL_COLUMNS, *ENUM_COLUMNS)
-_FIRST_SLICE = 262_144
+_FIRST_SLICE = 65_536
 """Rows matched before the first look at the page; a common word fills it from this many."""
+_LARGEST_SLICE = 2_097_152
+"""Bounds the rows gathered at once (a rare term walks the whole order in such slices)."""
 _COUNTS = "search-count:"
 _MAX_COUNTS = 256
 """Match counts remembered per table (a few numbers; the oldest goes first)."""
@@ -59,7 +62,7 @@ def search_awards(
     The page comes first (in the default order it stops after the rows it needs), then the
     total, which is remembered per table for the query and filters (other pages, other sorts).
     """
-    steps = 3
+    steps = 2
 
     def check(done: int, message: str) -> None:
         if cancelled.is_set():
@@ -69,7 +72,7 @@ def search_awards(
     check(0, "matching")
     matcher = table.matcher(request.filters, query_terms(request.query))
     awards = search_page(table, matcher, request)
-    check(1, "counting the matches")
+    check(1, "page ready; counting the matches")
     total = count_matches(table, matcher, request)
     check(2, "done")
     return SearchResult(
@@ -86,8 +89,9 @@ def search_page(table: HotTable, matcher: Matcher, request: SearchRequest) -> li
     offset = (request.page - 1) * request.page_size
     positions = _page_positions(table, matcher, request, offset)
     page = table.frame[positions].select(
-        *(pl.col(c).cast(pl.String) for c in CODED_COLUMNS),
-        pl.exclude(*CODED_COLUMNS),
+        *(pl.lit(table.texts).gather(pl.col(c)).alias(c) for c in CATEGORICAL_COLUMNS),
+        *(pl.col(c).cast(pl.String) for c in ENUM_COLUMNS),
+        pl.exclude(*CODED_COLUMNS, RANK),
     )
     return msgspec.convert(page.to_dicts(), list[Award])
 
@@ -119,9 +123,10 @@ def _page_positions(
     end = offset + request.page_size
     if columns == [TIE_BREAKER]:
         return _default_order_positions(table, matcher, offset, end, descending[0])
-    # The tie-breaker (unique references) sorts as the row position: the table is in its order.
-    columns = [_POSITION if c == TIE_BREAKER else c for c in columns]
-    lazy = table.frame.lazy().with_row_index(_POSITION).select(dict.fromkeys([_POSITION, *columns]))
+    # The tie-breaker (unique references) sorts as its precomputed rank: integers, not text.
+    columns = [RANK if c == TIE_BREAKER else c for c in columns]
+    keys = [_sort_key(table, c) for c in columns]
+    lazy = table.frame.lazy().with_row_index(_POSITION).select(_POSITION, *keys)
     mask = matcher.mask(table.frame)
     if mask is not None:
         lazy = lazy.filter(pl.lit(mask))
@@ -129,23 +134,30 @@ def _page_positions(
     return picked.slice(offset, request.page_size).select(_POSITION).collect().to_series().to_list()
 
 
+def _sort_key(table: HotTable, column: str) -> pl.Expr:
+    if column in CATEGORICAL_COLUMNS:  # codes sort by their text's place (null stays last)
+        return pl.lit(table.text_rank).gather(pl.col(column)).alias(column)
+    return pl.col(column)
+
+
 def _default_order_positions(
     table: HotTable, matcher: Matcher, offset: int, end: int, descending: bool
 ) -> list[int]:
-    """Positions ``offset:end`` of the matches in table order (reversed when ``descending``),
-    matching a slice of rows at a time and stopping once the page is full."""
+    """Positions ``offset:end`` of the matches in the default order (reversed when
+    ``descending``), matching a slice of that order at a time, stopping once the page is full."""
     found: list[np.ndarray[Any, Any]] = []
     have = 0
-    rows = table.rows
-    size = _FIRST_SLICE
-    start = rows if descending else 0
-    while have < end and (start > 0 if descending else start < rows):
-        lo, hi = (max(0, start - size), start) if descending else (start, min(rows, start + size))
-        mask = matcher.mask(table.frame.slice(lo, hi - lo))
-        hits = np.arange(lo, hi) if mask is None else lo + np.flatnonzero(mask.to_numpy())
-        found.append(hits[::-1] if descending else hits)
+    order = table.order[::-1] if descending else table.order
+    # Only the columns the matcher reads are gathered, a bounded slice at a time.
+    matched = table.frame.select(matcher.columns)
+    start, size = 0, _FIRST_SLICE
+    while have < end and start < order.size:
+        rows = order[start : start + size]
+        mask = None if matcher.everything else matcher.mask(matched[rows], part=True)
+        hits = rows if mask is None else rows[mask.to_numpy()]
+        found.append(hits)
         have += hits.size
-        start = lo if descending else hi
-        size *= 4  # few matches so far: look at larger slices
-    positions = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        start += size
+        size = min(size * 4, _LARGEST_SLICE)  # few matches so far: look at larger slices
+    positions = np.concatenate(found) if found else np.empty(0, dtype=np.uint32)
     return [int(p) for p in positions[offset:end]]

@@ -54,12 +54,14 @@ from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, release_parked
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.telemetry import (
+    child_spans_recorded,
     current_trace_id,
     extract_context,
     inject_headers,
     publish_span,
     tracer,
 )
+from conveyor.runtime.worker.acks import AckBatcher
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.handlers import Handler, HandlerTable
 from conveyor.runtime.worker.heartbeat import Heartbeat
@@ -120,6 +122,7 @@ class Worker:
         self._failed = 0
         self._paused: set[str] = set()
         self._parking = Parking(broker)
+        self._acks = AckBatcher()
         self._parks: set[asyncio.Task[Any]] = set()
         self.on_drain_requested: Callable[[], None] | None = None
         """Called on a ``DrainWorker`` command for this instance; the service then stops."""
@@ -249,7 +252,7 @@ class Worker:
             await self._parking.park(envelope.job_type, message)
         finally:
             self._parks.discard(task)
-        await _settle_message(message.ack())
+        await _settle_message(self._acks.ack(message))
         log.info("parked a job of paused type %s", envelope.job_type)
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -279,13 +282,13 @@ class Worker:
             envelope = envelope_decoder.decode(message.body)
         except msgspec.MsgspecError as exc:
             await self._dead_letter(message, ErrorCode.UNDECODABLE_MESSAGE, f"cannot decode: {exc}")
-            await _settle_message(message.ack())
+            await _settle_message(self._acks.ack(message))
             return
         handler = self.handlers.get(envelope.job_type)
         if handler is None:
             reason = f"the {self.service} service has no handler for {envelope.job_type!r}"
             await self._dead_letter(message, ErrorCode.UNKNOWN_JOB_TYPE, reason)
-            await _settle_message(message.ack())
+            await _settle_message(self._acks.ack(message))
             return
         if envelope.job_type in self._paused:
             await self._park(message, envelope)
@@ -330,7 +333,7 @@ class Worker:
         )
         if started.status in (StartStatus.FINISHED, StartStatus.STALE):
             log.info("skipping %s job (%s)", started.previous_state, started.status.name.lower())
-            await _settle_message(message.ack())
+            await _settle_message(self._acks.ack(message))
             return None
         if started.status is StartStatus.CRASHED_TOO_OFTEN:
             error = JobError(
@@ -384,6 +387,8 @@ class Worker:
     async def _call_handler(
         self, handler: Handler[Any], envelope: JobEnvelope, context: JobContext
     ) -> Any:
+        if not child_spans_recorded():
+            return await self.handlers.call(handler, envelope.request, context)
         # A span of its own so the handler's phases nest under it, apart from the harness's
         # bookkeeping (store scripts, events) in the surrounding ``process`` span.
         with tracer.start_as_current_span(
@@ -475,12 +480,12 @@ class Worker:
                 await self._transition(envelope, JobState.SUCCEEDED, event, fields)
                 self._processed += 1
                 self.metrics.jobs_finished.labels(job_type, "succeeded").inc()
-                await _settle_message(message.ack())
+                await _settle_message(self._acks.ack(message))
             case Cancelled(reason):
                 event = _event(JobCancelled, envelope, reason=reason)
                 await self._transition(envelope, JobState.CANCELLED, event, {})
                 self.metrics.jobs_finished.labels(job_type, "cancelled").inc()
-                await _settle_message(message.ack())
+                await _settle_message(self._acks.ack(message))
             case Requeued():
                 event = _event(JobQueued, envelope, attempt=envelope.attempt)
                 await self._transition(envelope, JobState.QUEUED, event, {})
@@ -493,7 +498,7 @@ class Worker:
                 self._failed += 1
                 self.metrics.jobs_finished.labels(job_type, "failed").inc()
                 await self._dead_letter(message, error.code, error.message, envelope)
-                await _settle_message(message.ack())
+                await _settle_message(self._acks.ack(message))
 
     async def _transition(
         self, envelope: JobEnvelope, to: JobState, event: Any, fields: dict[str, Any]
@@ -550,7 +555,7 @@ class Worker:
         log.info(
             "attempt %d failed (%s); retrying in %.3f s", envelope.attempt, error.message, delay
         )
-        await _settle_message(message.ack())
+        await _settle_message(self._acks.ack(message))
 
     async def _dead_letter(
         self,

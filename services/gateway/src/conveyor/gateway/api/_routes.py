@@ -24,6 +24,8 @@ class Route:
     public: bool = False
     path_variants: dict[str, Any] = field(default_factory=dict)
     """Documented once per value of the path's single ``{...}`` part, with its body type."""
+    request_body: Any = None
+    """The msgspec type of a required JSON request body (routes without path variants)."""
 
 
 def json_response(

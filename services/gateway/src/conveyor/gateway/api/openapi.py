@@ -28,7 +28,8 @@ def _schema_types(routes: Sequence[Route]) -> list[Any]:
     """Every msgspec type the document references, each once, in a stable order."""
     seen: list[Any] = []
     for route in routes:
-        for body in (*route.responses.values(), *route.path_variants.values()):
+        bodies = (*route.responses.values(), *route.path_variants.values(), route.request_body)
+        for body in bodies:
             for one in body if isinstance(body, tuple) else (body,):
                 if one not in (None, str) and one not in seen:
                     seen.append(one)
@@ -82,6 +83,11 @@ def _operation(
         operation["requestBody"] = {
             "required": False,
             "content": _content(body_ref, "application/json"),
+        }
+    elif route.request_body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": _content(refs[route.request_body], "application/json"),
         }
     if route.public:
         operation["security"] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
+from collections.abc import Callable
 
 import msgspec
 from aiohttp import web
@@ -95,8 +96,12 @@ async def _answer(gw: Gateway, schedule: Schedule) -> web.Response:
     return json_response(await _view(gw, schedule, states[schedule.name]))
 
 
-async def _save_and_notify(gw: Gateway, schedule: Schedule) -> None:
-    await _store(gw).put(schedule)
+async def _update_and_notify(
+    gw: Gateway, name: str, change: Callable[[Schedule], Schedule]
+) -> Schedule:
+    schedule = await _store(gw).update(name, change)
+    if schedule is None:
+        raise NotFoundError(f"no schedule {name!r}")
     try:
         await gw.broker.publish(
             gw.broker.topology.control,
@@ -108,6 +113,7 @@ async def _save_and_notify(gw: Gateway, schedule: Schedule) -> None:
     except BrokerUnavailableError as exc:
         # Saved in Redis all the same: the leader picks it up at its next periodic sync.
         log.warning("schedule %s changed; reload not broadcast: %s", schedule.name, exc)
+    return schedule
 
 
 async def list_schedules(request: web.Request) -> web.Response:
@@ -130,8 +136,13 @@ async def _set_paused(request: web.Request, paused: bool) -> web.Response:
     gw = gateway_of(request)
     schedule = await _schedule(gw, request.match_info["name"])
     if schedule.paused != paused:
-        schedule = msgspec.structs.replace(schedule, paused=paused, changed_at=utcnow())
-        await _save_and_notify(gw, schedule)
+
+        def set_paused(current: Schedule) -> Schedule:
+            if current.paused == paused:
+                return current
+            return msgspec.structs.replace(current, paused=paused, changed_at=utcnow())
+
+        schedule = await _update_and_notify(gw, schedule.name, set_paused)
     return await _answer(gw, schedule)
 
 
@@ -178,10 +189,13 @@ async def reschedule(request: web.Request) -> web.Response:
     schedule = await _schedule(gw, request.match_info["name"])
     body = await read_json_body(request, gw.settings.max_body_bytes)
     trigger, timezone = parse_trigger_change(body, schedule.timezone)
-    schedule = msgspec.structs.replace(
-        schedule, trigger=trigger, timezone=timezone, changed_at=utcnow()
+    schedule = await _update_and_notify(
+        gw,
+        schedule.name,
+        lambda current: msgspec.structs.replace(
+            current, trigger=trigger, timezone=timezone, changed_at=utcnow()
+        ),
     )
-    await _save_and_notify(gw, schedule)
     return await _answer(gw, schedule)
 
 
@@ -257,6 +271,7 @@ ROUTES = [
         summary='Reschedule: {"cron": "0 2 * * *"} or {"interval_seconds": 900} (admin)',
         responses={200: ScheduleView, **_WRITE_ERRORS},
         parameters=(_NAME,),
+        request_body=TriggerChange,
     ),
     Route(
         "POST",

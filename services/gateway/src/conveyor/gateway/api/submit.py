@@ -180,7 +180,7 @@ async def submit_job(request: web.Request) -> web.Response:
     # if the job was published, its worker creates the record, and a retry with the key then
     # replays that job instead of queueing a duplicate.
     try:
-        created = await gw.lifecycle.submit(envelope)
+        existing = await gw.lifecycle.submit_or_existing(envelope)
     except BrokerUnavailableError as exc:
         log.warning("job %s not accepted: %s", envelope.job_id, exc)
         if key is not None:
@@ -192,9 +192,8 @@ async def submit_job(request: web.Request) -> web.Response:
         ) from None
     gw.metrics.jobs_submitted.labels(job_type).inc()
     # When this request created the record it holds exactly what ``record_of`` builds; only a
-    # worker that got there first has moved it on, and then the store has the news.
-    record = record_of(envelope) if created else await gw.store.get(envelope.job_id)
-    return _accepted(record or record_of(envelope))
+    # worker that got there first has moved it on, and then the store gave us its news.
+    return _accepted(existing or record_of(envelope))
 
 
 _ERRORS = {status: ErrorResponse for status in (400, 401, 403, 404, 409, 413, 415, 503)}

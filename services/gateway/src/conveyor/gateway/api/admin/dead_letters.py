@@ -98,6 +98,7 @@ ROUTES = [
         replay,
         summary="Replay dead letters to the jobs exchange as attempt 1 (body: ids or all)",
         responses={200: ReplayResult, 400: ErrorResponse, **_ERRORS},
+        request_body=ReplayDeadLetters,
     ),
     Route(
         "DELETE",

@@ -33,9 +33,21 @@ function showTab(name) {
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     const selected = tab.id === `tab-${name}`;
     tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
     $(`#${tab.getAttribute("aria-controls")}`).hidden = !selected;
   }
   if (name === "admin" && session) session.admin.refresh();
+}
+
+// The tabs pattern: arrow keys move between tabs, Tab moves on into the panel.
+function moveBetweenTabs(event) {
+  const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+  if (!step) return;
+  const tabs = [...document.querySelectorAll('[role="tab"]')].filter((tab) => !tab.hidden);
+  const next = tabs[(tabs.indexOf(event.currentTarget) + step + tabs.length) % tabs.length];
+  showTab(next.id.replace("tab-", ""));
+  next.focus();
+  event.preventDefault();
 }
 
 function setConnection(state) {
@@ -46,7 +58,10 @@ function setConnection(state) {
 }
 
 function signOut(message) {
-  if (session) session.feed.stop();
+  if (session) {
+    session.feed.stop();
+    session.admin.stop();
+  }
   session = null;
   sessionStorage.removeItem(TOKEN_KEY);
   $("#workspace").hidden = true;
@@ -112,6 +127,7 @@ function main() {
   $("#sign-out").addEventListener("click", () => signOut());
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener("click", () => showTab(tab.id.replace("tab-", "")));
+    tab.addEventListener("keydown", moveBetweenTabs);
   }
   setUpSubmitForm({
     api: { submit: (type, request) => session.api.submit(type, request) },

@@ -1,6 +1,7 @@
 // "My jobs": the job table, kept current by REST pages and live events (applied by seq).
 
-import { $, formatDuration, formatNumber, formatTime, h, notify, replaceChildren } from "./dom.js";
+import { $, formatDuration, formatNumber, h, notify, replaceChildren } from "./dom.js";
+import { timeNode } from "./format.js";
 
 const ACTIVE = new Set(["queued", "running", "retrying"]);
 const STATE_OF_EVENT = {
@@ -161,7 +162,7 @@ export class JobBoard {
         progress.message ? h("div", { class: "hint" }, progress.message) : null),
       h("td", { class: "rows" }, total !== null ? `${formatNumber(done)} / ${formatNumber(total)}` : ""),
       h("td", { class: "eta" }, ACTIVE.has(record.state) ? eta(record) : ""),
-      h("td", {}, formatTime(record.created_at)),
+      h("td", {}, timeNode(record.created_at)),
       h("td", { class: "actions" }, this.actions(record)),
     );
   }

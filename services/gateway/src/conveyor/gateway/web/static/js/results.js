@@ -1,10 +1,10 @@
-// Results of aggregates and search jobs: tables, a bar chart, and paging by resubmitting.
+// Results of aggregates and search jobs: headline figures, charts, tables, and paging by
+// resubmitting.
 
 import { ApiError } from "./api.js";
+import { barChart, columnChart } from "./charts.js";
 import { $, formatNumber, h, notify, replaceChildren } from "./dom.js";
-
-const CHART_WIDTH = 640;
-const CHART_HEIGHT = 180;
+import { formatList, formatMoney, formatMoneyShort } from "./format.js";
 
 export class ResultView {
   constructor({ api, onSubmitted, show }) {
@@ -78,88 +78,110 @@ function firstList(payload, names) {
   return null;
 }
 
+// The aggregate set as AggregatesResult declares it: headline figures, then one chart and
+// one table per breakdown. Any other shape falls back to generic tables.
+const BREAKDOWNS = [
+  { key: "by_year", title: "Total value by year", label: "year", kind: "columns", axis: "Year" },
+  // 150-odd months: the axis names each January's year.
+  { key: "by_month", title: "Total value by month", label: "month", kind: "columns", axis: "Month",
+    tickLabel: (month) => (month.endsWith("-01") ? month.slice(0, 4) : null) },
+  { key: "top_contractors", title: "Top contractors", label: "name", kind: "bars" },
+  { key: "top_organizations", title: "Top procuring entities", label: "name", kind: "bars" },
+  { key: "top_areas", title: "Top areas of delivery", label: "name", kind: "bars" },
+  { key: "top_categories", title: "Top business categories", label: "name", kind: "bars" },
+];
+
 function aggregates(payload) {
+  if (!payload.summary || typeof payload.summary.count !== "number") return genericAggregates(payload);
+  const parts = [headline(payload.summary)];
+  if (payload.dataset_version) {
+    parts.push(h("p", { class: "hint" }, `Dataset version ${payload.dataset_version}`));
+  }
+  for (const breakdown of BREAKDOWNS) {
+    const rows = payload[breakdown.key];
+    if (Array.isArray(rows)) parts.push(breakdownSection(breakdown, rows));
+  }
+  return h("div", { class: "aggregates" }, parts);
+}
+
+function headline(summary) {
+  const figure = (label, value, title) => h("div", { class: "figure" },
+    h("dt", {}, label), h("dd", { title }, value));
+  return h("dl", { class: "figures", "aria-label": "Summary" },
+    figure("Awards", formatNumber(summary.count)),
+    figure("Total value", formatMoney(summary.total)),
+    figure("Average award", formatMoney(summary.average ?? null)),
+    figure("Median award", formatMoney(summary.median ?? null)));
+}
+
+let sectionCount = 0;
+
+function breakdownSection(breakdown, rows) {
+  const id = `aggregate-${++sectionCount}`;
+  const heading = h("h4", { id }, breakdown.title);
+  if (!rows.length) return h("section", { class: "aggregate", "aria-labelledby": id }, heading,
+    h("p", { class: "hint" }, "No awards with a value here."));
+  const options = {
+    label: breakdown.label, value: "total", title: breakdown.title, xTitle: breakdown.axis,
+    yTitle: "Total value (PHP)", formatValue: formatMoney, formatTick: formatMoneyShort,
+    tickLabel: breakdown.tickLabel,
+  };
+  const chart = breakdown.kind === "columns" ? columnChart(rows, options) : barChart(rows, options);
+  return h("section", { class: "aggregate", "aria-labelledby": id }, heading, chart,
+    table(rows, breakdown.title, { labelledBy: id }));
+}
+
+function genericAggregates(payload) {
   const parts = [];
   for (const [name, value] of Object.entries(payload)) {
     if (name === "type") continue;
-    const heading = h("h4", {}, name.replace(/_/g, " "));
+    const title = name.replace(/_/g, " ");
     if (Array.isArray(value)) {
-      parts.push(h("section", { class: "aggregate" }, heading, chart(value, name), table(value, name)));
+      parts.push(h("section", { class: "aggregate" }, h("h4", {}, title), table(value, title)));
     } else if (value && typeof value === "object") {
-      const nestedLists = Object.entries(value).filter(([, v]) => Array.isArray(v));
-      if (nestedLists.length) {
-        for (const [sub, list] of nestedLists) {
-          const label = `${name} ${sub}`.replace(/_/g, " ");
-          parts.push(h("section", { class: "aggregate" }, h("h4", {}, label), chart(list, label), table(list, label)));
-        }
-      } else {
-        parts.push(h("section", { class: "aggregate" }, heading, keyValues(value, name)));
-      }
+      parts.push(h("section", { class: "aggregate" }, h("h4", {}, title), keyValues(value)));
     } else {
-      parts.push(h("p", {}, `${name.replace(/_/g, " ")}: ${formatNumber(value)}`));
+      parts.push(h("p", {}, `${title}: ${formatNumber(value)}`));
     }
   }
   return h("div", { class: "aggregates" }, parts);
 }
 
-function keyValues(object, caption) {
-  return h("table", { class: "data" }, h("caption", {}, caption.replace(/_/g, " ")),
+function keyValues(object) {
+  return h("table", { class: "data" },
     h("tbody", {}, Object.entries(object).map(([k, v]) =>
-      h("tr", {}, h("th", { scope: "row" }, k.replace(/_/g, " ")), h("td", {}, formatCell(v))))));
+      h("tr", {}, h("th", { scope: "row" }, k.replace(/_/g, " ")), h("td", {}, formatCell(v, k))))));
 }
 
 const LONG_TABLE = 24;
+const MONEY = new Set(["total", "total_value", "average", "median", "contract_amount", "approved_budget", "value", "amount"]);
+const HEADERS = { total: "Total value (PHP)", count: "Awards", name: "Name", year: "Year", month: "Month" };
 
-export function table(rows, caption) {
+// The caption names the table for screen readers; a heading already shows it on screen.
+export function table(rows, caption, { labelledBy } = {}) {
   if (!rows.length) return h("p", { class: "hint" }, "Nothing to show.");
   const columns = [...new Set(rows.flatMap((row) => (row && typeof row === "object" ? Object.keys(row) : ["value"])))];
-  const node = h("div", { class: "table-scroll" }, h("table", { class: "data" },
-    h("caption", {}, caption.replace(/_/g, " ")),
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.replace(/_/g, " "))))),
-    h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) =>
-      h("td", {}, formatCell(row && typeof row === "object" ? row[c] : row, c))))))));
+  const title = caption.replace(/_/g, " ");
+  const numeric = (c) => MONEY.has(c) || c === "count";
+  const node = h("div", { class: "table-scroll", role: "region", tabindex: "0", "aria-label": `${title} table` },
+    h("table", { class: "data", "aria-labelledby": labelledBy },
+      labelledBy ? null : h("caption", { class: "visually-hidden" }, title),
+      h("thead", {}, h("tr", {}, columns.map((c) =>
+        h("th", { scope: "col", class: numeric(c) ? "number" : null }, HEADERS[c] || c.replace(/_/g, " "))))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) =>
+        h("td", { class: numeric(c) ? "number" : null },
+          formatCell(row && typeof row === "object" ? row[c] : row, c))))))));
   // Long tables (e.g. by month) fold away; the chart above already shows their shape.
   if (rows.length <= LONG_TABLE) return node;
-  return h("details", {}, h("summary", {}, `${caption.replace(/_/g, " ")}: ${rows.length} rows`), node);
+  return h("details", {}, h("summary", {}, `${title}: all ${rows.length} rows`), node);
 }
 
 function formatCell(value, column = "") {
   if (value === null || value === undefined) return "";
   if (column === "year") return String(value);
+  if (MONEY.has(column) && typeof value === "number") return formatMoney(value);
   if (typeof value === "number") return formatNumber(value);
+  if (Array.isArray(value)) return formatList(value);
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
-}
-
-// A bar chart of the first numeric column against the first text-like one, as inline SVG.
-function chart(rows, caption) {
-  if (!rows.length || typeof rows[0] !== "object") return null;
-  const keys = Object.keys(rows[0]);
-  const valueKey = ["total", "total_value", "value", "amount", "count"].find((k) => typeof rows[0][k] === "number")
-    || keys.find((k) => typeof rows[0][k] === "number");
-  const labelKey = keys.find((k) => k !== valueKey && typeof rows[0][k] !== "number") || keys.find((k) => k !== valueKey);
-  if (!valueKey || !labelKey) return null;
-  const shown = rows.slice(0, 40);
-  const max = Math.max(...shown.map((r) => Number(r[valueKey]) || 0), 1);
-  const barWidth = CHART_WIDTH / shown.length;
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${CHART_WIDTH} ${CHART_HEIGHT}`);
-  svg.setAttribute("class", "chart");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `${caption.replace(/_/g, " ")}: ${valueKey} by ${labelKey}`);
-  shown.forEach((row, i) => {
-    const value = Number(row[valueKey]) || 0;
-    const height = Math.max(1, (value / max) * (CHART_HEIGHT - 4));
-    const rect = document.createElementNS(ns, "rect");
-    rect.setAttribute("x", String(i * barWidth + 1));
-    rect.setAttribute("y", String(CHART_HEIGHT - height));
-    rect.setAttribute("width", String(Math.max(1, barWidth - 2)));
-    rect.setAttribute("height", String(height));
-    const tip = document.createElementNS(ns, "title");
-    tip.textContent = `${row[labelKey]}: ${formatNumber(value)}`;
-    rect.append(tip);
-    svg.append(rect);
-  });
-  return svg;
 }

@@ -1,0 +1,134 @@
+"""Hot-path shortcuts keep their guarantees (real broker and Redis): events written together
+arrive whole and in order, batched acks settle their messages, skipped spans keep the trace,
+a submit that lost the race to its worker gets the worker's record."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+import aiormq
+import pytest
+from opentelemetry import trace
+
+from conveyor.contracts.events import JobQueued, JobStarted
+from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
+from conveyor.contracts.records import JobState
+from conveyor.runtime.broker import Broker
+from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.lifecycle import JobLifecycle
+from conveyor.runtime.telemetry import (
+    child_spans_recorded,
+    inject_headers,
+    publish_span,
+    setup_tracing,
+    tracer,
+)
+from conveyor.runtime.worker.acks import AckBatcher
+
+
+async def test_events_written_together_arrive_whole_and_in_order(module_broker: Broker) -> None:
+    channel = await module_broker.open_channel()
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(module_broker.topology.events, "hot.#")
+    big = b"x" * 300_000  # more than one frame: split into content-body frames
+    events = [(f"hot.{i}", f'{{"i":{i}}}'.encode(), {"n": i}) for i in range(300)]
+    events.insert(150, ("hot.big", big, {"n": -1}))
+
+    await module_broker.publish_events(events)
+    await module_broker.publish_event("hot.last", b"{}", headers={"n": 300})
+
+    received: list[tuple[str, bytes, object]] = []
+    async with queue.iterator(no_ack=True) as messages:
+        async for message in messages:
+            received.append((message.routing_key or "", message.body, message.headers["n"]))
+            if len(received) == len(events) + 1:
+                break
+    await channel.close()
+    expected = [(key, body, headers["n"]) for key, body, headers in events]
+    assert received == [*expected, ("hot.last", b"{}", 300)]
+
+
+async def test_acks_of_one_tick_settle_their_messages(module_broker: Broker) -> None:
+    channel = await module_broker.open_channel(prefetch=100)
+    # Not auto-deleted: it must outlive its consumer to be counted; exclusive, so it goes with
+    # the connection at the latest.
+    queue = await channel.declare_queue(exclusive=True)
+    for i in range(50):
+        await channel.default_exchange.publish(aio_pika.Message(str(i).encode()), queue.name)
+    acks = AckBatcher()
+    delivered: list[aio_pika.abc.AbstractIncomingMessage] = []
+    done = asyncio.Event()
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        delivered.append(message)
+        if len(delivered) == 50:
+            done.set()
+
+    tag = await queue.consume(on_message)
+    await asyncio.wait_for(done.wait(), 10)
+    await asyncio.gather(*(acks.ack(m) for m in delivered))
+    await queue.cancel(tag)
+    await asyncio.sleep(0.2)  # the acks go out on the next tick; let them reach the broker
+    # Unacked messages would go back to the queue when the consumer's channel closes.
+    await channel.close()
+    check = await module_broker.open_channel()
+    remaining = await check.declare_queue(queue.name, passive=True)
+    assert remaining.declaration_result.message_count == 0
+    assert sorted(int(m.body) for m in delivered) == list(range(50))
+    await remaining.delete()
+
+    # A message of a closed channel cannot be acked (the broker redelivers it instead).
+    with pytest.raises(aiormq.exceptions.ChannelInvalidStateError):
+        await acks.ack(delivered[0])
+    await check.close()
+
+
+def test_spans_that_cannot_be_recorded_are_skipped_but_keep_the_trace() -> None:
+    setup_tracing("tests", "tests")  # no exporter: ParentBased(ALWAYS_OFF)
+    with tracer.start_as_current_span("unsampled root") as root:
+        assert not child_spans_recorded()
+        headers = inject_headers({})
+        before = dict(headers)
+        with publish_span("events", "job.x", headers):
+            pass
+        assert headers == before  # no span: the message carries the announcing span's context
+        trace_id = format(root.get_span_context().trace_id, "032x")
+        assert headers["traceparent"].split("-")[1] == trace_id
+
+    # A sampled parent (a publisher that exports) is still honoured with a recorded span.
+    sampled = {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}
+    with publish_span("events", "job.x", sampled):
+        assert trace.get_current_span().is_recording()
+        assert child_spans_recorded()
+    _, trace_id, span_id, flags = sampled["traceparent"].split("-")
+    assert (trace_id, flags) == ("ab" * 16, "01") and span_id != "cd" * 8
+
+
+async def test_a_submit_that_lost_the_race_to_its_worker_gets_the_workers_record(
+    module_store: JobStore, module_lifecycle: JobLifecycle
+) -> None:
+    raced = JobEnvelope(request=DiagnosticsRequest(numbers=[1, 2]), owner="racer")
+    ids = {"job_id": raced.job_id, "job_type": raced.job_type, "owner": raced.owner}
+    # A fast worker took the message and started the job before the submit recorded it.
+    await module_store.start(
+        raced,
+        JobQueued(**ids),
+        JobStarted(**ids, worker="w-1"),
+        worker="w-1",
+        max_crashes=3,
+        trace_id=None,
+    )
+    existing = await module_lifecycle.submit_or_existing(raced)
+    assert existing is not None
+    assert existing == await module_store.get(raced.job_id)
+    assert (existing.state, existing.request, existing.last_seq) == (
+        JobState.RUNNING,
+        raced.request,
+        2,
+    )
+
+    fresh = JobEnvelope(request=DiagnosticsRequest(numbers=[3]), owner="racer")
+    assert await module_lifecycle.submit_or_existing(fresh) is None
+    created = await module_store.get(fresh.job_id)
+    assert created is not None and created.state == JobState.QUEUED
