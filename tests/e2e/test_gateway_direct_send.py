@@ -12,8 +12,6 @@ from typing import Any
 
 import msgspec
 
-from conveyor.contracts.events import JobProgressed
-from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.gateway.helpers import (
@@ -29,24 +27,6 @@ from tests.gateway.helpers import (
 )
 
 
-async def progress(
-    store: JobStore, lifecycle: JobLifecycle, job: dict[str, Any], done: int, message: str
-) -> None:
-    event = JobProgressed(
-        job_id=job["job_id"],
-        job_type=job["job_type"],
-        owner=job["owner"],
-        done=done,
-        total=1000,
-        message=message,
-    )
-    outcome = await store.transition(
-        job["job_id"], job["owner"], allowed=[JobState.RUNNING], to=JobState.RUNNING, event=event
-    )
-    assert outcome.event is not None
-    lifecycle.announce(event, outcome.event)
-
-
 async def test_events_of_every_size_reach_a_client_that_offered_compression_intact(
     namespace: str, store: JobStore, lifecycle: JobLifecycle
 ) -> None:
@@ -54,7 +34,8 @@ async def test_events_of_every_size_reach_a_client_that_offered_compression_inta
     async with running_gateway(namespace) as (_, client):
         user = new_user()
         job = await submit(client, user)
-        await FakeWorker(store, lifecycle).start(job)
+        worker = FakeWorker(store, lifecycle)
+        await worker.start(job)
         # aiohttp's client offers permessage-deflate; the gateway declines it.
         async with client.ws_connect("/ws", headers=auth(user)) as ws:
             assert ws.compress == 0
@@ -64,7 +45,7 @@ async def test_events_of_every_size_reach_a_client_that_offered_compression_inta
             await ws.send_json({"type": "subscribe", "all": True})
             await receive_until(ws, "subscribed")
             for done, message in enumerate(messages, start=1):
-                await progress(store, lifecycle, job, done, message)
+                await worker.progress(job, done, total=1000, message=message)
             events = await receive_events(ws, 2 * len(messages), timeout=10)
             by_job = [(e["seq"], e["event"]["message"]) for e in events if "seq" in e]
             by_cursor = [e["event"]["message"] for e in events if "seq" not in e]
@@ -145,7 +126,8 @@ async def test_a_backpressured_connection_gets_every_event_in_order_once_it_read
     async with running_gateway(namespace) as (_, client):
         user = new_user()
         job = await submit(client, user)
-        await FakeWorker(store, lifecycle).start(job)
+        worker = FakeWorker(store, lifecycle)
+        await worker.start(job)
         host, port = str(client.server.host), int(client.server.port or 0)
         raw = await RawClient.connect(host, port, user)
         try:
@@ -160,7 +142,7 @@ async def test_a_backpressured_connection_gets_every_event_in_order_once_it_read
             done = 0
             for _ in range(20):
                 done += 1
-                await progress(store, lifecycle, job, done, big)
+                await worker.progress(job, done, total=1000, message=big)
             received: list[dict[str, Any]] = []
 
             async def read(count: int) -> None:
@@ -172,7 +154,7 @@ async def test_a_backpressured_connection_gets_every_event_in_order_once_it_read
             reader = asyncio.create_task(read(60))
             for n in range(40):
                 done += 1
-                await progress(store, lifecycle, job, done, big if n % 2 else "small")
+                await worker.progress(job, done, total=1000, message=big if n % 2 else "small")
             await asyncio.wait_for(reader, 30)
             assert [m["type"] for m in received] == ["event"] * 60
             assert [m["seq"] for m in received] == list(range(3, 63))

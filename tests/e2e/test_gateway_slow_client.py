@@ -8,12 +8,9 @@ import base64
 import os
 import socket
 import struct
-from typing import Any
 
 import msgspec
 
-from conveyor.contracts.events import JobProgressed
-from conveyor.contracts.records import JobState
 from conveyor.gateway.ws.handler import OPEN_SOCKETS
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
@@ -66,22 +63,6 @@ async def connect_without_reading(host: str, port: int, user: str) -> socket.soc
     return sock
 
 
-async def progress(store: JobStore, lifecycle: JobLifecycle, job: dict[str, Any], n: int) -> None:
-    event = JobProgressed(
-        job_id=job["job_id"],
-        job_type=job["job_type"],
-        owner=job["owner"],
-        done=n,
-        total=1000,
-        message=BIG_MESSAGE,
-    )
-    outcome = await store.transition(
-        job["job_id"], job["owner"], allowed=[JobState.RUNNING], to=JobState.RUNNING, event=event
-    )
-    assert outcome.event is not None
-    lifecycle.announce(event, outcome.event)
-
-
 async def test_a_client_that_stops_reading_is_cut_off_without_delaying_others(
     namespace: str, store: JobStore, lifecycle: JobLifecycle
 ) -> None:
@@ -104,7 +85,7 @@ async def test_a_client_that_stops_reading_is_cut_off_without_delaying_others(
                 assert slow_user in gateway.intake.owners
                 await worker.start(slow_job)
                 for n in range(60):
-                    await progress(store, lifecycle, slow_job, n)
+                    await worker.progress(slow_job, n, total=1000, message=BIG_MESSAGE)
                 # Meanwhile the other user's events flow as usual.
                 await worker.start(fast_job)
                 for done in range(10):

@@ -110,9 +110,15 @@ class FakeWorker:
         return started.started
 
     async def progress(
-        self, record: dict[str, Any], done: int, *, announce: bool = True
+        self,
+        record: dict[str, Any],
+        done: int,
+        *,
+        total: int = 100,
+        message: str | None = None,
+        announce: bool = True,
     ) -> Appended:
-        event = JobProgressed(**_base(record), done=done, total=100)
+        event = JobProgressed(**_base(record), done=done, total=total, message=message)
         return await self._transition(record, event, JobState.RUNNING, announce=announce)
 
     async def succeed(self, record: dict[str, Any], *, announce: bool = True) -> Appended:
