@@ -143,6 +143,7 @@ class EventIntake:
 
     @property
     def owners(self) -> frozenset[str]:
+        """Owners whose events this instance's queue is bound to (or is binding)."""
         return frozenset(self._listeners)
 
     # -- subscriptions -------------------------------------------------------------------------
@@ -167,8 +168,9 @@ class EventIntake:
             if counts[listener] <= 0:
                 del counts[listener]
             if not counts:
-                del self._listeners[owner]
+                # Forgotten only once unbound, so ``owners`` never lists fewer than are bound.
                 await self._unbind(owner)
+                del self._listeners[owner]
 
     async def _bind(self, owner: str) -> None:
         if self._queue is None:
