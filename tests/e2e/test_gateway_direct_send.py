@@ -4,8 +4,6 @@ to each connection's task when it is busy or backpressured: order, completeness,
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import socket
 import struct
 from typing import Any
@@ -18,7 +16,9 @@ from tests.gateway.helpers import (
     FakeWorker,
     assert_silent,
     auth,
+    masked_text_frame,
     new_user,
+    raw_websocket,
     receive,
     receive_events,
     receive_until,
@@ -63,31 +63,13 @@ class RawClient:
 
     @classmethod
     async def connect(cls, host: str, port: int, user: str) -> RawClient:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # backpressure comes soon
-        sock.setblocking(False)
-        loop = asyncio.get_running_loop()
-        await loop.sock_connect(sock, (host, port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: {auth(user)['Authorization']}\r\n\r\n"
-        )
-        await loop.sock_sendall(sock, request.encode())
+        sock, rest = await raw_websocket(host, port, user)
         client = cls(sock)
-        while b"\r\n\r\n" not in client.buffer:
-            client.buffer += await loop.sock_recv(sock, 4096)
-        head, _, rest = bytes(client.buffer).partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101"), head
         client.buffer = bytearray(rest)
         return client
 
     async def send(self, message: dict[str, Any]) -> None:
-        payload, mask = msgspec.json.encode(message), os.urandom(4)
-        assert len(payload) < 126
-        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        frame = bytes([0x81, 0x80 | len(payload)]) + mask + body
+        frame = masked_text_frame(msgspec.json.encode(message))
         await asyncio.get_running_loop().sock_sendall(self.sock, frame)
 
     async def receive(self) -> dict[str, Any]:

@@ -4,10 +4,7 @@ everyone else on the same gateway keeps getting their events."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import socket
-import struct
 
 import msgspec
 
@@ -17,7 +14,9 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from tests.gateway.helpers import (
     FakeWorker,
     auth,
+    masked_text_frame,
     new_user,
+    raw_websocket,
     receive,
     receive_events,
     receive_until,
@@ -29,37 +28,11 @@ BIG_MESSAGE = "x" * 200_000
 """Large events fill the socket buffers of a client that does not read after a few dozen."""
 
 
-def _masked_text_frame(payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    header = bytes([0x81])
-    if len(payload) < 126:
-        header += bytes([0x80 | len(payload)])
-    else:
-        header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + mask + body
-
-
 async def connect_without_reading(host: str, port: int, user: str) -> socket.socket:
     """A WebSocket client that subscribes to all its jobs and then never reads again."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills quickly
-    sock.setblocking(False)
-    loop = asyncio.get_running_loop()
-    await loop.sock_connect(sock, (host, port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Authorization: {auth(user)['Authorization']}\r\n\r\n"
-    )
-    await loop.sock_sendall(sock, request.encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += await loop.sock_recv(sock, 1)
-    assert response.startswith(b"HTTP/1.1 101"), response
+    sock, _ = await raw_websocket(host, port, user)
     subscribe = msgspec.json.encode({"type": "subscribe", "all": True})
-    await loop.sock_sendall(sock, _masked_text_frame(subscribe))
+    await asyncio.get_running_loop().sock_sendall(sock, masked_text_frame(subscribe))
     return sock
 
 

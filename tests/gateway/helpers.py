@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
+import socket
+import struct
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -177,3 +181,41 @@ async def assert_silent(ws: ClientWebSocketResponse, seconds: float = 0.5) -> No
     await asyncio.sleep(seconds)
     await ws.send_json({"type": "ping"})
     assert (await receive(ws)) == {"type": "pong"}
+
+
+# -- a raw WebSocket client, for tests that control exactly when the client reads -------------
+
+
+async def raw_websocket(host: str, port: int, user: str) -> tuple[socket.socket, bytes]:
+    """Open ``/ws`` on a plain non-blocking socket with a tiny receive buffer (so backpressure
+    comes soon); returns the socket and the bytes read past the handshake."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: {auth(user)['Authorization']}\r\n\r\n"
+    )
+    await loop.sock_sendall(sock, request.encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += await loop.sock_recv(sock, 4096)
+    head, _, rest = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock, rest
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    """A client's text frame (clients must mask) for a payload under 64 KiB."""
+    mask = os.urandom(4)
+    header = bytes([0x81])
+    if len(payload) < 126:
+        header += bytes([0x80 | len(payload)])
+    else:
+        header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return header + mask + body
