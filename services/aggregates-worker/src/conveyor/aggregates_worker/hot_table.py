@@ -4,7 +4,9 @@ Titles and names become 4-byte codes into one list of this table's texts, the sm
 columns Enums with sorted categories (1-2 bytes); group-bys run on integers and both sort by
 their text (codes through ``text_rank``). Keyword matching runs on the distinct texts,
 lowercased once at load (about a million distinct titles instead of ten million rows), and
-reaches the rows through their codes; name filters compare codes too.
+reaches the rows through their codes; name filters compare codes too. The reference columns,
+a different value in every row, are held as numbers (``references``), decoded only for a
+page's rows; the default order is ``order``, and ``RANK`` stands for it in other sorts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from conveyor.aggregates_worker.errors import AggregatesError
+from conveyor.aggregates_worker.references import ReferenceCode, finish, prefix_of
 from conveyor.awards.filters import KEYWORD_COLUMNS, TIE_BREAKER, filter_expression, keyword_terms
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, dataset_version
 from conveyor.contracts.jobs import AwardFilters
@@ -28,7 +31,8 @@ from conveyor.contracts.jobs import AwardFilters
 RANK = "_rank"
 """Column: the row's place in the default order (the tie-breaker of every sort, as integers)."""
 UNIQUE_TEXT = ("award_reference_no", "bid_reference_no")
-"""Text columns with a value per row: kept as plain strings (a dictionary would not shrink them)."""
+"""Text columns with a value per row: kept as numbers (``references``) when they fit, else as
+plain strings (a dictionary would not shrink them)."""
 CATEGORICAL_COLUMNS = ("award_title", "notice_title", "awardee_name", "procuring_entity")
 NAME_COLUMNS = ("awardee_name", "procuring_entity")
 """Text columns with many distinct values (4-byte codes into the table's own dictionary)."""
@@ -143,7 +147,8 @@ class HotTable:
     version: str
     frame: pl.DataFrame
     """Every award column (titles and names as UInt32 codes into ``texts``, small text columns
-    as Enums) plus ``RANK``, in dataset order."""
+    as Enums, references as numbers where ``references`` says) plus ``RANK``, in dataset
+    order."""
     order: np.ndarray[Any, np.dtype[np.uint32]]
     """Row positions in the default order (``award_reference_no``, nulls last): a search's
     first page walks it and stops early."""
@@ -153,6 +158,8 @@ class HotTable:
     """``texts`` lowercased, by code."""
     text_rank: pl.Series
     """Each code's place in text order (sorting by a text column sorts by this)."""
+    references: dict[str, ReferenceCode] = field(default_factory=dict)
+    """The ``UNIQUE_TEXT`` columns held as numbers, by name (the others are strings)."""
     memo: dict[str, Any] = field(default_factory=dict)
     """Results over the whole table (the unfiltered rollup, match counts), kept per table."""
 
@@ -268,36 +275,78 @@ def _load(
 ) -> HotTable:
     steps, done = len(files) + 2, 0
 
-    def step() -> None:
-        nonlocal done
+    def check() -> None:
         if cancelled is not None and cancelled.is_set():
             raise LoadCancelledError(f"loading dataset {version} was cancelled")
+
+    def step() -> None:
+        nonlocal done
+        check()
         done += 1
         if progress is not None:
             progress(done, steps)
 
-    # Encoded through Categories of this load only (the global one would keep every version's
-    # texts for the life of the process), shared by the four columns so a text has one code.
-    texts = pl.Categorical(pl.Categories(f"awards-text-{uuid.uuid4().hex}"))
     # Enums need their categories first: the few distinct values of the small columns.
     # Mapping text onto known categories is far cheaper than growing a dictionary.
     enums = _small_enums(files)
     # Ordered before the rest is read: sorting ten million strings needs a few hundred MB of
     # its own, better spent while the table is not in memory yet.
-    order = _reference_order(files)
+    order, tiebreaker = _reference_order(files)
+    frame, texts_by_code, references = _read_files(files, enums, tiebreaker, check, step)
+    rank = np.empty(order.size, dtype=np.uint32)
+    rank[order] = np.arange(order.size, dtype=np.uint32)
+    frame = frame.with_columns(pl.Series(RANK, rank))
+    del rank
+    lowered = texts_by_code.str.to_lowercase()
+    text_rank = texts_by_code.rank("ordinal").cast(pl.UInt32)
+    step()
+    return HotTable(version, frame, order, texts_by_code, lowered, text_rank, references)
+
+
+def _read_files(
+    files: list[Path],
+    enums: dict[str, pl.Enum],
+    tiebreaker: _Encoded | None,
+    check: Callable[[], None],
+    step: Callable[[], None],
+) -> tuple[pl.DataFrame, pl.Series, dict[str, ReferenceCode]]:
+    """Every file's columns, encoded: text codes, each code's text, the references' encodings.
+
+    ``tiebreaker``: that column already read, as numbers. Memory never holds more than one
+    file's plain text.
+    """
+    # Encoded through Categories of this load only (the global one would keep every version's
+    # texts for the life of the process), shared by the four columns so a text has one code.
+    # Its mapping (a hash map over every text, ~250 MB for 10M awards) lives until this
+    # function returns: the columns leave as plain codes, ``texts`` keeps the texts once.
+    texts = pl.Categorical(pl.Categories(f"awards-text-{uuid.uuid4().hex}"))
+    # The tie-breaker was encoded while ordering, if it fits an encoding: not read again.
+    names = [c for c in AWARDS_SCHEMA if tiebreaker is None or c != TIE_BREAKER]
+    assumed = _reference_codes(files, [c for c in UNIQUE_TEXT if c != TIE_BREAKER])
+    references = dict(assumed)  # a column leaves it when a file does not fit its encoding
 
     def read(file: Path) -> pl.DataFrame:
-        if cancelled is not None and cancelled.is_set():
-            raise LoadCancelledError(f"loading dataset {version} was cancelled")
+        check()
         # Straight to codes: a file's plain text lives only while it is encoded.
-        return (
+        lazy = (
             pl.scan_parquet(file, schema=AWARDS_SCHEMA)
+            .select(names)
             .with_columns(
                 *(pl.col(c).cast(texts) for c in CATEGORICAL_COLUMNS),
                 *(pl.col(c).cast(enums[c]) for c in ENUM_COLUMNS),
             )
-            .collect()
         )
+        codes = list(references.values())
+        fits = {r.column: f"_fits:{r.column}" for r in codes}
+        part = lazy.with_columns(
+            *(r.encode() for r in codes), *(r.fits().alias(fits[r.column]) for r in codes)
+        ).collect()
+        misfits = [c for c, f in fits.items() if part.height and not part[f][0]]
+        if misfits:  # rare: such a column stays text from now on; read the file again
+            for column in misfits:
+                del references[column]
+            part = lazy.with_columns(r.encode() for r in references.values()).collect()
+        return part.drop(fits.values(), strict=False)
 
     parts: list[pl.DataFrame] = []
     # Files in flight each hold their plain text (~250 MB per 500k awards): one at a time keeps
@@ -306,6 +355,12 @@ def _load(
         for part in pool.map(read, files):
             parts.append(part)
             step()
+    # Files read before a column fell back to text have it as numbers: back to text.
+    fell_back = [assumed[c] for c in assumed if c not in references]
+    for i, part in enumerate(parts):
+        decode = [r.decode() for r in fell_back if part.schema[r.column] != pl.String]
+        if decode:
+            parts[i] = part.with_columns(decode)
     if parts:
         columns = pl.concat(parts, rechunk=False).get_columns()
     else:
@@ -318,19 +373,14 @@ def _load(
             .get_columns()
         )
     parts.clear()  # the columns are now the only holders of the chunks
-    frame = _contiguous(columns)
-    rank = np.empty(order.size, dtype=np.uint32)
-    rank[order] = np.arange(order.size, dtype=np.uint32)
-    frame = frame.with_columns(pl.Series(RANK, rank))
-    del rank
+    frame, references = _contiguous(columns, references)
+    if tiebreaker is not None:
+        code, numbers = tiebreaker
+        references[code.column] = code
+        frame = frame.with_columns(numbers).select(AWARDS_SCHEMA.names())
     texts_by_code = _texts_by_code([frame.get_column(c) for c in CATEGORICAL_COLUMNS])
-    # Plain codes from here on: once no column is Categorical, polars frees its mapping (a
-    # hash map over every text, several hundred MB for 10M awards); ``texts`` keeps them once.
     frame = frame.with_columns(pl.col(c).to_physical() for c in CATEGORICAL_COLUMNS)
-    lowered = texts_by_code.str.to_lowercase()
-    text_rank = texts_by_code.rank("ordinal").cast(pl.UInt32)
-    step()
-    return HotTable(version, frame, order, texts_by_code, lowered, text_rank)
+    return frame, texts_by_code, references
 
 
 _LOAD_THREADS = 1
@@ -352,30 +402,78 @@ def _small_enums(files: list[Path]) -> dict[str, pl.Enum]:
     return {c: pl.Enum(sorted(seen[c])) for c in ENUM_COLUMNS}
 
 
-def _reference_order(files: list[Path]) -> np.ndarray[Any, np.dtype[np.uint32]]:
-    """Row positions in ``award_reference_no`` order (nulls last), over the files in order."""
+_Encoded = tuple[ReferenceCode, pl.Series]
+"""A reference column's encoding and its numbers."""
+
+
+def _reference_order(
+    files: list[Path],
+) -> tuple[np.ndarray[Any, np.dtype[np.uint32]], _Encoded | None]:
+    """Row positions in ``award_reference_no`` order (nulls last), over the files in order;
+    and the references as numbers when they fit an encoding (they are read only here then)."""
     if not files:
-        return np.empty(0, dtype=np.uint32)
+        return np.empty(0, dtype=np.uint32), None
     references = pl.concat(
         [pl.read_parquet(f, columns=[TIE_BREAKER]).get_column(TIE_BREAKER) for f in files],
         rechunk=True,  # sorting a chunked column was three times slower
     )
-    order = references.arg_sort(nulls_last=True).to_numpy().astype(np.uint32, copy=False)
-    del references
-    return order
+    first = _first_value(references)
+    encoded = (
+        None
+        if first is None
+        else _encoded(references, ReferenceCode(TIE_BREAKER, prefix_of(first)))
+    )
+    # Numbers of one width sort like their texts, and ten times faster.
+    key = encoded[1] if encoded is not None and encoded[0].ordered else references
+    order = key.arg_sort(nulls_last=True).to_numpy().astype(np.uint32, copy=False)
+    return order, encoded
 
 
-def _contiguous(columns: list[pl.Series]) -> pl.DataFrame:
-    """A frame of ``columns``, each rechunked into one piece; empties ``columns`` as it goes.
+def _encoded(values: pl.Series, code: ReferenceCode) -> _Encoded | None:
+    """``values`` as numbers, or ``None`` when some value does not fit ``code``."""
+    frame = values.to_frame()
+    if not frame.select(code.fits()).item():
+        return None
+    return finish(code, frame.select(code.encode()).to_series())
+
+
+def _first_value(values: pl.Series) -> str | None:
+    present = values.is_not_null()
+    return values[present.arg_max() or 0] if present.any() else None
+
+
+def _reference_codes(files: list[Path], columns: list[str]) -> dict[str, ReferenceCode]:
+    """Each reference column's encoding, with the prefix of its first value (every file is
+    checked against it as it is read)."""
+    codes: dict[str, ReferenceCode] = {}
+    for column in columns:
+        for file in files:
+            first = _first_value(pl.read_parquet(file, columns=[column]).get_column(column))
+            if first is not None:
+                codes[column] = ReferenceCode(column, prefix_of(first))
+                break
+    return codes
+
+
+def _contiguous(
+    columns: list[pl.Series], references: dict[str, ReferenceCode]
+) -> tuple[pl.DataFrame, dict[str, ReferenceCode]]:
+    """A frame of ``columns``, each in one piece, and the final ``references``; empties
+    ``columns`` as it goes.
 
     Queries over many chunks copy them into one first (each query, each time: hundreds of MB
     for the aggregate set); rechunking a column at a time, dropping its chunks right after,
     never holds the table twice.
     """
     contiguous: list[pl.Series] = []
+    finished: dict[str, ReferenceCode] = {}
     while columns:
         column = columns.pop(0)
-        # The references are only read for a page's rows: left in chunks, which spares the
-        # load's peak a copy of its largest column.
-        contiguous.append(column if column.name in UNIQUE_TEXT else column.rechunk())
-    return pl.DataFrame(contiguous)
+        if column.name in references:
+            finished[column.name], column = finish(references[column.name], column)
+        elif column.name not in UNIQUE_TEXT:
+            # References kept as text are only read for a page's rows: left in chunks, which
+            # spares the load's peak a copy of its largest column.
+            column = column.rechunk()
+        contiguous.append(column)
+    return pl.DataFrame(contiguous), finished

@@ -91,7 +91,8 @@ def search_page(table: HotTable, matcher: Matcher, request: SearchRequest) -> li
     page = table.frame[positions].select(
         *(pl.lit(table.texts).gather(pl.col(c)).alias(c) for c in CATEGORICAL_COLUMNS),
         *(pl.col(c).cast(pl.String) for c in ENUM_COLUMNS),
-        pl.exclude(*CODED_COLUMNS, RANK),
+        *(code.decode() for code in table.references.values()),
+        pl.exclude(*CODED_COLUMNS, *table.references, RANK),
     )
     return msgspec.convert(page.to_dicts(), list[Award])
 
@@ -137,6 +138,8 @@ def _page_positions(
 def _sort_key(table: HotTable, column: str) -> pl.Expr:
     if column in CATEGORICAL_COLUMNS:  # codes sort by their text's place (null stays last)
         return pl.lit(table.text_rank).gather(pl.col(column)).alias(column)
+    if column in table.references:
+        return table.references[column].sort_key()
     return pl.col(column)
 
 
