@@ -53,6 +53,28 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def server_processes() -> dict[str, psutil.Process]:
+    """The local RabbitMQ and Redis servers' processes (whichever are found), by name."""
+    found: dict[str, psutil.Process] = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        command = process.info["cmdline"] or []
+        if process.info["name"] == "beam.smp" and "rabbit" in command and "boot" in command:
+            found["RabbitMQ"] = process
+        elif process.info["name"] == "redis-server":
+            found["Redis"] = process
+    return found
+
+
+def io_syscalls(pid: int) -> tuple[int, int]:
+    """(read, write) system calls the process has made so far (sockets included)."""
+    counts = {}
+    with open(f"/proc/{pid}/io") as io:
+        for line in io:
+            name, _, value = line.partition(":")
+            counts[name] = int(value)
+    return counts["syscr"], counts["syscw"]
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set so far (VmHWM: kept by the kernel, misses nothing)."""
     with open(f"/proc/{pid}/status") as status:

@@ -46,8 +46,10 @@ async def submit_load(
     return submits / (time.perf_counter() - started), latencies
 
 
-async def event_latency(http: aiohttp.ClientSession, jobs: int) -> list[float]:
+async def event_latency(http: aiohttp.ClientSession, jobs: int) -> tuple[list[float], list[float]]:
+    """Per job: (submit -> succeeded event on the WebSocket, submit -> 202 reply)."""
     latencies: list[float] = []
+    replies: list[float] = []
     async with http.ws_connect("/ws") as ws:
         await ws.receive_json()  # welcome
         await ws.send_json({"type": "subscribe", "all": True})
@@ -56,13 +58,14 @@ async def event_latency(http: aiohttp.ClientSession, jobs: int) -> list[float]:
             started = time.perf_counter()
             async with http.post("/api/v1/jobs/diagnostics", json={"numbers": [1]}) as r:
                 job_id = (await r.json())["job_id"]
+            replies.append(time.perf_counter() - started)
             while True:
                 message = await asyncio.wait_for(ws.receive_json(), timeout=30)
                 event = message.get("event", {})
                 if event.get("job_id") == job_id and event.get("event") == "job.succeeded":
                     break
             latencies.append(time.perf_counter() - started)
-    return latencies
+    return latencies, replies
 
 
 async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -> None:
@@ -84,7 +87,7 @@ async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -
                     await asyncio.sleep(2)  # let the worker catch up before timing latency
                     await event_latency(http, 20)  # warm-up
                     cpu_before = cpu_seconds(gateway.process.pid)
-                    event_latencies = await event_latency(http, latency_jobs)
+                    event_latencies, reply_latencies = await event_latency(http, latency_jobs)
                     ws_cpu = cpu_seconds(gateway.process.pid) - cpu_before
                 gateway_rss, worker_rss = rss_mb(gateway.process.pid), rss_mb(worker.process.pid)
         finally:
@@ -96,6 +99,9 @@ async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -
     print(f"  latency                 p50 {s50 * 1000:.1f} ms  p99 {s99 * 1000:.1f} ms")
     print(f"submit -> succeeded (WS)  p50 {e50 * 1000:.1f} ms  p99 {e99 * 1000:.1f} ms "
           f"({latency_jobs} jobs, one at a time)")  # fmt: skip
+    r50, r99 = percentiles(reply_latencies)
+    print(f"  of which the 202 reply  p50 {r50 * 1000:.1f} ms  p99 {r99 * 1000:.1f} ms "
+          "(the job's publish confirmed by RabbitMQ)")  # fmt: skip
     print(f"gateway CPU µs per submit {gateway_cpu / submits * 1e6:,.0f} under load, "
           f"{ws_cpu / latency_jobs * 1e6:,.0f} one at a time with its WS events "
           "(user+system; robust to load)")  # fmt: skip

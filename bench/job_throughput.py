@@ -21,9 +21,17 @@ import time
 
 import aiormq
 import aiormq.abc
+import psutil
 from pamqp import commands as spec
 
-from bench._harness import bench_namespace, cpu_seconds, sample_peak_rss, worker_process
+from bench._harness import (
+    bench_namespace,
+    cpu_seconds,
+    io_syscalls,
+    sample_peak_rss,
+    server_processes,
+    worker_process,
+)
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key
@@ -89,6 +97,8 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
         await channel.queue_bind(events.queue, topology.events, routing_key="job.*.succeeded.#")
         await channel.basic_consume(events.queue, counter.on_event, no_ack=True)
         env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
+        # Where the rest of the machine's CPU goes per job (end to end).
+        others = {**server_processes(), "load generator": psutil.Process()}
 
         async with worker_process(ns, redis, **env) as worker:
             # Warm-up: the first jobs import the handlers' libraries, which is not per-job work.
@@ -98,12 +108,21 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
             rss = asyncio.create_task(sample_peak_rss(worker.process.pid, stop))
             bodies = make_bodies(jobs)
             cpu_before = cpu_seconds(worker.process.pid)
+            io_before = io_syscalls(worker.process.pid)
+            others_before = {name: cpu_seconds(p.pid) for name, p in others.items()}
             started = time.perf_counter()
             await publish_all(channel, topology.jobs, bodies, window)
             published = time.perf_counter() - started
             await counter.wait_for(WARM_UP + jobs)
             end_to_end = time.perf_counter() - started
             e2e_cpu = cpu_seconds(worker.process.pid) - cpu_before
+            others_cpu = {
+                name: cpu_seconds(p.pid) - others_before[name] for name, p in others.items()
+            }
+            reads, writes = (
+                (after - before) / jobs
+                for after, before in zip(io_syscalls(worker.process.pid), io_before, strict=True)
+            )
             stop.set()
             peak = await rss
 
@@ -124,6 +143,9 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
     print(f"worker drain of backlog   {jobs / drain:,.0f} jobs/s ({drain:.2f} s)")
     print(f"worker CPU µs per job     {e2e_cpu / jobs * 1e6:,.0f} end to end, "
           f"{drain_cpu * 1e6:,.0f} drain (user+system; robust to load)")  # fmt: skip
+    shares = ", ".join(f"{name} {cpu / jobs * 1e6:,.0f}" for name, cpu in others_cpu.items())
+    print(f"other CPU µs per job      {shares} (end to end)")
+    print(f"worker system calls/job   {reads:.2f} reads, {writes:.2f} writes (end to end)")
     print(f"worker peak RSS           {peak:.0f} MB")
 
 

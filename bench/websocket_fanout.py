@@ -76,6 +76,12 @@ class Tally:
     seen: Counter[tuple[int, str, int]] = field(default_factory=Counter)
     first: dict[tuple[str, int], float] = field(default_factory=dict)
     """Each event's latency to the first connection that got it: the pipeline without fan-out."""
+    recorded: dict[tuple[str, int], float] = field(default_factory=dict)
+    """Each event's latency to its job-store record (the Redis hop alone), by the producer."""
+    loop_lag: float = 0.0
+    """The load generator's longest event-loop stall: what it adds to every latency it spans."""
+    loop_lag_cpu: float = 0.0
+    """CPU time the loop's thread used during that stall (the rest it waited for a core)."""
 
     def take(self, connection: int, event: _Progress | None) -> None:
         if event is None or event.message is None or not event.message.startswith("t="):
@@ -92,6 +98,7 @@ class Producer:
     def __init__(self, store: JobStore, lifecycle: JobLifecycle) -> None:
         self.store = store
         self.lifecycle = lifecycle
+        self.tally: Tally | None = None
 
     async def start_job(self, owner: str) -> JobEnvelope:
         envelope = JobEnvelope(
@@ -127,6 +134,9 @@ class Producer:
         )
         if not outcome.ok or outcome.event is None:
             raise RuntimeError(f"progress of {envelope.job_id} not recorded: {outcome}")
+        if self.tally is not None:
+            produced = float(event.message[2:])  # type: ignore[index]
+            self.tally.recorded[(event.job_id, outcome.event.seq)] = time.time() - produced
         self.lifecycle.announce(event, outcome.event)
 
 
@@ -227,11 +237,27 @@ class Figures:
         if self.tally.first:
             f50, f99 = percentiles(list(self.tally.first.values()))
             print(f"  to the first watcher   p50 {f50 * 1000:.1f} ms  p99 {f99 * 1000:.1f} ms")
+        if self.tally.recorded:
+            r50, r99 = percentiles(list(self.tally.recorded.values()))
+            print(f"  to the Redis record    p50 {r50 * 1000:.1f} ms  p99 {r99 * 1000:.1f} ms")
+        print(f"  load generator stalls  longest {self.tally.loop_lag * 1000:.1f} ms "
+              f"({self.tally.loop_lag_cpu * 1000:.1f} ms of it on a CPU)")  # fmt: skip
         print(f"  gateway peak RSS       {self.peak_rss:.0f} MB")
+
+
+async def watch_loop_lag(tally: Tally, stop: asyncio.Event, tick: float = 0.005) -> None:
+    """Record the longest time this process's loop was late waking from a short sleep."""
+    while not stop.is_set():
+        before, cpu_before = time.perf_counter(), time.thread_time()
+        await asyncio.sleep(tick)
+        lag = time.perf_counter() - before - tick
+        if lag > tally.loop_lag:
+            tally.loop_lag, tally.loop_lag_cpu = lag, time.thread_time() - cpu_before
 
 
 async def measure(
     process: ServiceProcess,
+    producer: Producer,
     sockets: list[Watcher],
     produce: asyncio.Future[float],
     tally: Tally,
@@ -244,12 +270,14 @@ async def measure(
     gc.freeze()
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_peak_rss(process.process.pid, stop, interval=0.2))
+    lag = asyncio.create_task(watch_loop_lag(tally, stop))
     gateway_cpu, own_cpu = psutil.Process(process.process.pid), psutil.Process()
     gw_before = gateway_cpu.cpu_times()
     cpu_before = sum(gw_before[:2]), sum(own_cpu.cpu_times()[:2])
     wall = time.perf_counter()
     for watcher in sockets:
         watcher.tally = tally
+    producer.tally = tally
     rate = await produce
     # Let the tail arrive: stop once nothing new came for 2 s, or everything did.
     last, quiet_since = -1, time.perf_counter()
@@ -268,6 +296,7 @@ async def measure(
           f"{gw_system / max(gw_cpu, 1e-9):.0%} in the kernel), "
           f"load generator {own_share:.0%}")  # fmt: skip
     peak = await sampler
+    await lag
     close_sockets(sockets)
     return rate, peak
 
@@ -282,7 +311,7 @@ async def scenario_a(ns: str, p: Producer, users: int, per_job: int, rate: float
         tally = Tally()
         items = [(job, done, per_job) for done in range(1, per_job + 1) for job in jobs]
         produce = asyncio.ensure_future(paced(items, rate, p))
-        achieved, peak = await measure(process, sockets, produce, tally, len(items))
+        achieved, peak = await measure(process, p, sockets, produce, tally, len(items))
         name = f"(a) {users:,} users, one job each, {len(items):,} events"
         return Figures(name, len(items), tally, achieved, peak)
 
@@ -297,7 +326,7 @@ async def scenario_b(ns: str, p: Producer, watchers: int, rate: float, seconds: 
         produce = asyncio.ensure_future(
             paced([(job, done, count) for done in range(1, count + 1)], rate, p)
         )
-        achieved, peak = await measure(process, sockets, produce, tally, count * watchers)
+        achieved, peak = await measure(process, p, sockets, produce, tally, count * watchers)
         name = f"(b) {watchers:,} connections watching one job, {count:,} events each"
         return Figures(name, count * watchers, tally, achieved, peak)
 

@@ -19,6 +19,9 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
+    consumer_span,
+    current_trace_id,
+    extract_context,
     inject_headers,
     publish_span,
     setup_tracing,
@@ -103,6 +106,22 @@ def test_spans_that_cannot_be_recorded_are_skipped_but_keep_the_trace() -> None:
         assert child_spans_recorded()
     _, trace_id, span_id, flags = sampled["traceparent"].split("-")
     assert (trace_id, flags) == ("ab" * 16, "01") and span_id != "cd" * 8
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_a_consumer_span_is_made_only_when_it_can_be_recorded(sampled: bool) -> None:
+    setup_tracing("tests", "tests")  # no exporter: ParentBased(ALWAYS_OFF)
+    flags = "01" if sampled else "00"
+    parent = extract_context({"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-{flags}"})
+
+    with consumer_span("process job.x", parent, {"conveyor.job_id": "j"}) as span:
+        current = trace.get_current_span().get_span_context()
+        assert span.get_span_context() == current
+        assert current_trace_id() == "ab" * 16  # the trace goes on either way
+        assert span.is_recording() is sampled
+        # Unsampled: the parent itself is current (no span); sampled: a child of it.
+        assert (format(current.span_id, "016x") == "cd" * 8) is not sampled
+    assert current_trace_id() is None  # the message's context does not outlive the block
 
 
 async def test_a_submit_that_lost_the_race_to_its_worker_gets_the_workers_record(

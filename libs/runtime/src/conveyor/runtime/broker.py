@@ -26,8 +26,6 @@ from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import ChannelFrame
 from pamqp import commands as spec
-from pamqp.body import ContentBody
-from pamqp.header import ContentHeader
 
 from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
 from conveyor.contracts.topology import (
@@ -35,15 +33,15 @@ from conveyor.contracts.topology import (
     SERVICE_BINDINGS,
     Topology,
 )
+from conveyor.runtime.amqp_frames import EventPublishEncoder
 from conveyor.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
-def _event_properties(headers: Headers) -> spec.Basic.Properties:
-    return spec.Basic.Properties(
-        headers=headers, content_type="application/json", delivery_mode=1, message_id="-"
-    )
+_BODY_FRAME_OVERHEAD = 8
+"""A content-body frame's bytes around its payload (aiormq's ``max_content_size`` is
+``frame_max`` less these)."""
 
 
 Headers = dict[str, Any]
@@ -80,6 +78,7 @@ class Broker:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._publisher: aio_pika.abc.AbstractChannel | None = None
         self._event_channel: aio_pika.abc.AbstractChannel | None = None
+        self._event_encoders: dict[aiormq.Channel, EventPublishEncoder] = {}
         self._events_exchange: aio_pika.abc.AbstractExchange | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
@@ -266,7 +265,8 @@ class Broker:
 
         No confirm, not persistent. All of them go out as one socket write: on a channel
         without confirms a publish is just its frames, and aiormq's per-publish path (lock,
-        timeout, a write per message) cost more than the events themselves.
+        timeout, a write per message) cost more than the events themselves. The frames are
+        encoded by ``EventPublishEncoder``, not pamqp's generic marshalling.
         """
         if self._event_channel is None or not self._connected.is_set():
             raise BrokerUnavailableError("publish event")
@@ -274,17 +274,16 @@ class Broker:
             channel = cast(aiormq.Channel, await self._event_channel.get_underlay_channel())
             if channel.is_closed:
                 raise BrokerUnavailableError("publish event: the event channel is closed")
-            frames: list[Any] = []
-            exchange, chunk = self.topology.events, channel.max_content_size
-            for routing_key, body, headers in events:
-                frames.append(spec.Basic.Publish(exchange=exchange, routing_key=routing_key))
-                frames.append(
-                    ContentHeader(properties=_event_properties(headers), body_size=len(body))
+            encoder = self._event_encoders.get(channel)
+            if encoder is None:  # a new channel (after a reconnect): its number and frame size
+                self._event_encoders.clear()
+                encoder = self._event_encoders[channel] = EventPublishEncoder(
+                    channel.number,
+                    self.topology.events,
+                    frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD,
                 )
-                frames.extend(ContentBody(body[i : i + chunk]) for i in range(0, len(body), chunk))
-            await channel.write_queue.put(
-                ChannelFrame.marshall(channel_number=channel.number, frames=frames)
-            )
+            payload = b"".join(encoder.publish(*event) for event in events)
+            await channel.write_queue.put(ChannelFrame(payload=payload, should_close=False))
         except CONNECTION_EXCEPTIONS as exc:
             raise BrokerUnavailableError(f"publish {len(events)} event(s)", exc) from exc
 

@@ -2,7 +2,8 @@
 
 A worker with many jobs in flight makes several script calls per loop iteration; sending them
 together saves a connection checkout, a write and a read per call, which is most of redis-py's
-per-command cost. A single call still goes out on the next tick, so nothing waits for a batch.
+per-command cost. They go out on a pooled connection directly (see ``_pipeline``). A single
+call still goes out on the next tick, so nothing waits for a batch.
 Each call is traced as a CLIENT span (``redis <script name>``) of the caller's trace.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 
@@ -90,7 +91,38 @@ class ScriptBatcher:
         return results
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for script, keys, args, _ in batch:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            return list(await pipe.execute(raise_on_error=False))
+        """The batch's replies in order; a script's error is its reply, not raised.
+
+        Straight on a pooled connection: redis-py's Pipeline object (command stack, response
+        callbacks, per-call bookkeeping) cost a quarter of the batch's CPU. The connection's
+        own retry policy still applies, as in a pipeline: a dropped connection is reopened
+        and the batch sent again.
+        """
+        commands = [
+            ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in batch
+        ]
+        pool = self._redis.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+
+        async def send() -> list[Any]:
+            await connection.send_packed_command(connection.pack_commands(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as exc:  # read whole: the connection stays in step
+                    replies.append(exc)
+            return replies
+
+        async def reconnect(_error: Exception) -> None:
+            await connection.disconnect()
+
+        try:
+            replies: list[Any] = await connection.retry.call_with_retry(send, reconnect)
+            return replies
+        except BaseException:
+            # Cancelled or failed mid-reply: the connection may hold unread replies.
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aio_pika.abc
 import msgspec
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
 from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
@@ -55,6 +55,7 @@ from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, relea
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
+    consumer_span,
     current_trace_id,
     extract_context,
     inject_headers,
@@ -296,11 +297,10 @@ class Worker:
         parent = extract_context(message.headers, envelope.trace_context)
         token = job_id_var.set(envelope.job_id)
         try:
-            with tracer.start_as_current_span(
+            with consumer_span(
                 f"process {job_routing_key(envelope.job_type)}",
-                context=parent,
-                kind=SpanKind.CONSUMER,
-                attributes={
+                parent,
+                {
                     "messaging.system": "rabbitmq",
                     "conveyor.job_id": envelope.job_id,
                     "conveyor.attempt": envelope.attempt,
