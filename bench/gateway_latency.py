@@ -2,19 +2,23 @@
 
 Runs a real gateway process and one maintenance worker process in a throwaway namespace:
 - HTTP submits: ``--submits`` diagnostics jobs POSTed by ``--clients`` concurrent clients
-  (the worker runs them meanwhile); rate and per-request latency p50/p99;
+  (the worker runs them meanwhile); rate and per-request latency p50/p99. With ``--wrk``
+  the submits come from wrk (Debian package ``wrk``; C, so the load generator takes less of
+  the two cores than Python clients do) for ``--wrk-seconds`` over ``--clients`` connections;
 - latency: ``--latency-jobs`` jobs submitted one at a time, each timed from the POST until
   its ``job.succeeded`` event arrives on an open WebSocket; p50/p99;
 - the gateway's CPU time per submit (user + system; robust to a busy machine) and the RSS
   of both processes.
 
     uv run python -m bench.gateway_latency [--submits 5000] [--clients 32] [--latency-jobs 500]
+                                           [--wrk] [--wrk-seconds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 
 import aiohttp
@@ -46,6 +50,45 @@ async def submit_load(
     return submits / (time.perf_counter() - started), latencies
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"numbers": [1, 2]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+async def wrk_load(
+    url: str, token: str, seconds: float, connections: int
+) -> tuple[float, float, float]:
+    """Submits by wrk for ``seconds``: (rate, p50, p99) in submits/s and seconds.
+
+    Raises if any submit failed (wrk counts a non-2xx answer as an error).
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % token)
+        script.flush()
+        process = await asyncio.create_subprocess_exec(
+            "wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "-s", script.name,
+            f"{url}/api/v1/jobs/diagnostics",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output = (await process.communicate())[0].decode()
+    result = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
+    if process.returncode != 0 or result is None:
+        raise RuntimeError(f"wrk failed:\n{output}")
+    requests, duration_us, errors, p50_us, p99_us = map(int, result.split()[1:])
+    if errors:
+        raise RuntimeError(f"{errors} of {requests} submits failed:\n{output}")
+    return requests / (duration_us / 1e6), p50_us / 1e6, p99_us / 1e6
+
+
 async def event_latency(http: aiohttp.ClientSession, jobs: int) -> tuple[list[float], list[float]]:
     """Per job: (submit -> succeeded event on the WebSocket, submit -> 202 reply)."""
     latencies: list[float] = []
@@ -68,21 +111,31 @@ async def event_latency(http: aiohttp.ClientSession, jobs: int) -> tuple[list[fl
     return latencies, replies
 
 
-async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -> None:
+async def run(
+    submits: int, clients: int, latency_jobs: int, concurrency: int, wrk_seconds: float
+) -> None:
     async with bench_namespace() as (ns, redis):
         gateway, url = await start_gateway(
             ns, CONVEYOR_JWT_SECRET=SECRET, CONVEYOR_LOG_LEVEL="WARNING"
         )
         try:
             async with worker_process(ns, redis, CONVEYOR_CONCURRENCY=str(concurrency)) as worker:
-                headers = {"Authorization": f"Bearer {mint_token(SECRET, 'bench')}"}
+                token = mint_token(SECRET, "bench")
+                headers = {"Authorization": f"Bearer {token}"}
                 connector = aiohttp.TCPConnector(limit=clients)
                 async with aiohttp.ClientSession(
                     base_url=url, headers=headers, connector=connector
                 ) as http:
                     await submit_load(http, 200, clients)  # warm-up
                     cpu_before = cpu_seconds(gateway.process.pid)
-                    rate, submit_latencies = await submit_load(http, submits, clients)
+                    if wrk_seconds:
+                        rate, s50, s99 = await wrk_load(url, token, wrk_seconds, clients)
+                        submits = round(rate * wrk_seconds)
+                        generator = "wrk"
+                    else:
+                        rate, submit_latencies = await submit_load(http, submits, clients)
+                        s50, s99 = percentiles(submit_latencies)
+                        generator = "Python"
                     gateway_cpu = cpu_seconds(gateway.process.pid) - cpu_before
                     await asyncio.sleep(2)  # let the worker catch up before timing latency
                     await event_latency(http, 20)  # warm-up
@@ -93,9 +146,8 @@ async def run(submits: int, clients: int, latency_jobs: int, concurrency: int) -
         finally:
             gateway.terminate()
             await gateway.wait(20)
-    s50, s99 = percentiles(submit_latencies)
     e50, e99 = percentiles(event_latencies)
-    print(f"HTTP submits              {rate:,.0f}/s ({submits} by {clients} clients)")
+    print(f"HTTP submits              {rate:,.0f}/s ({submits} by {clients} {generator} clients)")
     print(f"  latency                 p50 {s50 * 1000:.1f} ms  p99 {s99 * 1000:.1f} ms")
     print(f"submit -> succeeded (WS)  p50 {e50 * 1000:.1f} ms  p99 {e99 * 1000:.1f} ms "
           f"({latency_jobs} jobs, one at a time)")  # fmt: skip
@@ -115,8 +167,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--latency-jobs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--wrk", action="store_true", help="submit with wrk, not Python")
+    parser.add_argument("--wrk-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    asyncio.run(run(args.submits, args.clients, args.latency_jobs, args.concurrency))
+    wrk_seconds = args.wrk_seconds if args.wrk else 0.0
+    asyncio.run(run(args.submits, args.clients, args.latency_jobs, args.concurrency, wrk_seconds))
 
 
 if __name__ == "__main__":

@@ -249,6 +249,10 @@ class Broker:
                     properties=properties,
                     mandatory=mandatory,
                     timeout=self.publish_timeout,
+                    # The confirm is the guarantee; waiting for the socket to drain too held
+                    # the channel's publish lock across a writer round trip per message,
+                    # serialising concurrent publishes (one write each).
+                    wait=False,
                 )
         except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
             raise BrokerUnavailableError(f"publish to {exchange} {routing_key}", exc) from exc
