@@ -241,7 +241,7 @@ class Broker:
                     raise aiormq.exceptions.ChannelInvalidStateError("the channel is closed")
                 # Straight to aiormq, as aio-pika's Exchange.publish does after building a
                 # Message wrapper we do not need; the channel returns unroutable messages.
-                channel = await publisher.get_underlay_channel()
+                channel = cast(aiormq.Channel, await publisher.get_underlay_channel())
                 await channel.basic_publish(
                     body,
                     exchange=target.name,

@@ -214,26 +214,12 @@ class JobStore:
         The existing record comes from the same script call, saving a caller that lost the
         race to a worker (common under load) a round trip to read it.
         """
-        k = self.keys
         prefix, suffix = _split_event(event)
         res = await self._scripts.call(
             self._create,
-            keys=[
-                k.job(envelope.job_id),
-                k.job_events(envelope.job_id),
-                k.owner_jobs(envelope.owner),
-                k.all_jobs,
-                k.active_jobs,
-                k.owner_events(envelope.owner),
-            ],
+            keys=self._creation_keys(envelope),
             args=[
-                _score(envelope.created_at),
-                self._retention,
-                self._hmax,
-                self._omax,
-                prefix,
-                suffix,
-                envelope.job_id,
+                *self._creation_args(envelope, prefix, suffix),
                 *_record_fields(envelope, trace_id),
             ],
         )
@@ -241,6 +227,30 @@ class JobStore:
             flat = res[2]
             return _record_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return _appended(res[2], res[3], res[4], prefix, suffix)
+
+    def _creation_keys(self, envelope: JobEnvelope) -> list[str]:
+        """The keys of the scripts that may create a job's record (create and start)."""
+        k = self.keys
+        return [
+            k.job(envelope.job_id),
+            k.job_events(envelope.job_id),
+            k.owner_jobs(envelope.owner),
+            k.all_jobs,
+            k.active_jobs,
+            k.owner_events(envelope.owner),
+        ]
+
+    def _creation_args(self, envelope: JobEnvelope, prefix: bytes, suffix: bytes) -> list[Any]:
+        """The leading arguments of those scripts: scores, limits and the queued event."""
+        return [
+            _score(envelope.created_at),
+            self._retention,
+            self._hmax,
+            self._omax,
+            prefix,
+            suffix,
+            envelope.job_id,
+        ]
 
     async def start(
         self,
@@ -253,7 +263,6 @@ class JobStore:
         trace_id: str | None,
     ) -> Started:
         """Mark the envelope's attempt running, creating the record first if it is missing."""
-        k = self.keys
         q_prefix, q_suffix = _split_event(queued)
         s_prefix, s_suffix = _split_event(started)
         create_fields = _record_fields(envelope, trace_id)
@@ -270,22 +279,9 @@ class JobStore:
         ]
         res = await self._scripts.call(
             self._start,
-            keys=[
-                k.job(envelope.job_id),
-                k.job_events(envelope.job_id),
-                k.owner_jobs(envelope.owner),
-                k.all_jobs,
-                k.active_jobs,
-                k.owner_events(envelope.owner),
-            ],
+            keys=self._creation_keys(envelope),
             args=[
-                _score(envelope.created_at),
-                self._retention,
-                self._hmax,
-                self._omax,
-                q_prefix,
-                q_suffix,
-                envelope.job_id,
+                *self._creation_args(envelope, q_prefix, q_suffix),
                 envelope.attempt,
                 max_crashes,
                 s_prefix,
