@@ -12,7 +12,7 @@ from conveyor.contracts.errors import ErrorResponse
 from conveyor.contracts.jobs import FileResult, utcnow
 from conveyor.contracts.records import JobState
 from conveyor.gateway.api._routes import Route, path_param
-from conveyor.gateway.auth import principal_of
+from conveyor.gateway.api.owner_only import owned_record
 from conveyor.gateway.errors import NotFoundError
 from conveyor.gateway.state import gateway_of
 
@@ -34,21 +34,16 @@ def _existing_file(data_dir: Path, relative: str) -> Path | None:
 
 
 async def download_file(request: web.Request) -> web.FileResponse:
-    gw = gateway_of(request)
-    principal = principal_of(request)
-    job_id = request.match_info["job_id"]
-    record = await gw.store.get(job_id)
-    # Exports hold other people's data: only the owner downloads (admins included in "others"),
-    # and every refusal looks like a job that does not exist.
-    if record is None or record.owner != principal.user:
-        raise NotFoundError(f"no job {job_id!r}")
+    record = await owned_record(request)  # exports hold data the owner asked for
+    job_id = record.job_id
     result = record.result
     if record.state != JobState.SUCCEEDED or not isinstance(result, FileResult):
         raise NotFoundError(f"job {job_id!r} has no file to download")
     expires_at = record.expires_at or result.expires_at
     if expires_at <= utcnow():
         raise NotFoundError(f"the file of job {job_id!r} has expired")
-    path = await asyncio.to_thread(_existing_file, Path(gw.settings.data_dir), result.path)
+    data_dir = Path(gateway_of(request).settings.data_dir)
+    path = await asyncio.to_thread(_existing_file, data_dir, result.path)
     if path is None:
         raise NotFoundError(f"the file of job {job_id!r} is gone")
     return web.FileResponse(

@@ -8,25 +8,19 @@ from conveyor.contracts.errors import ErrorResponse
 from conveyor.contracts.jobs import AggregatesResult, CachedResult, SearchResult
 from conveyor.contracts.records import JobState
 from conveyor.gateway.api._routes import Route, path_param
-from conveyor.gateway.auth import principal_of
+from conveyor.gateway.api.owner_only import owned_record
 from conveyor.gateway.errors import ConflictError, NotFoundError
 from conveyor.gateway.state import gateway_of
 
 
 async def job_result(request: web.Request) -> web.Response:
-    gw = gateway_of(request)
-    principal = principal_of(request)
-    job_id = request.match_info["job_id"]
-    record = await gw.store.get(job_id)
-    # Results hold the owner's query over shared data: only the owner reads them, and every
-    # refusal looks like a job that does not exist.
-    if record is None or record.owner != principal.user:
-        raise NotFoundError(f"no job {job_id!r}")
+    record = await owned_record(request)  # results hold the owner's query over shared data
+    job_id = record.job_id
     if record.state != JobState.SUCCEEDED:
         raise ConflictError(f"job {job_id!r} is {record.state}, not succeeded: no result yet")
     if not isinstance(record.result, CachedResult):
         raise NotFoundError(f"job {job_id!r} has no result payload")
-    body = await gw.redis.get(record.result.key)
+    body = await gateway_of(request).redis.get(record.result.key)
     if body is None:
         raise NotFoundError(
             f"the result of job {job_id!r} has expired or its dataset changed; submit it again"
