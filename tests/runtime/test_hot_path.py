@@ -10,6 +10,7 @@ import aio_pika
 import aiormq
 import pytest
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from conveyor.contracts.events import JobQueued, JobStarted
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
@@ -19,11 +20,11 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
-    consumer_span,
     current_trace_id,
     extract_context,
     inject_headers,
     publish_span,
+    remote_child_span,
     setup_tracing,
     tracer,
 )
@@ -109,12 +110,14 @@ def test_spans_that_cannot_be_recorded_are_skipped_but_keep_the_trace() -> None:
 
 
 @pytest.mark.parametrize("sampled", [False, True])
-def test_a_consumer_span_is_made_only_when_it_can_be_recorded(sampled: bool) -> None:
+def test_a_remote_child_span_is_made_only_when_it_can_be_recorded(sampled: bool) -> None:
     setup_tracing("tests", "tests")  # no exporter: ParentBased(ALWAYS_OFF)
     flags = "01" if sampled else "00"
     parent = extract_context({"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-{flags}"})
 
-    with consumer_span("process job.x", parent, {"conveyor.job_id": "j"}) as span:
+    with remote_child_span(
+        "process job.x", parent, kind=SpanKind.CONSUMER, attributes={"conveyor.job_id": "j"}
+    ) as span:
         current = trace.get_current_span().get_span_context()
         assert span.get_span_context() == current
         assert current_trace_id() == "ab" * 16  # the trace goes on either way
@@ -122,6 +125,21 @@ def test_a_consumer_span_is_made_only_when_it_can_be_recorded(sampled: bool) -> 
         # Unsampled: the parent itself is current (no span); sampled: a child of it.
         assert (format(current.span_id, "016x") == "cd" * 8) is not sampled
     assert current_trace_id() is None  # the message's context does not outlive the block
+
+
+def test_a_remote_child_span_without_a_parent_starts_a_new_unrecorded_trace() -> None:
+    setup_tracing("tests", "tests")  # no exporter: ParentBased(ALWAYS_OFF)
+    seen = set()
+    for _ in range(3):
+        with remote_child_span(
+            "process job.x", extract_context({}), kind=SpanKind.CONSUMER, attributes={}
+        ) as span:
+            assert not span.is_recording() and span.get_span_context().is_valid
+            trace_id = current_trace_id()
+            assert trace_id is not None and len(trace_id) == 32
+            assert inject_headers({})["traceparent"].split("-")[1] == trace_id
+            seen.add(trace_id)
+    assert len(seen) == 3  # a new trace each time
 
 
 async def test_a_submit_that_lost_the_race_to_its_worker_gets_the_workers_record(

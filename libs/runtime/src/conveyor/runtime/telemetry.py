@@ -18,10 +18,12 @@ from opentelemetry import context as otel_context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanContext, SpanKind
 
 tracer = trace.get_tracer("conveyor")
+_ids = RandomIdGenerator()
 
 _provider: TracerProvider | None = None
 _unsampled_stay_unrecorded = False
@@ -159,18 +161,26 @@ def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> It
 
 
 @contextlib.contextmanager
-def consumer_span(
-    name: str, parent: otel_context.Context, attributes: Mapping[str, str | int]
+def remote_child_span(
+    name: str,
+    parent: otel_context.Context,
+    *,
+    kind: SpanKind,
+    attributes: Mapping[str, str | int],
 ) -> Iterator[trace.Span]:
-    """A CONSUMER span, child of ``parent`` (a message's extracted context), made current.
+    """A span of ``kind`` (SERVER, CONSUMER), child of ``parent`` (the context extracted from
+    a request or message), made current.
 
     When the parent is unsampled and our sampler could never record the child, no span is
-    made: ``parent`` itself becomes current, so the trace id still reaches logs, records and
-    the headers of whatever is published. The span yielded then is the parent's (not
-    recording; setting its status does nothing).
+    made: ``parent`` itself becomes current (or, with no parent, a non-recording span with new
+    ids), so the trace id still reaches logs, records and the headers of whatever is
+    published. The span yielded then is not recording (setting its status does nothing).
     """
     remote = trace.get_current_span(parent).get_span_context()
-    if _unsampled_stay_unrecorded and remote.is_valid and not remote.trace_flags.sampled:
+    if _unsampled_stay_unrecorded and not remote.trace_flags.sampled:
+        if not remote.is_valid:  # a new trace, which our sampler would not record either
+            root = SpanContext(_ids.generate_trace_id(), _ids.generate_span_id(), is_remote=False)
+            parent = trace.set_span_in_context(trace.NonRecordingSpan(root), parent)
         token = otel_context.attach(parent)
         try:
             yield trace.get_current_span(parent)
@@ -178,7 +188,7 @@ def consumer_span(
             otel_context.detach(token)
         return
     with tracer.start_as_current_span(
-        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+        name, context=parent, kind=kind, attributes=attributes
     ) as span:
         yield span
 

@@ -8,7 +8,7 @@ from aiohttp.typedefs import Handler
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conveyor.gateway.state import gateway_of
-from conveyor.runtime.telemetry import extract_context, tracer
+from conveyor.runtime.telemetry import extract_context, remote_child_span
 
 
 def route_of(request: web.Request) -> str:
@@ -20,10 +20,13 @@ def route_of(request: web.Request) -> str:
 @web.middleware
 async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = route_of(request)
-    with tracer.start_as_current_span(
+    headers = request.headers
+    # Only a request that carries a trace context has one to extract (W3C headers).
+    carrier = {k.lower(): v for k, v in headers.items()} if "traceparent" in headers else None
+    with remote_child_span(
         f"{request.method} {route}",
+        extract_context(carrier),
         kind=SpanKind.SERVER,
-        context=extract_context({k.lower(): v for k, v in request.headers.items()}),
         attributes={
             "http.request.method": request.method,
             "http.route": route,

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aio_pika.abc
 import msgspec
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
 from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
@@ -55,11 +55,11 @@ from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, relea
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
-    consumer_span,
     current_trace_id,
     extract_context,
     inject_headers,
     publish_span,
+    remote_child_span,
     tracer,
 )
 from conveyor.runtime.worker.acks import AckBatcher
@@ -297,10 +297,11 @@ class Worker:
         parent = extract_context(message.headers, envelope.trace_context)
         token = job_id_var.set(envelope.job_id)
         try:
-            with consumer_span(
+            with remote_child_span(
                 f"process {job_routing_key(envelope.job_type)}",
                 parent,
-                {
+                kind=SpanKind.CONSUMER,
+                attributes={
                     "messaging.system": "rabbitmq",
                     "conveyor.job_id": envelope.job_id,
                     "conveyor.attempt": envelope.attempt,
