@@ -1,7 +1,8 @@
 """Throughput of diagnostics jobs over AMQP with one worker process.
 
-The load generator speaks raw aiormq (confirmed publishes, a no-ack consumer) so that it takes
-as little of the machine's two cores as it can. Two figures:
+The load generator speaks raw aiormq (publishes encoded in advance and confirmed, see
+``bench._lean_publisher``; a no-ack consumer) so that it takes as little of the machine's two
+cores as it can; its CPU per job is printed with RabbitMQ's and Redis's. Two figures:
 - end to end: jobs published over AMQP (confirmed, many in flight) while one worker process
   runs them; a job counts once its ``job.succeeded`` event arrives, so its record was written
   and the event published;
@@ -22,7 +23,6 @@ import time
 import aiormq
 import aiormq.abc
 import psutil
-from pamqp import commands as spec
 
 from bench._harness import (
     bench_namespace,
@@ -32,6 +32,7 @@ from bench._harness import (
     server_processes,
     worker_process,
 )
+from bench._lean_publisher import LeanPublisher, publish_frames
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key
@@ -62,27 +63,13 @@ class SucceededCounter:
             await asyncio.wait_for(self.reached.wait(), timeout=limit)
 
 
-async def publish_all(
-    channel: aiormq.abc.AbstractChannel, exchange: str, bodies: list[bytes], window: int
-) -> None:
+def make_publishes(channel: aiormq.Channel, exchange: str, jobs: int) -> list[bytes]:
+    """``jobs`` diagnostics job publishes, encoded (before any clock starts)."""
     key = job_routing_key("diagnostics")
-    properties = spec.Basic.Properties(delivery_mode=2, priority=1)
-    for i in range(0, len(bodies), window):
-        await asyncio.gather(
-            *(
-                # Confirmed, without waiting for the socket per message (as Broker.publish).
-                channel.basic_publish(
-                    b, exchange=exchange, routing_key=key, properties=properties, wait=False
-                )
-                for b in bodies[i : i + window]
-            )
-        )
-
-
-def make_bodies(jobs: int) -> list[bytes]:
     return [
-        encode(JobEnvelope(request=DiagnosticsRequest(numbers=[i, 1]), owner="bench",
-                           priority=Priority.BULK))
+        publish_frames(channel, exchange, key, encode(JobEnvelope(
+            request=DiagnosticsRequest(numbers=[i, 1]), owner="bench", priority=Priority.BULK
+        )))
         for i in range(jobs)
     ]  # fmt: skip
 
@@ -94,6 +81,8 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
         await broker.connect()  # declares the topology
         connection = await aiormq.connect(AMQP_URL)
         channel = await connection.channel(publisher_confirms=True)
+        assert isinstance(channel, aiormq.Channel)
+        publisher = LeanPublisher(channel)
         counter = SucceededCounter()
         events = await channel.queue_declare(exclusive=True, auto_delete=True)
         assert events.queue is not None
@@ -105,16 +94,16 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
 
         async with worker_process(ns, redis, **env) as worker:
             # Warm-up: the first jobs import the handlers' libraries, which is not per-job work.
-            await publish_all(channel, topology.jobs, make_bodies(WARM_UP), window)
+            await publisher.publish(make_publishes(channel, topology.jobs, WARM_UP), window)
             await counter.wait_for(WARM_UP)
             stop = asyncio.Event()
             rss = asyncio.create_task(sample_peak_rss(worker.process.pid, stop))
-            bodies = make_bodies(jobs)
+            publishes = make_publishes(channel, topology.jobs, jobs)
             cpu_before = cpu_seconds(worker.process.pid)
             io_before = io_syscalls(worker.process.pid)
             others_before = {name: cpu_seconds(p.pid) for name, p in others.items()}
             started = time.perf_counter()
-            await publish_all(channel, topology.jobs, bodies, window)
+            await publisher.publish(publishes, window)
             published = time.perf_counter() - started
             await counter.wait_for(WARM_UP + jobs)
             end_to_end = time.perf_counter() - started
@@ -129,7 +118,7 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
             stop.set()
             peak = await rss
 
-        await publish_all(channel, topology.jobs, make_bodies(jobs), window)
+        await publisher.publish(make_publishes(channel, topology.jobs, jobs), window)
         async with worker_process(ns, redis, **env) as worker:
             started = time.perf_counter()
             # CPU counted after the first WARM_UP jobs of the backlog, for the same reason.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -63,5 +65,30 @@ class Metrics:
             "conveyor_websocket_events_sent", "Events sent to WebSocket clients", registry=r
         )
 
+        self._job_types: dict[str, JobTypeSeries] = {}
+
+    def job_type(self, job_type: str) -> JobTypeSeries:
+        """The per-job series a worker touches for every job of ``job_type``, looked up once
+        (``labels`` takes a lock and builds a key on each call)."""
+        series = self._job_types.get(job_type)
+        if series is None:
+            series = self._job_types[job_type] = JobTypeSeries(
+                queue_wait=self.queue_wait.labels(job_type),
+                in_flight=self.jobs_in_flight.labels(job_type),
+                duration=self.job_duration.labels(job_type),
+                succeeded=self.jobs_finished.labels(job_type, "succeeded"),
+            )
+        return series
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True, slots=True)
+class JobTypeSeries:
+    """One job type's series of the metrics above (see ``Metrics.job_type``)."""
+
+    queue_wait: Histogram
+    in_flight: Gauge
+    duration: Histogram
+    succeeded: Counter

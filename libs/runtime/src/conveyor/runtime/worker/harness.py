@@ -348,9 +348,8 @@ class Worker:
             self.lifecycle.announce(queued, started.created)
         assert started.started is not None
         self.lifecycle.announce(started_event, started.started)
-        self.metrics.queue_wait.labels(envelope.job_type).observe(
-            max(0.0, (utcnow() - envelope.created_at).total_seconds())
-        )
+        series = self.metrics.job_type(envelope.job_type)
+        series.queue_wait.observe(max(0.0, (utcnow() - envelope.created_at).total_seconds()))
 
         context = JobContext(
             job_id=envelope.job_id,
@@ -370,15 +369,12 @@ class Worker:
         )
         running = _Running(envelope, context, task)
         self._running[envelope.job_id] = running
-        in_flight = self.metrics.jobs_in_flight.labels(envelope.job_type)
-        in_flight.inc()
+        series.in_flight.inc()
         try:
             outcome = await self._supervise(running, handler)
         finally:
-            in_flight.dec()
-            self.metrics.job_duration.labels(envelope.job_type).observe(
-                time.monotonic() - running.started
-            )
+            series.in_flight.dec()
+            series.duration.observe(time.monotonic() - running.started)
         try:
             await asyncio.shield(self._settle(message, envelope, context, outcome))
         finally:
@@ -480,7 +476,7 @@ class Worker:
                     fields["expires_at"] = result.expires_at  # when its download stops working
                 await self._transition(envelope, JobState.SUCCEEDED, event, fields)
                 self._processed += 1
-                self.metrics.jobs_finished.labels(job_type, "succeeded").inc()
+                self.metrics.job_type(job_type).succeeded.inc()
                 await _settle_message(self._acks.ack(message))
             case Cancelled(reason):
                 event = _event(JobCancelled, envelope, reason=reason)
