@@ -95,8 +95,8 @@ class ScriptBatcher:
 
         Straight on a pooled connection: redis-py's Pipeline object (command stack, response
         callbacks, per-call bookkeeping) cost a quarter of the batch's CPU. The connection's
-        own retry policy still applies, as in a pipeline: a dropped connection is reopened
-        and the batch sent again.
+        retry policy applies as it did to the pipeline (the services' clients have none: the
+        batch fails and the next one gets a new connection).
         """
         commands = [
             ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in batch
