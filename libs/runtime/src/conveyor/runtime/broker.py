@@ -78,7 +78,8 @@ class Broker:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._publisher: aio_pika.abc.AbstractChannel | None = None
         self._event_channel: aio_pika.abc.AbstractChannel | None = None
-        self._event_encoders: dict[aiormq.Channel, EventPublishEncoder] = {}
+        self._event_encoder: tuple[aiormq.Channel, EventPublishEncoder] | None = None
+        """The event channel's encoder (its number and frame size), made again after a reconnect."""
         self._events_exchange: aio_pika.abc.AbstractExchange | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
@@ -278,14 +279,14 @@ class Broker:
             channel = cast(aiormq.Channel, await self._event_channel.get_underlay_channel())
             if channel.is_closed:
                 raise BrokerUnavailableError("publish event: the event channel is closed")
-            encoder = self._event_encoders.get(channel)
-            if encoder is None:  # a new channel (after a reconnect): its number and frame size
-                self._event_encoders.clear()
-                encoder = self._event_encoders[channel] = EventPublishEncoder(
+            if self._event_encoder is None or self._event_encoder[0] is not channel:
+                encoder = EventPublishEncoder(
                     channel.number,
                     self.topology.events,
                     frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD,
                 )
+                self._event_encoder = (channel, encoder)
+            encoder = self._event_encoder[1]
             payload = b"".join(encoder.publish(*event) for event in events)
             await channel.write_queue.put(ChannelFrame(payload=payload, should_close=False))
         except CONNECTION_EXCEPTIONS as exc:
