@@ -98,6 +98,9 @@ async def test_admin_tables_read_as_text_with_the_important_columns_first(
     workers = page.locator("#admin-workers table")
     queues = page.locator("#admin-queues table")
     schedules = page.locator("#admin-schedules table")
+    # Each panel loads on its own: wait for every table read below, not only the schedules.
+    for table in (workers, queues, schedules):
+        await expect(table.locator("thead th").first).to_be_visible(timeout=10_000)
     assert (await headers(workers))[:6] == [
         "Instance", "State", "Running", "Processed", "Failed", "Last seen"
     ]  # fmt: skip
