@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from random import getrandbits
 from typing import Any, cast
+from uuid import UUID
 
 import aio_pika
 import aio_pika.abc
@@ -25,7 +28,6 @@ import aiormq
 from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import ChannelFrame
-from pamqp import commands as spec
 
 from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
 from conveyor.contracts.topology import (
@@ -33,7 +35,7 @@ from conveyor.contracts.topology import (
     SERVICE_BINDINGS,
     Topology,
 )
-from conveyor.runtime.amqp_frames import EventPublishEncoder
+from conveyor.runtime.amqp_frames import EventPublishEncoder, PublishEncoder
 from conveyor.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class Broker:
         self._connection_name = connection_name
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._publisher: aio_pika.abc.AbstractChannel | None = None
+        self._publish_encoder: tuple[aiormq.Channel, PublishEncoder] | None = None
+        """The publishing channel's encoder, made again after a reconnect."""
         self._event_channel: aio_pika.abc.AbstractChannel | None = None
         self._event_encoder: tuple[aiormq.Channel, EventPublishEncoder] | None = None
         """The event channel's encoder (its number and frame size), made again after a reconnect."""
@@ -222,44 +226,53 @@ class Broker:
         mandatory: bool = True,
         message_id: str | None = None,
     ) -> None:
-        """Publish and wait for the broker's confirm; ``BrokerUnavailableError`` if none comes."""
+        """Publish and wait for the broker's confirm; ``BrokerUnavailableError`` if none comes.
+
+        The frames are encoded by ``PublishEncoder`` and written by ``_publish_confirmed``, not
+        by aiormq's ``basic_publish`` (a sixth of the gateway's CPU, most of it pamqp's generic
+        marshalling): 20,000 publishes with 256 in flight took about 90 us of process CPU each
+        instead of 140.
+        """
         if not self._connected.is_set():
             raise BrokerUnavailableError(f"publish to {exchange}")
         target = self._exchanges[exchange]  # a KeyError names an exchange never declared
-        properties = spec.Basic.Properties(
-            headers=dict(headers) if headers else None,
-            content_type="application/json",
-            delivery_mode=2 if persistent else 1,
-            priority=priority,
-            # None: aiormq draws a unique one, which it needs to match a return to its confirm.
-            message_id=message_id,
-        )
+        # aiormq matches a returned message to its confirm by message id, so each publish has
+        # one; without one given, draw it as aiormq's basic_publish does.
+        message_id = message_id or UUID(int=getrandbits(128), version=4).hex
         try:
             async with self._in_flight:
                 started = time.perf_counter()
                 publisher = self._channel()  # the exchanges were declared on it
                 if publisher.is_closed:
                     raise aiormq.exceptions.ChannelInvalidStateError("the channel is closed")
-                # Straight to aiormq, as aio-pika's Exchange.publish does after building a
-                # Message wrapper we do not need; the channel returns unroutable messages.
                 channel = cast(aiormq.Channel, await publisher.get_underlay_channel())
-                await channel.basic_publish(
+                frames = self._encoder_of(channel).publish(
+                    target.name,
+                    routing_key,
                     body,
-                    exchange=target.name,
-                    routing_key=routing_key,
-                    properties=properties,
+                    message_id=message_id,
+                    headers=headers or None,
+                    persistent=persistent,
+                    priority=priority,
                     mandatory=mandatory,
-                    timeout=self.publish_timeout,
-                    # The confirm is the guarantee; waiting for the socket to drain too held
-                    # the channel's publish lock across a writer round trip per message,
-                    # serialising concurrent publishes (one write each).
-                    wait=False,
                 )
+                # In this task, not wait_for's: see _publish_confirmed on cancellation.
+                async with asyncio.timeout(self.publish_timeout):
+                    await _publish_confirmed(channel, frames, message_id)
         except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
             raise BrokerUnavailableError(f"publish to {exchange} {routing_key}", exc) from exc
         if self._metrics is not None:
             label = exchange.removeprefix(f"{self.topology.namespace}.") or "default"
             self._metrics.publish_latency.labels(label).observe(time.perf_counter() - started)
+
+    def _encoder_of(self, channel: aiormq.Channel) -> PublishEncoder:
+        """The encoder of the publishing channel (its number and frame size)."""
+        if self._publish_encoder is None or self._publish_encoder[0] is not channel:
+            encoder = PublishEncoder(
+                channel.number, frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD
+            )
+            self._publish_encoder = (channel, encoder)
+        return self._publish_encoder[1]
 
     async def publish_event(self, routing_key: str, body: bytes, *, headers: Headers) -> None:
         """Write an event to the ``events`` exchange (no confirm, not persistent)."""
@@ -339,6 +352,55 @@ class Broker:
         if self._publisher is None:
             raise BrokerUnavailableError("not connected")
         return self._publisher
+
+
+async def _publish_confirmed(channel: aiormq.Channel, frames: bytes, message_id: str) -> None:
+    """Write one publish's encoded frames on a confirming channel; wait for the confirm.
+
+    What aiormq's ``Channel.basic_publish`` (7.2) does for a confirmed publish with
+    ``wait=False`` (the confirm is the guarantee: waiting for the socket to drain as well held
+    the lock across a writer round trip per message), minus the marshalling, the Countdown and
+    a closure per call. It works on the same channel attributes under the same lock, so
+    aiormq's own publishes may share the channel, and its reader settles both (ack, nack, a
+    mandatory message's return, the channel's close). Raises as ``basic_publish`` does:
+    ``PublishError`` for a returned message, ``DeliveryError`` for a nack, the close reason,
+    ``ChannelInvalidStateError``. The caller bounds it with ``asyncio.timeout``, in its own
+    task: a cancellation must reach the write below in the task that can roll it back.
+    """
+    async with channel._raise_on_channel_close():
+        async with channel.lock:
+            # The broker numbers publishes in the order their frames arrive, so the tag is
+            # taken and the frames queued under one lock (the write queue is bounded).
+            channel.delivery_tag += 1
+            delivery_tag = channel.delivery_tag
+            confirmation = channel.create_future()  # the channel's close rejects it
+            channel.confirmations[delivery_tag] = confirmation
+            channel.message_id_delivery_tag[message_id] = delivery_tag
+            try:
+                await channel.write_queue.put(ChannelFrame(payload=frames, should_close=False))
+            except BaseException:
+                # Cancelled or timed out while the queue was full: the frames were not queued
+                # and the broker never sees this publish, so its tag is reused. Once queued
+                # they go out, and the confirmation stays registered until the broker answers.
+                channel.delivery_tag -= 1
+                channel.confirmations.pop(delivery_tag, None)
+                _forget_message_id(channel.message_id_delivery_tag, message_id, delivery_tag)
+                confirmation.cancel()
+                raise
+            confirmation.add_done_callback(
+                functools.partial(
+                    _forget_message_id, channel.message_id_delivery_tag, message_id, delivery_tag
+                )
+            )
+        await confirmation
+
+
+def _forget_message_id(
+    delivery_tags: dict[str, int], message_id: str, delivery_tag: int, _: object = None
+) -> None:
+    """Drop ``message_id``'s entry unless a later publish with the same id took it over."""
+    if delivery_tags.get(message_id) == delivery_tag:
+        del delivery_tags[message_id]
 
 
 async def _declare_topic(
