@@ -30,15 +30,17 @@ async def test_live_events_flow_again_after_the_intake_channel_reopens(
             await receive(ws)
             await ws.send_json({"type": "subscribe", "job_id": job["job_id"]})
             await receive_until(ws, "subscribed")
-            intake = gateway.intake
-            first = intake._consuming_on
+            consumer = gateway.intake._consumer
+            assert consumer is not None
+            first = consumer.consuming_on
             assert first is not None
             await first.close()  # as a channel error would; the robust channel reopens
             for _ in range(200):
-                if intake._consuming_on not in (None, first):
+                if consumer.consuming_on not in (None, first):
                     break
                 await asyncio.sleep(0.05)
-            assert intake._consuming_on is not first
+            assert consumer.consuming_on is not first
+            intake = gateway.intake
             received = intake.received
             await worker.start(job)
             await worker.succeed(job)

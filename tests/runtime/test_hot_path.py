@@ -1,13 +1,9 @@
 """Hot-path shortcuts keep their guarantees (real broker and Redis): events written together
-arrive whole and in order, batched acks settle their messages, skipped spans keep the trace,
+arrive whole and in order, skipped spans keep the trace,
 a submit that lost the race to its worker gets the worker's record."""
 
 from __future__ import annotations
 
-import asyncio
-
-import aio_pika
-import aiormq
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -28,7 +24,6 @@ from conveyor.runtime.telemetry import (
     setup_tracing,
     tracer,
 )
-from conveyor.runtime.worker.acks import AckBatcher
 
 
 async def test_events_written_together_arrive_whole_and_in_order(module_broker: Broker) -> None:
@@ -51,41 +46,6 @@ async def test_events_written_together_arrive_whole_and_in_order(module_broker: 
     await channel.close()
     expected = [(key, body, headers["n"]) for key, body, headers in events]
     assert received == [*expected, ("hot.last", b"{}", 300)]
-
-
-async def test_acks_of_one_tick_settle_their_messages(module_broker: Broker) -> None:
-    channel = await module_broker.open_channel(prefetch=100)
-    # Not auto-deleted: it must outlive its consumer to be counted; exclusive, so it goes with
-    # the connection at the latest.
-    queue = await channel.declare_queue(exclusive=True)
-    for i in range(50):
-        await channel.default_exchange.publish(aio_pika.Message(str(i).encode()), queue.name)
-    acks = AckBatcher()
-    delivered: list[aio_pika.abc.AbstractIncomingMessage] = []
-    done = asyncio.Event()
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        delivered.append(message)
-        if len(delivered) == 50:
-            done.set()
-
-    tag = await queue.consume(on_message)
-    await asyncio.wait_for(done.wait(), 10)
-    await asyncio.gather(*(acks.ack(m) for m in delivered))
-    await queue.cancel(tag)
-    await asyncio.sleep(0.2)  # the acks go out on the next tick; let them reach the broker
-    # Unacked messages would go back to the queue when the consumer's channel closes.
-    await channel.close()
-    check = await module_broker.open_channel()
-    remaining = await check.declare_queue(queue.name, passive=True)
-    assert remaining.declaration_result.message_count == 0
-    assert sorted(int(m.body) for m in delivered) == list(range(50))
-    await remaining.delete()
-
-    # A message of a closed channel cannot be acked (the broker redelivers it instead).
-    with pytest.raises(aiormq.exceptions.ChannelInvalidStateError):
-        await acks.ack(delivered[0])
-    await check.close()
 
 
 def test_spans_that_cannot_be_recorded_are_skipped_but_keep_the_trace() -> None:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import job_routing_key
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.worker.delivery import JobDelivery
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Parking:
         self._broker = broker
         self._declared: set[str] = set()
 
-    async def park(self, job_type: str, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    async def park(self, job_type: str, message: JobDelivery) -> None:
         """Copy ``message`` into the parked queue of ``job_type`` (confirmed); caller acks."""
         name = self._broker.topology.parked_queue(job_type)
         if job_type not in self._declared:
@@ -60,7 +61,7 @@ class Parking:
             "",
             name,
             message.body,
-            headers=dict(message.headers or {}),
+            headers=dict(message.headers),
             priority=message.priority,
             message_id=message.message_id,
         )
@@ -77,7 +78,7 @@ async def release_parked(broker: Broker, job_type: str) -> int:
                 broker.topology.jobs,
                 job_routing_key(job_type),
                 message.body,
-                headers=dict(message.headers or {}),
+                headers=dict(message.headers),
                 priority=message.priority,
                 message_id=message.message_id,
             )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aio_pika.abc
 import msgspec
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aiormq.abc import DeliveredMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
@@ -47,6 +48,7 @@ from conveyor.contracts.topology import (
     job_routing_key,
 )
 from conveyor.runtime.broker import Broker, BrokerUnavailableError, service_queue_arguments
+from conveyor.runtime.direct_consumer import DirectConsumer
 from conveyor.runtime.jobstore import JobStore, StartStatus
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.logs import job_id_var
@@ -64,6 +66,7 @@ from conveyor.runtime.telemetry import (
 )
 from conveyor.runtime.worker.acks import AckBatcher
 from conveyor.runtime.worker.context import JobContext
+from conveyor.runtime.worker.delivery import JobDelivery
 from conveyor.runtime.worker.handlers import Handler, HandlerTable
 from conveyor.runtime.worker.heartbeat import Heartbeat
 from conveyor.runtime.worker.outcomes import (
@@ -117,8 +120,7 @@ class Worker:
         self._processing: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._channel: aio_pika.abc.AbstractChannel | None = None
-        self._queue: aio_pika.abc.AbstractQueue | None = None
-        self._consumer_tag: str | None = None
+        self._consumer: DirectConsumer | None = None
         self._processed = 0
         self._failed = 0
         self._paused: set[str] = set()
@@ -158,12 +160,13 @@ class Worker:
         await control.consume(self._on_control, no_ack=True)
         # Bound first, read second: a pause recorded meanwhile arrives as a command anyway.
         self._paused = await paused_job_types(self.store.redis, self.store.keys)
-        # Declared (idempotently), not just looked up: a robust channel restores the consumers
-        # of the queues it declared after a reconnect, and only those.
-        self._queue = await self._channel.declare_queue(
+        # Declared (idempotently), not just looked up: a robust channel declares again, after a
+        # reconnect, the queues it declared; the direct consumer then consumes again.
+        queue = await self._channel.declare_queue(
             self.queue_name, durable=True, arguments=service_queue_arguments()
         )
-        self._consumer_tag = await self._queue.consume(self._on_message)
+        self._consumer = DirectConsumer(self.broker.connection, queue, self._on_message)
+        await self._consumer.start()
         log.info(
             "%s worker consuming %s (concurrency %d, types %s)",
             self.service,
@@ -176,10 +179,10 @@ class Worker:
         """Stop taking jobs, give running ones ``grace`` seconds, then requeue the rest."""
         grace = self.settings.shutdown_grace if grace is None else grace
         self._stopping = True
-        if self._queue is not None and self._consumer_tag is not None:
+        if self._consumer is not None:
             try:
-                await self._queue.cancel(self._consumer_tag)
-            except aio_pika.exceptions.AMQPError as exc:
+                await self._consumer.cancel()
+            except (aio_pika.exceptions.AMQPError, *CONNECTION_EXCEPTIONS) as exc:
                 log.warning("could not cancel the consumer: %s", exc)
         if self._processing:
             log.info("draining %d running job(s), up to %.0f s", len(self._running), grace)
@@ -243,9 +246,7 @@ class Worker:
         except (BrokerUnavailableError, *CONNECTION_EXCEPTIONS) as exc:
             log.warning("parked %s jobs not released (%s); resume again", job_type, exc)
 
-    async def _park(
-        self, message: aio_pika.abc.AbstractIncomingMessage, envelope: JobEnvelope
-    ) -> None:
+    async def _park(self, message: JobDelivery, envelope: JobEnvelope) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._parks.add(task)
@@ -258,27 +259,29 @@ class Worker:
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    async def _on_message(self, message: DeliveredMessage) -> None:
+        delivery = JobDelivery(message)
+        self._acks.delivered(delivery)  # before any await: deliveries are recorded in order
         if self._stopping:
-            await _settle_message(message.nack(requeue=True))
+            await _settle_message(self._acks.nack(delivery))
             return
         # A task of our own, not the consumer's: a closing channel cancels the tasks it made,
         # and a job must be able to finish and record its outcome across a reconnect (its
         # redelivery then finds it finished).
-        task = asyncio.create_task(self._process(message))
+        task = asyncio.create_task(self._process(delivery))
         self._processing.add(task)
         task.add_done_callback(self._processing.discard)
 
-    async def _process(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    async def _process(self, message: JobDelivery) -> None:
         try:
             await self._handle_message(message)
         except Exception:
             # Redis or RabbitMQ failed under us: give the message back rather than hold it.
             log.exception("could not process a message; requeueing it shortly")
             await asyncio.sleep(1.0)
-            await _settle_message(message.nack(requeue=True))
+            await _settle_message(self._acks.nack(message))
 
-    async def _handle_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    async def _handle_message(self, message: JobDelivery) -> None:
         try:
             envelope = envelope_decoder.decode(message.body)
         except msgspec.MsgspecError as exc:
@@ -315,7 +318,7 @@ class Worker:
 
     async def _run_attempt(
         self,
-        message: aio_pika.abc.AbstractIncomingMessage,
+        message: JobDelivery,
         envelope: JobEnvelope,
         handler: Handler[Any],
     ) -> Outcome | None:
@@ -459,7 +462,7 @@ class Worker:
 
     async def _settle(
         self,
-        message: aio_pika.abc.AbstractIncomingMessage,
+        message: JobDelivery,
         envelope: JobEnvelope,
         context: JobContext | None,
         outcome: Outcome,
@@ -486,7 +489,7 @@ class Worker:
             case Requeued():
                 event = _event(JobQueued, envelope, attempt=envelope.attempt)
                 await self._transition(envelope, JobState.QUEUED, event, {})
-                await _settle_message(message.nack(requeue=True))
+                await _settle_message(self._acks.nack(message))
             case Failed(error, retryable, delay) if retryable and not _last(envelope):
                 await self._retry(message, envelope, error, delay)
             case Failed(error, _, _):
@@ -512,7 +515,7 @@ class Worker:
 
     async def _retry(
         self,
-        message: aio_pika.abc.AbstractIncomingMessage,
+        message: JobDelivery,
         envelope: JobEnvelope,
         error: JobError,
         delay: float | None,
@@ -537,7 +540,7 @@ class Worker:
                 )
         except BrokerUnavailableError as exc:
             log.error("retry not scheduled (%s); the message goes back to the queue", exc)
-            await _settle_message(message.nack(requeue=True))
+            await _settle_message(self._acks.nack(message))
             return
         event = _event(
             JobRetrying,
@@ -556,13 +559,13 @@ class Worker:
 
     async def _dead_letter(
         self,
-        message: aio_pika.abc.AbstractIncomingMessage,
+        message: JobDelivery,
         code: ErrorCode,
         reason: str,
         envelope: JobEnvelope | None = None,
     ) -> None:
         """Park the message with its reason in the dead-letter queue (confirmed)."""
-        headers = dict(message.headers or {})
+        headers = dict(message.headers)
         headers.update(
             {
                 HEADER_REASON: reason,

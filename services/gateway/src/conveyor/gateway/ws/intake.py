@@ -23,6 +23,7 @@ from conveyor.contracts.topology import owner_events_binding
 from conveyor.gateway.ws.frames import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.direct_consumer import DirectConsumer
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,7 @@ class EventIntake:
         # never leave an owner unbound while someone still listens.
         self._lock = asyncio.Lock()
         self._queue: aio_pika.abc.AbstractQueue | None = None
-        self._consuming_on: aiormq.abc.AbstractChannel | None = None
-        self._consume_lock = asyncio.Lock()  # reopen and reconnect callbacks may race
+        self._consumer: DirectConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         """Set once the queue consumes (tests wait for it)."""
@@ -233,7 +233,13 @@ class EventIntake:
                 exchange=self._broker.topology.events,
                 bindings=tuple(owner_events_binding(owner) for owner in self._listeners),
             )
-            await self._consume(queue)
+            # Straight on aiormq's channel: aio-pika's per-message wrapper and extra task cost
+            # more than routing the event. The consumer consumes again after a reopen or a
+            # reconnect; the callbacks below also rebind every owner and resynchronise.
+            self._consumer = DirectConsumer(
+                self._broker.connection, queue, self._on_message, no_ack=True
+            )
+            await self._consumer.start()
             self._queue = queue
         reopen_callbacks = getattr(channel, "reopen_callbacks", None)
         if reopen_callbacks is not None:  # a robust channel: restores the queue, not us
@@ -244,23 +250,11 @@ class EventIntake:
         # Sessions that subscribed before the queue existed may have missed events.
         self._broadcast(RESYNC)
 
-    async def _consume(self, queue: aio_pika.abc.AbstractQueue) -> None:
-        """Consume ``queue`` on its current AMQP channel (once per channel)."""
-        # Straight on aiormq's channel: aio-pika's per-message wrapper and extra task cost
-        # more than routing the event. The robust channel restores the queue and its
-        # bindings when it reopens, but not this consumer: ``_on_channel_reopen`` does.
-        async with self._consume_lock:
-            channel = await queue.channel.get_underlay_channel()
-            if channel is self._consuming_on:
-                return
-            await channel.basic_consume(queue.name, self._on_message, no_ack=True)
-            self._consuming_on = channel
-
     async def _on_channel_reopen(self, *_: Any) -> None:
         # Also after a channel-only error (no reconnect): events may have gone meanwhile.
-        if self._queue is not None:
+        if self._consumer is not None:
             try:
-                await self._consume(self._queue)
+                await self._consumer.ensure_consuming()
             except Exception as exc:
                 log.error("could not consume job events again: %s", exc)
         await self._rebind_all()
@@ -269,9 +263,9 @@ class EventIntake:
     async def _on_reconnect(self, *_: Any) -> None:
         # aio-pika re-declared the queue; ``_on_channel_reopen`` normally consumed and rebound
         # already (both are idempotent), then everyone catches up.
-        if self._queue is not None:
+        if self._consumer is not None:
             with contextlib.suppress(Exception):  # _on_channel_reopen logs the failure
-                await self._consume(self._queue)
+                await self._consumer.ensure_consuming()
         await self._rebind_all()
         self._broadcast(RESYNC)
 
