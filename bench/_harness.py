@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import psutil
@@ -45,6 +46,28 @@ async def worker_process(
 
 def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 1e6
+
+
+def host_speed_ns() -> float:
+    """CPU time of a fixed pure-Python loop, ns per iteration (best of 3; lower is faster).
+
+    This VM's host lends it faster or slower cores from one hour to the next (the same
+    commit's figures moved by a factor of 1.5); printed beside the figures, it tells runs on
+    a slow host from slow code.
+    """
+
+    def one_run() -> float:
+        started = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        return time.process_time() - started
+
+    return min(one_run() for _ in range(3)) * 1e9 / 1_000_000
+
+
+def print_host_speed() -> None:
+    print(f"host speed                {host_speed_ns():.1f} ns per reference loop (lower: faster)")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -23,7 +23,14 @@ import time
 
 import aiohttp
 
-from bench._harness import bench_namespace, cpu_seconds, percentiles, rss_mb, worker_process
+from bench._harness import (
+    bench_namespace,
+    cpu_seconds,
+    percentiles,
+    print_host_speed,
+    rss_mb,
+    worker_process,
+)
 from conveyor.runtime.tokens import mint_token
 from tests.support.services import start_gateway
 
@@ -172,6 +179,7 @@ def main() -> None:
     args = parser.parse_args()
     wrk_seconds = args.wrk_seconds if args.wrk else 0.0
     asyncio.run(run(args.submits, args.clients, args.latency_jobs, args.concurrency, wrk_seconds))
+    print_host_speed()
 
 
 if __name__ == "__main__":

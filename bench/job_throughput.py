@@ -28,6 +28,7 @@ from bench._harness import (
     bench_namespace,
     cpu_seconds,
     io_syscalls,
+    print_host_speed,
     sample_peak_rss,
     server_processes,
     worker_process,
@@ -148,6 +149,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1000, help="publishes in flight")
     args = parser.parse_args()
     asyncio.run(run(args.jobs, args.concurrency, args.window))
+    print_host_speed()
 
 
 if __name__ == "__main__":

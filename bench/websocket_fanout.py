@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import msgspec
 import psutil
 
-from bench._harness import bench_namespace, percentiles, rss_mb, sample_peak_rss
+from bench._harness import bench_namespace, percentiles, print_host_speed, rss_mb, sample_peak_rss
 from bench._light_websocket import LightSocket, connect
 from conveyor.contracts.events import JobProgressed, JobQueued, JobStarted
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
@@ -384,6 +384,7 @@ def main() -> None:
     parser.add_argument("--busy-seconds", type=float, default=20.0)
     parser.add_argument("--idle", type=int, default=5000)
     asyncio.run(run(parser.parse_args()))
+    print_host_speed()
 
 
 if __name__ == "__main__":
