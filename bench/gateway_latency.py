@@ -178,8 +178,8 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=float, default=5.0)
     args = parser.parse_args()
     wrk_seconds = args.wrk_seconds if args.wrk else 0.0
+    print_host_speed()  # first, on a quiet machine
     asyncio.run(run(args.submits, args.clients, args.latency_jobs, args.concurrency, wrk_seconds))
-    print_host_speed()
 
 
 if __name__ == "__main__":

@@ -383,8 +383,8 @@ def main() -> None:
     parser.add_argument("--busy-rate", type=float, default=20.0)
     parser.add_argument("--busy-seconds", type=float, default=20.0)
     parser.add_argument("--idle", type=int, default=5000)
+    print_host_speed()  # first, on a quiet machine
     asyncio.run(run(parser.parse_args()))
-    print_host_speed()
 
 
 if __name__ == "__main__":
