@@ -34,6 +34,7 @@ from conveyor.runtime.telemetry import (
     current_trace_id,
     inject_headers,
     publish_span,
+    publish_span_recorded,
     tracer,
 )
 
@@ -187,18 +188,20 @@ class JobLifecycle:
             job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
             for event, _, _ in batch
         ]
+        events = [
+            (key, appended.body, headers)
+            for key, (_, appended, headers) in zip(keys, batch, strict=True)
+        ]
         try:
+            if not any(publish_span_recorded(headers) for _, _, headers in events):
+                await self.broker.publish_events(events)  # the hot path: no span to make
+                return
             with contextlib.ExitStack() as spans:
                 # Each span joins the trace of whoever announced its event (its headers), even
                 # though this outbox task runs in a context of its own.
-                for key, (_, _, headers) in zip(keys, batch, strict=True):
+                for key, _, headers in events:
                     spans.enter_context(publish_span(self.broker.topology.events, key, headers))
-                await self.broker.publish_events(
-                    [
-                        (key, appended.body, headers)
-                        for key, (_, appended, headers) in zip(keys, batch, strict=True)
-                    ]
-                )
+                await self.broker.publish_events(events)
         except BrokerUnavailableError as exc:
             # Readers recover the events from the jobs' Redis histories; nothing is lost.
             for key, (event, appended, _) in zip(keys, batch, strict=True):

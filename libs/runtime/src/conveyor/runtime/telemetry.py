@@ -134,6 +134,11 @@ def redis_span(operation: str) -> Iterator[None]:
         yield
 
 
+def publish_span_recorded(headers: Mapping[str, Any]) -> bool:
+    """Whether ``publish_span`` would record a span for a message with ``headers``."""
+    return not (_unsampled_stay_unrecorded and _unsampled_traceparent(headers))
+
+
 @contextlib.contextmanager
 def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> Iterator[None]:
     """A PRODUCER span for one message, child of the context already in ``headers`` (if any).
@@ -142,7 +147,7 @@ def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> It
     the message become children of the publish, not of whatever queued it. A span that could
     not be recorded is skipped: the headers keep their (unsampled) context and trace id.
     """
-    if _unsampled_stay_unrecorded and _unsampled_traceparent(headers):
+    if not publish_span_recorded(headers):
         yield
         return
     with tracer.start_as_current_span(
