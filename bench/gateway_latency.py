@@ -1,27 +1,32 @@
 """The gateway under load: HTTP submit rate and submit -> succeeded latency over the WebSocket.
 
 Runs a real gateway process and one maintenance worker process in a throwaway namespace:
-- HTTP submits: ``--submits`` diagnostics jobs POSTed by ``--clients`` concurrent clients
-  (the worker runs them meanwhile); rate and per-request latency p50/p99. With ``--wrk``
-  the submits come from wrk (Debian package ``wrk``; C, so the load generator takes less of
-  the two cores than Python clients do) for ``--wrk-seconds`` over ``--clients`` connections;
+- HTTP submits over ``--clients`` concurrent connections, rate and per-request latency
+  p50/p99, twice: by the gateway alone (the worker starts afterwards and drains the jobs, as
+  when workers run on other machines) and with the worker running the jobs meanwhile on the
+  same two cores. The submits come from wrk when it is installed (Debian package ``wrk``; C,
+  so the load generator takes less of the two cores than Python clients do), for
+  ``--wrk-seconds``; else, or with ``--python``, ``--submits`` POSTs from Python clients;
 - latency: ``--latency-jobs`` jobs submitted one at a time, each timed from the POST until
   its ``job.succeeded`` event arrives on an open WebSocket; p50/p99;
 - the gateway's CPU time per submit (user + system; robust to a busy machine) and the RSS
   of both processes.
 
-    uv run python -m bench.gateway_latency [--submits 5000] [--clients 32] [--latency-jobs 500]
-                                           [--wrk] [--wrk-seconds 5]
+    uv run python -m bench.gateway_latency [--clients 32] [--latency-jobs 500]
+                                           [--wrk-seconds 5] [--python] [--submits 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 
 import aiohttp
+from redis.asyncio import Redis
 
 from bench._harness import (
     bench_namespace,
@@ -31,6 +36,7 @@ from bench._harness import (
     rss_mb,
     worker_process,
 )
+from conveyor.contracts.keys import Keys
 from conveyor.runtime.tokens import mint_token
 from tests.support.services import start_gateway
 
@@ -118,52 +124,92 @@ async def event_latency(http: aiohttp.ClientSession, jobs: int) -> tuple[list[fl
     return latencies, replies
 
 
+@dataclass
+class SubmitFigures:
+    rate: float
+    submits: int
+    p50: float
+    p99: float
+    gateway_cpu: float
+    """Seconds of the gateway's CPU (user + system) over the run."""
+
+    def print(self, label: str, clients: int, generator: str) -> None:
+        print(f"{label:<26}{self.rate:,.0f}/s ({self.submits} by {clients} {generator} clients)")
+        print(
+            f"  latency                 p50 {self.p50 * 1000:.1f} ms  p99 {self.p99 * 1000:.1f} ms"
+        )
+        print(f"  gateway CPU µs/submit   {self.gateway_cpu / self.submits * 1e6:,.0f}")
+
+
+async def submit_figures(
+    http: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    gateway_pid: int,
+    *,
+    submits: int,
+    clients: int,
+    wrk_seconds: float,
+) -> SubmitFigures:
+    cpu_before = cpu_seconds(gateway_pid)
+    if wrk_seconds:
+        rate, s50, s99 = await wrk_load(url, token, wrk_seconds, clients)
+        submits = round(rate * wrk_seconds)
+    else:
+        rate, submit_latencies = await submit_load(http, submits, clients)
+        s50, s99 = percentiles(submit_latencies)
+    return SubmitFigures(rate, submits, s50, s99, cpu_seconds(gateway_pid) - cpu_before)
+
+
+async def wait_until_drained(redis: Redis, namespace: str, limit: float = 300) -> None:
+    """Until no job of the namespace is active (queued, running or retrying) any more."""
+    active = Keys(namespace).active_jobs
+    async with asyncio.timeout(limit):
+        while await redis.scard(active):  # type: ignore[misc]
+            await asyncio.sleep(0.1)
+
+
 async def run(
     submits: int, clients: int, latency_jobs: int, concurrency: int, wrk_seconds: float
 ) -> None:
+    generator = "wrk" if wrk_seconds else "Python"
     async with bench_namespace() as (ns, redis):
         gateway, url = await start_gateway(
             ns, CONVEYOR_JWT_SECRET=SECRET, CONVEYOR_LOG_LEVEL="WARNING"
         )
+        pid = gateway.process.pid
+        token = mint_token(SECRET, "bench")
+        load = {"submits": submits, "clients": clients, "wrk_seconds": wrk_seconds}
         try:
-            async with worker_process(ns, redis, CONVEYOR_CONCURRENCY=str(concurrency)) as worker:
-                token = mint_token(SECRET, "bench")
-                headers = {"Authorization": f"Bearer {token}"}
-                connector = aiohttp.TCPConnector(limit=clients)
-                async with aiohttp.ClientSession(
-                    base_url=url, headers=headers, connector=connector
-                ) as http:
-                    await submit_load(http, 200, clients)  # warm-up
-                    cpu_before = cpu_seconds(gateway.process.pid)
-                    if wrk_seconds:
-                        rate, s50, s99 = await wrk_load(url, token, wrk_seconds, clients)
-                        submits = round(rate * wrk_seconds)
-                        generator = "wrk"
-                    else:
-                        rate, submit_latencies = await submit_load(http, submits, clients)
-                        s50, s99 = percentiles(submit_latencies)
-                        generator = "Python"
-                    gateway_cpu = cpu_seconds(gateway.process.pid) - cpu_before
-                    await asyncio.sleep(2)  # let the worker catch up before timing latency
+            connector = aiohttp.TCPConnector(limit=clients)
+            async with aiohttp.ClientSession(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, connector=connector
+            ) as http:
+                await submit_load(http, 200, clients)  # warm-up
+                alone = await submit_figures(http, url, token, pid, **load)
+                env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
+                async with worker_process(ns, redis, **env) as worker:
+                    await wait_until_drained(redis, ns)
+                    with_worker = await submit_figures(http, url, token, pid, **load)
+                    await wait_until_drained(redis, ns)  # before timing latency
                     await event_latency(http, 20)  # warm-up
-                    cpu_before = cpu_seconds(gateway.process.pid)
+                    cpu_before = cpu_seconds(pid)
                     event_latencies, reply_latencies = await event_latency(http, latency_jobs)
-                    ws_cpu = cpu_seconds(gateway.process.pid) - cpu_before
-                gateway_rss, worker_rss = rss_mb(gateway.process.pid), rss_mb(worker.process.pid)
+                    ws_cpu = cpu_seconds(pid) - cpu_before
+                    gateway_rss, worker_rss = rss_mb(pid), rss_mb(worker.process.pid)
         finally:
             gateway.terminate()
             await gateway.wait(20)
+    alone.print("HTTP submits, gateway", clients, generator)
+    with_worker.print("  with the worker along", clients, generator)
     e50, e99 = percentiles(event_latencies)
-    print(f"HTTP submits              {rate:,.0f}/s ({submits} by {clients} {generator} clients)")
-    print(f"  latency                 p50 {s50 * 1000:.1f} ms  p99 {s99 * 1000:.1f} ms")
     print(f"submit -> succeeded (WS)  p50 {e50 * 1000:.1f} ms  p99 {e99 * 1000:.1f} ms "
           f"({latency_jobs} jobs, one at a time)")  # fmt: skip
     r50, r99 = percentiles(reply_latencies)
     print(f"  of which the 202 reply  p50 {r50 * 1000:.1f} ms  p99 {r99 * 1000:.1f} ms "
           "(the job's publish confirmed by RabbitMQ)")  # fmt: skip
-    print(f"gateway CPU µs per submit {gateway_cpu / submits * 1e6:,.0f} under load, "
-          f"{ws_cpu / latency_jobs * 1e6:,.0f} one at a time with its WS events "
-          "(user+system; robust to load)")  # fmt: skip
+    print(f"  gateway CPU µs/submit   {ws_cpu / latency_jobs * 1e6:,.0f} one at a time, "
+          "with its WS events (user+system; robust to load)")  # fmt: skip
     print(f"gateway RSS               {gateway_rss:.0f} MB")
     print(f"worker RSS                {worker_rss:.0f} MB")
 
@@ -174,10 +220,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--latency-jobs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--wrk", action="store_true", help="submit with wrk, not Python")
+    parser.add_argument("--python", action="store_true", help="submit from Python, not wrk")
     parser.add_argument("--wrk-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    wrk_seconds = args.wrk_seconds if args.wrk else 0.0
+    use_wrk = not args.python and shutil.which("wrk") is not None
+    wrk_seconds = args.wrk_seconds if use_wrk else 0.0
     print_host_speed()  # first, on a quiet machine
     asyncio.run(run(args.submits, args.clients, args.latency_jobs, args.concurrency, wrk_seconds))
 

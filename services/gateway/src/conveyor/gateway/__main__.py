@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from conveyor.gateway.bootstrap import bootstrap
+from conveyor.runtime.heap import freeze_startup_heap
 from conveyor.runtime.logs import setup_logging
 from conveyor.runtime.settings import GatewaySettings, SettingsError, load_settings
 from conveyor.runtime.telemetry import setup_tracing, shutdown_tracing
@@ -32,6 +33,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             url = f"http://{host}:{port}"
             log.info("gateway listening", extra={"url": url})
             print(f"Conveyor gateway listening on {url}", flush=True)
+            freeze_startup_heap()
             await stop.wait()
             log.info("gateway stopping")
         finally:

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 
+from conveyor.runtime.heap import freeze_startup_heap
 from conveyor.runtime.logs import setup_logging
 from conveyor.runtime.metrics_server import serve_metrics
 from conveyor.runtime.resources import Resources, open_resources
@@ -62,6 +63,7 @@ async def run_worker_service(
             if settings.metrics_port:
                 await serve_metrics(resources.metrics, settings.metrics_port, stack)
             await worker.start()
+            freeze_startup_heap()
             await stop.wait()
             log.info("stopping: draining running jobs")
             await worker.drain()
