@@ -12,7 +12,7 @@ Runs a real gateway process and one maintenance worker process in a throwaway na
 - the gateway's CPU time per submit (user + system; robust to a busy machine) and the RSS
   of both processes.
 
-    uv run python -m bench.gateway_latency [--clients 32] [--latency-jobs 500]
+    uv run python -m bench.gateway_latency [--clients 16] [--latency-jobs 500]
                                            [--wrk-seconds 5] [--python] [--submits 5000]
 """
 
@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 
 import aiohttp
 from redis.asyncio import Redis
@@ -34,6 +36,7 @@ from bench._harness import (
     percentiles,
     print_host_speed,
     rss_mb,
+    server_processes,
     worker_process,
 )
 from conveyor.contracts.keys import Keys
@@ -132,6 +135,8 @@ class SubmitFigures:
     p99: float
     gateway_cpu: float
     """Seconds of the gateway's CPU (user + system) over the run."""
+    others_cpu: dict[str, float]
+    """The same for RabbitMQ, Redis, the worker (when it runs) and the load generator."""
 
     def print(self, label: str, clients: int, generator: str) -> None:
         print(f"{label:<26}{self.rate:,.0f}/s ({self.submits} by {clients} {generator} clients)")
@@ -139,6 +144,10 @@ class SubmitFigures:
             f"  latency                 p50 {self.p50 * 1000:.1f} ms  p99 {self.p99 * 1000:.1f} ms"
         )
         print(f"  gateway CPU µs/submit   {self.gateway_cpu / self.submits * 1e6:,.0f}")
+        shares = ", ".join(
+            f"{name} {cpu / self.submits * 1e6:,.0f}" for name, cpu in self.others_cpu.items()
+        )
+        print(f"  other CPU µs/submit     {shares}")
 
 
 async def submit_figures(
@@ -146,19 +155,31 @@ async def submit_figures(
     url: str,
     token: str,
     gateway_pid: int,
+    others: dict[str, int],
     *,
     submits: int,
     clients: int,
     wrk_seconds: float,
 ) -> SubmitFigures:
+    """Submit for a while; ``others``: the other processes whose CPU to count, by name."""
     cpu_before = cpu_seconds(gateway_pid)
+    others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
+    generator_before = load_generator_cpu()
     if wrk_seconds:
         rate, s50, s99 = await wrk_load(url, token, wrk_seconds, clients)
         submits = round(rate * wrk_seconds)
     else:
         rate, submit_latencies = await submit_load(http, submits, clients)
         s50, s99 = percentiles(submit_latencies)
-    return SubmitFigures(rate, submits, s50, s99, cpu_seconds(gateway_pid) - cpu_before)
+    others_cpu = {name: cpu_seconds(pid) - others_before[name] for name, pid in others.items()}
+    others_cpu["load generator"] = load_generator_cpu() - generator_before
+    return SubmitFigures(rate, submits, s50, s99, cpu_seconds(gateway_pid) - cpu_before, others_cpu)
+
+
+def load_generator_cpu() -> float:
+    """CPU seconds of this process and of its finished children (wrk runs)."""
+    own, children = (resource.getrusage(who) for who in (RUSAGE_SELF, RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def wait_until_drained(redis: Redis, namespace: str, limit: float = 300) -> None:
@@ -186,11 +207,13 @@ async def run(
                 base_url=url, headers={"Authorization": f"Bearer {token}"}, connector=connector
             ) as http:
                 await submit_load(http, 200, clients)  # warm-up
-                alone = await submit_figures(http, url, token, pid, **load)
+                servers = {name: p.pid for name, p in server_processes().items()}
+                alone = await submit_figures(http, url, token, pid, servers, **load)
                 env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
                 async with worker_process(ns, redis, **env) as worker:
                     await wait_until_drained(redis, ns)
-                    with_worker = await submit_figures(http, url, token, pid, **load)
+                    others = {**servers, "worker": worker.process.pid}
+                    with_worker = await submit_figures(http, url, token, pid, others, **load)
                     await wait_until_drained(redis, ns)  # before timing latency
                     await event_latency(http, 20)  # warm-up
                     cpu_before = cpu_seconds(pid)
@@ -217,7 +240,10 @@ async def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--submits", type=int, default=5000)
-    parser.add_argument("--clients", type=int, default=32)
+    # Closed loop: each connection waits for its answer, so the mean latency is connections /
+    # rate whatever the gateway does; 16 already keep it busy (32 doubled the latency, not
+    # the rate).
+    parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--latency-jobs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--python", action="store_true", help="submit from Python, not wrk")
