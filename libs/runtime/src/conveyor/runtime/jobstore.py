@@ -122,21 +122,6 @@ return {1, state, crashes, r[1], r[2], r[3], c[1], c[2]}
 """
 )
 
-# KEYS: job, job_events, owner_jobs, all_jobs, active, owner_events
-# ARGV: job_id, cursor of the queued event in the owner's stream
-_WITHDRAW = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'queued'
-   or redis.call('HGET', KEYS[1], 'last_seq') ~= '1' then
-  return 0
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('SREM', KEYS[5], ARGV[1])
-redis.call('XDEL', KEYS[6], ARGV[2])
-return 1
-"""
-
 _SEQ_MARK = b'"seq":1'
 
 
@@ -211,7 +196,6 @@ class JobStore:
         self._create = self._scripts.register(_CREATE, "create")
         self._transition = self._scripts.register(_TRANSITION, "transition")
         self._start = self._scripts.register(_START, "start")
-        self._withdraw = self._scripts.register(_WITHDRAW, "withdraw")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -243,19 +227,6 @@ class JobStore:
             flat = res[2]
             return _record_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return _appended(res[2], res[3], res[4], prefix, suffix)
-
-    async def withdraw(self, envelope: JobEnvelope, queued: Appended) -> bool:
-        """Remove a record ``create`` made, with its queued event, if nothing moved it since.
-
-        For a job recorded while its publish was pending, which the broker then refused: it
-        was never queued. Returns whether the record was removed (not if a worker started it).
-        """
-        removed = await self._scripts.call(
-            self._withdraw,
-            keys=self._creation_keys(envelope),
-            args=[envelope.job_id, queued.cursor],
-        )
-        return bool(removed)
 
     def _creation_keys(self, envelope: JobEnvelope) -> list[str]:
         """The keys of the scripts that may create a job's record (create and start)."""

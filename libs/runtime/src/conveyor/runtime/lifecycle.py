@@ -63,74 +63,40 @@ class JobLifecycle:
         self._idle = asyncio.Event()
         self._idle.set()
         self._publisher: asyncio.Task[None] | None = None
-        self._submitting: set[asyncio.Task[JobRecord | None]] = set()
 
     async def submit(self, envelope: JobEnvelope) -> bool:
-        """Publish the job (confirmed) and record it as queued.
+        """Publish the job (confirmed), then record it as queued.
 
-        A broker that cannot take the job leaves nothing recorded; a worker that picks the
-        job up before the record exists creates it. Returns whether this call created the
-        record. Raises ``BrokerUnavailableError``.
+        Publishing first means a broker that cannot take the job leaves nothing recorded; a
+        worker that picks the job up before the record exists creates it. Returns whether
+        this call created the record. Raises ``BrokerUnavailableError``.
         """
         return await self.submit_or_existing(envelope) is None
 
     async def submit_or_existing(self, envelope: JobEnvelope) -> JobRecord | None:
         """Like ``submit``; returns ``None`` if this call created the record, else the record
-        a worker already created and moved on (as of the attempt to create it).
-
-        Runs to its end even if the caller is cancelled, so a record never outlives a publish
-        that did not happen.
-        """
-        if not self.broker.is_available:  # known at once: record nothing
-            raise BrokerUnavailableError(f"publish {job_routing_key(envelope.job_type)}")
-        task = asyncio.create_task(self._submit(envelope))
-        self._submitting.add(task)
-        task.add_done_callback(self._submitting.discard)
-        return await asyncio.shield(task)
-
-    async def _submit(self, envelope: JobEnvelope) -> JobRecord | None:
+        a worker already created and moved on (as of the attempt to create it)."""
         job_type = envelope.job_type
+        if child_spans_recorded():
+            with tracer.start_as_current_span(
+                f"publish {job_routing_key(job_type)}",
+                kind=SpanKind.PRODUCER,
+                attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
+            ):
+                await self._publish_job(envelope)
+        else:  # the span could not be recorded: the job carries its caller's context instead
+            await self._publish_job(envelope)
         queued = JobQueued(
             job_id=envelope.job_id,
             job_type=job_type,
             owner=envelope.owner,
             attempt=envelope.attempt,
         )
-        # Recorded while the publish waits for its confirm (a Redis round trip off every
-        # submit's answer); a refused publish withdraws the record again.
-        recording = asyncio.ensure_future(
-            self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
-        )
-        try:
-            if child_spans_recorded():
-                with tracer.start_as_current_span(
-                    f"publish {job_routing_key(job_type)}",
-                    kind=SpanKind.PRODUCER,
-                    attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
-                ):
-                    await self._publish_job(envelope)
-            else:  # the span could not be recorded: the job carries its caller's context
-                await self._publish_job(envelope)
-        except BaseException:
-            await self._withdraw(envelope, recording)
-            raise
-        outcome = await recording
+        outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
         if isinstance(outcome, JobRecord):
             return outcome
         self.announce(queued, outcome)
         return None
-
-    async def _withdraw(
-        self, envelope: JobEnvelope, recording: asyncio.Future[Appended | JobRecord]
-    ) -> None:
-        """Undo the record of a job whose publish failed (if this call created it)."""
-        try:
-            outcome = await recording
-            if isinstance(outcome, Appended):
-                await self.store.withdraw(envelope, outcome)
-        except Exception:
-            # The record (if any) stays queued for a job that was never published.
-            log.exception("could not withdraw the record of an unpublished job %s", envelope.job_id)
 
     async def _publish_job(self, envelope: JobEnvelope) -> None:
         await self.broker.publish(
