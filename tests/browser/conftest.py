@@ -155,17 +155,7 @@ async def stack(browser_namespace: str, redis: Redis, data_dir: Path) -> AsyncIt
             await broker.close()
             services.append(stack.gateway)  # a test may have restarted it
     finally:
-        await asyncio.gather(*(stop(service) for service in services))
-
-
-async def stop(service: ServiceProcess) -> None:
-    """SIGTERM, then SIGKILL if it does not exit in time."""
-    service.terminate()
-    try:
-        await service.wait(20)
-    except TimeoutError:
-        service.kill()
-        await service.wait(5)
+        await asyncio.gather(*(service.stop() for service in services))
 
 
 def chromium_path() -> str:

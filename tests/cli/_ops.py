@@ -96,10 +96,6 @@ async def stack_fixture(redis: Redis) -> AsyncIterator[Stack]:
         async with running_worker(MAINTENANCE, namespace, redis, **env) as worker:
             yield Stack(namespace, url, worker)
     finally:
-        gateway.terminate()
-        try:
-            await gateway.wait(20)
-        except TimeoutError:
-            gateway.kill()
+        await gateway.stop()
         await delete_redis_keys(namespace)
         await delete_rabbit_entities(namespace)

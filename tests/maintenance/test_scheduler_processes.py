@@ -32,15 +32,6 @@ async def _leader(redis: Redis, keys: Keys) -> tuple[str, int]:
     return instance, int(fence)
 
 
-async def _stop(process: ServiceProcess) -> None:
-    process.terminate()
-    try:
-        await process.wait(20)
-    except TimeoutError:
-        process.kill()
-        await process.wait(5)
-
-
 @pytest.mark.slow
 async def test_every_firing_runs_once_across_a_leader_killed_part_way(
     module_namespace: str,
@@ -73,7 +64,7 @@ async def test_every_firing_runs_once_across_a_leader_killed_part_way(
             assert successor == survivor.instance
             assert new_fence > fence
         finally:
-            await asyncio.gather(*(_stop(p) for p in processes))
+            await asyncio.gather(*(p.stop() for p in processes))
         await asyncio.sleep(0.3)  # let the tap take the last messages in flight
 
     times = tap.fire_times("tick")

@@ -40,6 +40,15 @@ class ServiceProcess:
     async def wait(self, timeout: float = 30.0) -> int:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 20 s."""
+        self.terminate()
+        try:
+            await self.wait(20)
+        except TimeoutError:
+            self.kill()
+            await self.wait(5)
+
 
 async def start_worker(module: str, namespace: str, redis: Redis, **env: str) -> ServiceProcess:
     """Start ``python -m <module>`` and return once its first heartbeat is in Redis."""
@@ -73,12 +82,7 @@ async def running_worker(
     try:
         yield service
     finally:
-        service.terminate()
-        try:
-            await service.wait(20)
-        except TimeoutError:
-            service.kill()
-            await service.wait(5)
+        await service.stop()
 
 
 async def start_gateway(namespace: str, **env: str) -> tuple[ServiceProcess, str]:
