@@ -7,7 +7,7 @@ import contextlib
 import random
 import statistics
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import psutil
 from redis.asyncio import Redis
@@ -57,14 +57,12 @@ def host_speed_ns() -> float:
     a slow host from slow code.
     """
 
-    def one_run() -> float:
-        started = time.process_time()
+    def loop() -> None:
         total = 0
         for i in range(1_000_000):
             total += i * i % 7
-        return time.process_time() - started
 
-    return min(one_run() for _ in range(3)) * 1e9 / 1_000_000
+    return _best_cpu_seconds(loop) * 1e9 / 1_000_000
 
 
 def heap_walk_ns() -> float:
@@ -82,14 +80,22 @@ def heap_walk_ns() -> float:
     random.Random(1).shuffle(order)
     order *= 10
 
-    def one_run() -> float:
-        started = time.process_time()
+    def walk() -> None:
         total = 0
         for i in order:
             total += objects[i]["k"]
-        return time.process_time() - started
 
-    return min(one_run() for _ in range(3)) * 1e9 / len(order)
+    return _best_cpu_seconds(walk) * 1e9 / len(order)
+
+
+def _best_cpu_seconds(run: Callable[[], None]) -> float:
+    """The least CPU time ``run`` took in three runs (the least disturbed one)."""
+    times = []
+    for _ in range(3):
+        started = time.process_time()
+        run()
+        times.append(time.process_time() - started)
+    return min(times)
 
 
 def print_host_speed() -> None:
