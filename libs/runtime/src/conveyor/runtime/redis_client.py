@@ -1,4 +1,5 @@
-"""The Redis client of every service: redis-py's asyncio client, packing commands with hiredis.
+"""The Redis client of every service: redis-py's asyncio client, packing commands with hiredis
+and timing writes so that a cancellation is never lost.
 
 redis-py's synchronous client packs commands with hiredis when it is installed, its asyncio
 client in pure Python: about 60 us for a job-store script call against 8 us with hiredis,
@@ -7,11 +8,14 @@ which made packing the largest single cost of a busy worker.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.connection import HiredisRespSerializer
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _SERIALIZER = HiredisRespSerializer()
 
@@ -21,11 +25,39 @@ class _HiredisPacking:
         return _SERIALIZER.pack(*args)  # type: ignore[no-any-return]
 
 
-class HiredisPackedConnection(_HiredisPacking, Connection):
+class _CancellableWrites(Connection):
+    """Times each write with ``asyncio.timeout`` instead of redis-py's ``asyncio.wait_for``.
+
+    On Python 3.11 ``wait_for`` drops a cancellation that arrives as the wrapped write
+    completes (CPython gh-86296, fixed in 3.12), and since redis-py 8 sets a socket timeout
+    by default, every command goes through it: a third of the tasks cancelled amid Redis
+    calls ran on, like a scheduler leader loop that outlived its stop.
+    """
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        timeout = self.socket_timeout
+        if not timeout:
+            await super().send_packed_command(command, check_health)
+            return
+        # Unset, redis-py writes directly; restored before anything else can use the
+        # connection (a pool hands it to one command at a time).
+        self.socket_timeout = None
+        try:
+            async with asyncio.timeout(timeout):
+                await super().send_packed_command(command, check_health)
+        except TimeoutError:  # the write was abandoned half-way: redis-py disconnected
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout
+
+
+class HiredisPackedConnection(_HiredisPacking, _CancellableWrites):
     """A TCP connection whose commands are packed by hiredis."""
 
 
-class HiredisPackedSSLConnection(_HiredisPacking, SSLConnection):
+class HiredisPackedSSLConnection(_HiredisPacking, _CancellableWrites, SSLConnection):
     """A TLS connection (``rediss://``) whose commands are packed by hiredis."""
 
 
