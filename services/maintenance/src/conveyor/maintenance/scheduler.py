@@ -165,8 +165,11 @@ class Scheduler:
                 log.warning("scheduler cannot reach Redis: %s", exc)
             except Exception:
                 log.exception("scheduler step failed; retrying")
+            # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that arrives as a
+            # reload is requested (gh-86296), and ``stop`` would wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reload.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._reload.wait()
 
     def _begin_term(self) -> None:
         scheduler = AsyncIOScheduler(

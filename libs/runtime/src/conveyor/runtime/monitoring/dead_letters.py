@@ -135,8 +135,9 @@ async def _take(
     try:
         while len(taken) < count:
             arrived.clear()
-            try:
-                await asyncio.wait_for(arrived.wait(), IDLE_SECONDS)
+            try:  # asyncio.timeout: wait_for may drop a cancellation on 3.11 (gh-86296)
+                async with asyncio.timeout(IDLE_SECONDS):
+                    await arrived.wait()
             except TimeoutError:
                 break
     finally:
