@@ -57,3 +57,9 @@ def test_version_prints_the_installed_package_version() -> None:
     result = conveyor("--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"conveyor {importlib.metadata.version('conveyor-cli')}"
+
+
+def test_version_is_also_an_option_of_the_full_parser() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0

@@ -75,6 +75,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if list(argv) == ["--version"]:  # at once: without importing every subcommand (polars)
+        print(f"conveyor {version()}")
+        return 0
     args = build_parser(_module_of(argv)).parse_args(argv)
     try:
         code: int = args.func(args)
