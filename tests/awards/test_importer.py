@@ -10,17 +10,17 @@ import openpyxl  # type: ignore[import-untyped]
 import polars as pl
 
 from conveyor.awards.generator import generate
-from conveyor.awards.importer import (
+from conveyor.awards.importer import import_files
+from conveyor.awards.replacement import SUPERSEDED
+from conveyor.awards.row_checks import (
     BAD_AMOUNT,
     BAD_AWARD_DATE,
     BAD_BUDGET,
     BAD_PUBLISHED_DATE,
-    DUPLICATE_REFERENCE,
     MISSING_AMOUNT,
     MISSING_AWARD_DATE,
     MISSING_REFERENCE,
     NEGATIVE_AMOUNT,
-    import_files,
 )
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files
 
@@ -101,7 +101,7 @@ def test_old_header_spellings_map_and_values_parse(tmp_path: Path) -> None:
         preamble=2,
     )
     report = import_files([path], tmp_path / "out")
-    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 2, 0)
+    assert (report.rows, report.rows_imported, report.rows_rejected) == (2, 2, 0)
     file = report.files[0]
     assert file.columns["Organization Name"] == "procuring_entity"
     assert file.columns["Awardee Name"] == "awardee_name"
@@ -174,7 +174,7 @@ def test_new_header_spellings_map_too(tmp_path: Path) -> None:
         ],
     )
     report = import_files([path], tmp_path / "out")
-    assert report.rows_accepted == 1
+    assert report.rows_imported == 1
     assert report.files[0].ignored_headers == []
     row = _read(tmp_path / "out").row(0, named=True)
     assert row["procuring_entity"] == "DPWH - LEYTE 1ST DEO"
@@ -211,19 +211,19 @@ def test_bad_rows_are_rejected_with_row_file_and_reason(tmp_path: Path) -> None:
             ["R7", *good, "1,000", "", "31/31/2020", ""],  # row 8
             ["R8", *good, "1,000", "N/A", "2020-01-02", ""],  # row 9
             ["R9", *good, "1,000", "", "2020-01-02", "soon"],  # row 10
-            ["R1", *good, "2,000", "", "2020-01-03", ""],  # row 11: duplicate of row 2
+            ["R1", *good, "2,000", "", "2020-01-03", ""],  # row 11: replaces row 2
             ["R10", *good, "abc", "", "2020-01-02", ""],  # row 12
         ],
     )
     report = import_files([path], tmp_path / "out")
-    assert report.rows_read == 11
-    assert report.rows_accepted == 1
+    assert report.rows == 11
+    assert report.rows_imported == 1
     assert report.rejected_by_reason == {
         BAD_AMOUNT: 2,
         BAD_AWARD_DATE: 1,
         BAD_BUDGET: 1,
         BAD_PUBLISHED_DATE: 1,
-        DUPLICATE_REFERENCE: 1,
+        SUPERSEDED: 1,
         MISSING_AMOUNT: 1,
         MISSING_AWARD_DATE: 1,
         MISSING_REFERENCE: 1,
@@ -239,11 +239,13 @@ def test_bad_rows_are_rejected_with_row_file_and_reason(tmp_path: Path) -> None:
         (8, BAD_AWARD_DATE, "31/31/2020"),
         (9, BAD_BUDGET, "N/A"),
         (10, BAD_PUBLISHED_DATE, "soon"),
-        (11, DUPLICATE_REFERENCE, "R1"),
+        (2, SUPERSEDED, f"R1 ({path} row 11)"),
         (12, BAD_AMOUNT, "abc"),
     }
     assert all(e.file == str(path) for e in report.examples)
-    assert _read(tmp_path / "out")["award_reference_no"].to_list() == ["R1"]
+    assert _read(tmp_path / "out").select("award_reference_no", "contract_amount").rows() == [
+        ("R1", 2_000.0)
+    ]
     text = report.format()
     assert "unparseable contract_amount: 2" in text
     assert "row 5: unparseable contract_amount ('one thousand')" in text
@@ -340,8 +342,8 @@ def test_xlsx_typed_cells_and_several_sheets_are_read(tmp_path: Path) -> None:
     workbook.save(path)
 
     report = import_files([path], tmp_path / "out")
-    assert (report.rows_read, report.rows_accepted) == (3, 2)
-    assert report.files[0].problems == ["sheet 'Notes': no header row found"]
+    assert (report.rows, report.rows_imported) == (3, 2)
+    assert report.files[0].notes == ["sheet 'Notes': no header row found, skipped"]
     [example] = report.examples
     assert (example.sheet, example.row, example.reason, example.value) == (
         "2019",
@@ -388,6 +390,8 @@ def test_unreadable_files_are_reported_not_fatal(tmp_path: Path) -> None:
         [["Award Ref No", "Contract Amount", "Award Date"], ["G-1", "10", "2020-01-01"]],
     )
     report = import_files([notes, no_header, good], tmp_path / "out")
-    assert report.rows_accepted == 1
-    assert "not a .csv or .xlsx file" in report.files[0].problems[0]
-    assert report.files[1].problems == ["file: no header row found"]
+    assert report.rows_imported == 1
+    assert report.files[0].unreadable == "not a .csv, .xlsx or .xlsm file"
+    assert report.files[1].unreadable is not None
+    assert "no header row" in report.files[1].unreadable
+    assert not report.succeeded
