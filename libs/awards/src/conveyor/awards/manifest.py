@@ -65,13 +65,9 @@ def write_manifest(directory: str | os.PathLike[str], manifest: DatasetManifest)
 
 
 def remove_manifest(directory: str | os.PathLike[str]) -> None:
-    """Forget the manifest and delete the retired files it kept (a dataset regenerated whole)."""
-    manifest = read_manifest(directory)
-    if manifest is None:
-        return
+    """Forget the manifest: every ``awards-*.parquet`` is the dataset again (the caller
+    deletes the files it does not want, retired ones included)."""
     manifest_path(directory).unlink(missing_ok=True)
-    for retired in manifest.retired:
-        (Path(directory) / retired.name).unlink(missing_ok=True)
 
 
 def expired(retired: list[RetiredFile], *, now: float | None = None) -> list[RetiredFile]:
