@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 import polars as pl
 
-from bench._harness import bench_namespace, peak_rss_mb, worker_process
+from bench._harness import bench_namespace, peak_rss_mb, print_host_speed, worker_process
 from conveyor.awards.generator import generate
 from conveyor.awards.import_report import ImportReport
 from conveyor.awards.importer import import_files
@@ -135,6 +135,9 @@ async def run(data_dir: Path, correction: Path, corrections: int, with_worker: b
 
 def print_import(report: ImportReport) -> None:
     print(f"{'import':<26}{report.seconds:>9.2f} s   {report.rows_imported:,} rows imported")
+    read = report.seconds - report.commit_seconds
+    print(f"{'  read, check, stage':<26}{read:>9.2f} s")
+    print(f"{'  replace and commit':<26}{report.commit_seconds:>9.2f} s")
     print(f"{'  replaced awards':<26}{report.replaced:>9,}")
     print(f"{'  files written':<26}{len(report.written):>9,}")
 
@@ -145,6 +148,8 @@ def main() -> None:
     parser.add_argument("--corrections", type=int, default=100_000)
     parser.add_argument("--skip-worker", action="store_true")
     args = parser.parse_args()
+    print_host_speed()
+    print(f"{'load average (1 min)':<26}{os.getloadavg()[0]:>9.2f}")
     base = base_dataset(args.rows)
     data_dir = working_copy(base)
     started = time.perf_counter()

@@ -646,3 +646,13 @@ def test_regenerating_a_dataset_forgets_the_imports_manifest(tmp_path: Path) -> 
     assert read_manifest(tmp_path) is None
     assert [p.name for p in dataset_files(tmp_path)] == ["awards-00000.parquet"]
     assert scan_dataset(tmp_path).collect().height == 80
+
+
+def test_what_a_crashed_import_left_behind_is_cleared(tmp_path: Path) -> None:
+    stale = tmp_path / "out" / ".import-0123abcd"
+    stale.mkdir(parents=True)
+    (stale / "part-000000.parquet").write_bytes(b"half")
+    path = _write_csv(tmp_path / "a.csv", [HEAD, ["C-1", "1", "2021-01-01"]])
+    assert import_files([path], tmp_path / "out").succeeded
+    assert not stale.exists()
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".import-")] == []

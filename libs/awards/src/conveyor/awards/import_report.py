@@ -69,6 +69,8 @@ class ImportReport:
     written: list[Path] = field(default_factory=list)
     rejects_file: Path | None = None
     seconds: float = 0.0
+    commit_seconds: float = 0.0
+    """Of ``seconds``, the time spent replacing awards and writing the new version."""
 
     @property
     def rows(self) -> int:

@@ -25,7 +25,7 @@ from conveyor.awards.readers import DEFAULT_BLOCK_ROWS, Block, read_sheets
 from conveyor.awards.replacement import SUPERSEDED, commit_import, import_lock, superseded_rows
 from conveyor.awards.row_checks import REASON, ROW, VALUE, judge_block
 from conveyor.awards.schema import AWARDS_SCHEMA
-from conveyor.awards.staging import SEQ, StagedRows
+from conveyor.awards.staging import SEQ, StagedRows, remove_stale_staging
 
 DEFAULT_ROWS_PER_FILE = 1_000_000
 DEFAULT_EXAMPLES_PER_REASON = 5
@@ -60,6 +60,7 @@ def import_files(
             report, None if rejects_file is None else Path(rejects_file), examples_per_reason
         ) as rejects,
     ):
+        remove_stale_staging(out)
         staged = StagedRows(out, rows_per_file)
         try:
             for file_no, name in enumerate(names):
@@ -78,6 +79,7 @@ def import_files(
                 # Rejections are reported only once the file proved readable to its end.
                 for rejected in pending:
                     rejects.add(rejected)
+            committing = time.perf_counter()
             losers = superseded_rows(staged.parts, names)
             for _, file_no, row, reference, kept in losers.iter_rows():
                 report.files[file_no].imported -= 1
@@ -93,6 +95,7 @@ def import_files(
             staged.remove()
     report.written = committed.written
     report.replaced = committed.replaced
+    report.commit_seconds = time.perf_counter() - committing
     report.seconds = time.perf_counter() - started
     return report
 

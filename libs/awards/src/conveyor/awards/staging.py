@@ -21,6 +21,14 @@ STAGING_PREFIX = ".import-"
 """Hidden: the dataset's readers list only ``awards-*.parquet``."""
 
 
+def remove_stale_staging(out: Path) -> None:
+    """Delete what an import that crashed left behind (call under the import lock: no other
+    import is running, so every staging directory is stale)."""
+    for directory in out.glob(f"{STAGING_PREFIX}*"):
+        if directory.is_dir():
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 class StagedRows:
     """Parts of at most ``rows_per_part`` rows under a hidden directory in ``out``."""
 
