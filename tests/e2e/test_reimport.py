@@ -1,6 +1,6 @@
 """A re-import replaces an award as the workers serve it: a real ``conveyor data import``
-process announces the new version, and search and aggregates jobs on a real aggregates
-worker see only the corrected award, never both copies."""
+process announces the new version, and search, aggregates and export jobs on real worker
+processes see only the corrected award, never both copies."""
 
 from __future__ import annotations
 
@@ -19,14 +19,17 @@ from conveyor.awards.schema import DATASET_DIR, dataset_version, scan_dataset
 from conveyor.contracts.jobs import (
     AggregatesRequest,
     AggregatesResult,
+    AwardColumn,
     CachedResult,
+    ExportRequest,
+    FileResult,
     JobEnvelope,
     JobRequest,
     Priority,
     SearchRequest,
     SearchResult,
 )
-from conveyor.contracts.records import JobState
+from conveyor.contracts.records import JobRecord, JobState
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.cli._run import conveyor
@@ -51,17 +54,25 @@ async def worker(
     data_dir: Path, module_namespace: str, redis: Redis
 ) -> AsyncIterator[ServiceProcess]:
     env = {**FAST_WORKER_ENV, "CONVEYOR_DATA_DIR": str(data_dir)}
-    async with running_worker("conveyor.aggregates_worker", module_namespace, redis, **env) as w:
+    async with (
+        running_worker("conveyor.aggregates_worker", module_namespace, redis, **env) as w,
+        running_worker("conveyor.export_worker", module_namespace, redis, **env),
+    ):
         yield w
+
+
+async def _record(lifecycle: JobLifecycle, store: JobStore, request: JobRequest) -> JobRecord:
+    envelope = JobEnvelope(request=request, owner="alice", priority=Priority.INTERACTIVE)
+    await lifecycle.submit(envelope)
+    record = await wait_for_state(store, envelope.job_id, FINAL, timeout=60)
+    assert record.state == JobState.SUCCEEDED, record
+    return record
 
 
 async def _result(
     lifecycle: JobLifecycle, store: JobStore, redis: Redis, request: JobRequest, kind: type[T]
 ) -> T:
-    envelope = JobEnvelope(request=request, owner="alice", priority=Priority.INTERACTIVE)
-    await lifecycle.submit(envelope)
-    record = await wait_for_state(store, envelope.job_id, FINAL, timeout=60)
-    assert record.state == JobState.SUCCEEDED, record
+    record = await _record(lifecycle, store, request)
     assert isinstance(record.result, CachedResult)
     return msgspec.json.decode(await redis.get(record.result.key), type=kind)
 
@@ -113,5 +124,15 @@ async def test_a_reimported_award_replaces_the_old_one_in_search_and_aggregates(
     assert after.summary.total == pytest.approx(
         before.summary.total - old["contract_amount"] + 123.0
     )
+    columns: list[AwardColumn] = ["award_reference_no", "award_title", "contract_amount"]
+    export = await _record(
+        module_lifecycle, module_store, ExportRequest(format="parquet", columns=columns)
+    )
+    assert isinstance(export.result, FileResult)
+    exported = pl.read_parquet(data_dir / export.result.path)
+    assert exported.height == ROWS
+    assert exported.filter(pl.col("award_reference_no") == old["award_reference_no"]).rows() == [
+        (old["award_reference_no"], "Zanzibarite Bridge (corrected)", 123.0)
+    ]
     on_disk = scan_dataset(awards).collect()
     assert on_disk.filter(pl.col("award_reference_no") == old["award_reference_no"]).height == 1
