@@ -656,3 +656,10 @@ def test_what_a_crashed_import_left_behind_is_cleared(tmp_path: Path) -> None:
     assert import_files([path], tmp_path / "out").succeeded
     assert not stale.exists()
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".import-")] == []
+
+
+def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
+    good = _write_csv(tmp_path / "good.csv", [HEAD, ["G-1", "10", "2020-01-01"]])
+    report = import_files([tmp_path / "gone.xlsx", tmp_path, good], tmp_path / "out")
+    assert [f.unreadable for f in report.files] == ["no such file", "not a file", None]
+    assert report.rows_imported == 1

@@ -76,6 +76,8 @@ def read_sheets(
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if not p.is_file():
+        raise UnreadableFileError(p, "no such file" if not p.exists() else "not a file")
     if suffix in CSV_SUFFIXES:
         yield from _csv_sheets(p, block_rows)
     elif suffix in XLSX_SUFFIXES:
