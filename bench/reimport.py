@@ -113,6 +113,7 @@ async def run(data_dir: Path, correction: Path, corrections: int, with_worker: b
         try:
             async with worker_process(ns, redis, "conveyor.aggregates_worker", **env) as worker:
                 seconds, before = await search()
+                first_peak = peak_rss_mb(worker.process.pid)
                 print(f"{'worker first load':<26}{seconds:>9.2f} s   (old version served)")
                 assert before.total == 0
                 report = await asyncio.to_thread(
@@ -128,7 +129,8 @@ async def run(data_dir: Path, correction: Path, corrections: int, with_worker: b
                 assert after.dataset_version == version, "served the old version"
                 assert after.total == corrections, f"{after.total:,} corrections found"
                 print(f"{'served after import':<26}{served:>9.2f} s   (search job, new version)")
-                print(f"{'worker peak RSS':<26}{peak_rss_mb(worker.process.pid):>9.0f} MB")
+                peak = peak_rss_mb(worker.process.pid)
+                print(f"{'worker peak RSS':<26}{peak:>9.0f} MB  ({first_peak:.0f} MB first load)")
         finally:
             await broker.close()
 
