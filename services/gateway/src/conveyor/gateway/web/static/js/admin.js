@@ -1,7 +1,9 @@
-// The admin view: workers, queues, dead letters and schedules from the admin API, with their
-// actions. Each panel says "not available" while its endpoint does not exist on this gateway.
+// The admin view: job statistics, job types, workers, queues, dead letters and schedules from
+// the admin API, with their actions. Each panel says "not available" while its endpoint does not exist on this gateway.
 
+import { jobStatsPanel, jobTypesPanel } from "./admin_panels.js";
 import { ApiError } from "./api.js";
+import { copyableId } from "./copy.js";
 import { $, formatNumber, h, notify, replaceChildren } from "./dom.js";
 import { describeTrigger, formatList, timeNode } from "./format.js";
 import { RescheduleForm } from "./reschedule.js";
@@ -25,7 +27,7 @@ function breakable(name) {
 }
 
 function shortId(id) {
-  return id ? h("code", { title: id }, id.slice(0, 8)) : "—";
+  return copyableId(id);
 }
 
 // Columns in order of importance: on a narrow screen the table scrolls inside its card and
@@ -77,6 +79,10 @@ export class AdminView {
     this.reschedule = new RescheduleForm({ api, onSaved: () => this.refresh() });
     this.loading = false;
     this.panels = [
+      jobStatsPanel(),
+      jobTypesPanel({
+        button: (label, text, action, options) => this.button(label, text, () => action(this.api), options),
+      }),
       {
         box: "#admin-workers", title: "Workers", path: "/api/v1/admin/workers", list: "workers", columns: WORKER_COLUMNS,
         empty: "No worker has sent a heartbeat.", key: (w) => w.instance,
@@ -132,6 +138,11 @@ export class AdminView {
     clearInterval(this.timer);
   }
 
+  // A new statistics window: reload that panel alone.
+  reloadStats() {
+    return this.load(this.panels[0]);
+  }
+
   button(label, text, action, { disabled = false, kind = null, confirm: question = null } = {}) {
     return h("button", {
       type: "button", "aria-label": label, disabled, class: kind,
@@ -163,8 +174,8 @@ export class AdminView {
     // A refresh replaces the buttons: keep keyboard focus on the same one.
     const focused = box.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
     try {
-      const data = await this.api.get(panel.path);
-      const rows = Array.isArray(data?.[panel.list]) ? data[panel.list] : [];
+      const data = await this.api.get(typeof panel.path === "function" ? panel.path() : panel.path);
+      const rows = panel.rows ? panel.rows(data) : (Array.isArray(data?.[panel.list]) ? data[panel.list] : []);
       if (panel.loaded) panel.loaded(rows);
       replaceChildren(box, panel.intro ? panel.intro(data) : null,
         rows.length ? adminTable(panel, rows) : h("p", { class: "hint" }, panel.empty));
@@ -182,9 +193,12 @@ function adminTable(panel, rows) {
   const columns = panel.actions ? [...panel.columns, ["Actions", panel.actions, "actions"]] : panel.columns;
   const { title } = panel;
   return h("div", { class: "table-scroll", role: "region", tabindex: "0", "aria-label": `${title} table` },
-    h("table", { class: "data admin" },
+    h("table", { class: "data admin cards" },
       h("caption", { class: "visually-hidden" }, title),
       h("thead", {}, h("tr", {}, columns.map(([label, , cls]) => h("th", { scope: "col", class: cls }, label)))),
       h("tbody", {}, rows.map((row) => h("tr", { "data-key": panel.key(row) },
-        columns.map(([, cell, cls]) => h("td", { class: cls }, cell(row))))))));
+        // data-label: a narrow screen shows each row as a card, its cells named by these.
+        columns.map(([label, cell, cls], i) => h("td", {
+          class: cls, "data-label": i && cls !== "actions" ? label : null,
+        }, cell(row))))))));
 }
