@@ -22,9 +22,10 @@ WIDTHS = [1280, 420]
 # centre lands on it.
 UNREACHABLE_BUTTONS = """(root) => {
   const problems = [];
-  const name = (b) => `${b.getAttribute("aria-label") || b.textContent.trim()} (${b.id || b.className})`;
+  const name = (b) => `${b.getAttribute("aria-label") || b.textContent.trim()}`;
   for (const button of root.querySelectorAll("button")) {
-    if (!button.getClientRects().length || getComputedStyle(button).visibility === "hidden") continue;
+    const shown = button.getClientRects().length;
+    if (!shown || getComputedStyle(button).visibility === "hidden") continue;
     const before = button.getBoundingClientRect();
     window.scrollTo({ top: scrollY + before.top - innerHeight / 2, left: 0, behavior: "instant" });
     const r = button.getBoundingClientRect();
@@ -39,7 +40,9 @@ UNREACHABLE_BUTTONS = """(root) => {
       const b = box.getBoundingClientRect();
       const right = b.left + box.clientLeft + box.clientWidth;
       const bottom = b.top + box.clientTop + box.clientHeight;
-      if (r.left < b.left - 0.5 || r.right > right + 0.5 || r.top < b.top - 0.5 || r.bottom > bottom + 0.5) {
+      const inside = r.left >= b.left - 0.5 && r.right <= right + 0.5
+        && r.top >= b.top - 0.5 && r.bottom <= bottom + 0.5;
+      if (!inside) {
         problems.push(`${name(button)} clipped by ${box.tagName}.${box.className}`);
         clipped = true;
         break;
@@ -48,7 +51,8 @@ UNREACHABLE_BUTTONS = """(root) => {
     if (clipped) continue;
     const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
     if (!hit || !button.contains(hit)) {
-      problems.push(`${name(button)} covered by ${hit ? `${hit.tagName}.${hit.className}` : "nothing"}`);
+      const what = hit ? `${hit.tagName}.${hit.className}` : "nothing";
+      problems.push(`${name(button)} covered by ${what}`);
     }
   }
   window.scrollTo({ top: 0, left: 0, behavior: "instant" });
@@ -61,9 +65,20 @@ async def unreachable_buttons(page: Page, selector: str) -> list[str]:
     return found
 
 
+async def sticking_out(page: Page) -> list[str]:
+    """Elements reaching past the right edge of the viewport, outside a scrolling table box."""
+    found: list[str] = await page.evaluate(
+        """() => [...document.querySelectorAll("body *")].filter((e) => e.getClientRects().length
+            && !e.closest(".table-scroll") && e.getBoundingClientRect().right > innerWidth + 0.5)
+            .map((e) => `${e.tagName}#${e.id}.${e.className}`)"""
+    )
+    return found
+
+
 async def button_count(page: Page, selector: str) -> int:
     count: int = await page.locator(selector).evaluate(
-        "(root) => [...root.querySelectorAll('button')].filter((b) => b.getClientRects().length).length"
+        "(root) => [...root.querySelectorAll('button')]"
+        ".filter((b) => b.getClientRects().length).length"
     )
     return count
 
@@ -109,6 +124,20 @@ async def test_every_job_button_is_in_view_and_clickable(
     await screenshot(page, f"jobs-{width}")
     assert await unreachable_buttons(page, "body") == []
     assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    # Each job type's own fields fit too (search has two inputs side by side).
+    for kind in ("search", "aggregates", "export"):
+        await page.get_by_label("Job type").select_option(kind)
+        assert await sticking_out(page) == [], kind
+    # A cell too wide for the box (a long unbroken message): the table scrolls inside its
+    # box, and the actions stay in view, stuck to its right edge.
+    await page.locator("#jobs-body tr[data-state='succeeded'] td.progress").first.evaluate(
+        "td => td.append(Object.assign(document.createElement('div'), "
+        "{ textContent: 'x'.repeat(400), style: 'white-space: nowrap' }))"
+    )
+    assert await page.locator(".table-scroll").first.evaluate(
+        "box => box.scrollWidth > box.clientWidth"
+    )
+    assert await unreachable_buttons(page, "body") == []
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -122,6 +151,11 @@ async def test_every_admin_button_is_in_view_and_clickable(
     await expect(page.locator("#admin-schedules table")).to_be_visible(timeout=10_000)
     await expect(page.locator("#admin-dead-letters table")).to_be_visible(timeout=10_000)
     assert await button_count(page, "#view-admin") >= 8
+    # The reschedule form, with its longest label, opened.
+    await page.locator("#admin-schedules button.secondary").first.click()
+    await expect(page.locator("#reschedule-form")).to_be_visible()
+    await page.get_by_label("Trigger", exact=True).select_option("cron")
     await screenshot(page, f"admin-{width}")
     assert await unreachable_buttons(page, "body") == []
+    assert await sticking_out(page) == []
     assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")

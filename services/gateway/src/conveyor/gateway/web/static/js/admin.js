@@ -152,7 +152,8 @@ export class AdminView {
           await action();
           notify(`${label}: done`);
         } catch (error) {
-          notify(`${label}: ${error.message}`, "error");
+          // A 401 has already signed the user out, saying why.
+          if (error?.status !== 401) notify(`${label}: ${error.message}`, "error");
         }
         await this.refresh();
       },

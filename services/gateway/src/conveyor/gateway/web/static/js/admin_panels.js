@@ -64,14 +64,14 @@ const JOB_TYPE_COLUMNS = [
 
 export function jobTypesPanel({ button }) {
   return {
-    box: "#admin-job-types", title: "Job types", path: "/api/v1/admin/queues", columns: JOB_TYPE_COLUMNS,
+    box: "#admin-job-types", title: "Pause and resume by type", path: "/api/v1/admin/queues", columns: JOB_TYPE_COLUMNS,
     rows: jobTypes, empty: "No job types are bound to a queue.", key: (t) => t.job_type,
     intro: () => h("p", { class: "hint" },
       "A paused type's new and queued jobs wait (parked) until it is resumed; running jobs finish."),
     actions: (t) => [t.paused
-      ? button(`Resume job type ${t.job_type}`, "Resume",
+      ? button(`Resume ${t.job_type} jobs`, "Resume",
         (api) => api.post(`/api/v1/admin/job-types/${enc(t.job_type)}/resume`))
-      : button(`Pause job type ${t.job_type}`, "Pause",
+      : button(`Pause ${t.job_type} jobs`, "Pause",
         (api) => api.post(`/api/v1/admin/job-types/${enc(t.job_type)}/pause`), { kind: "cancel" })],
   };
 }

@@ -69,7 +69,9 @@ export class Api {
     if (!response.ok) {
       let body = null;
       try { body = await response.json(); } catch { body = null; }
-      throw new ApiError(response.status, body);
+      const error = new ApiError(response.status, body);
+      if (response.status === 401 && this.onUnauthorized) this.onUnauthorized(error.message);
+      throw error;
     }
     const disposition = response.headers.get("Content-Disposition") || "";
     return { blob: await response.blob(), filename: filenameOf(disposition) || `${jobId}.bin` };

@@ -60,6 +60,12 @@ function setConnection(state) {
     offline: "offline" }[state] || state;
 }
 
+// A 401 has already ended the session and said why; anything else is worth a notice.
+function listFailed(error) {
+  if (error instanceof ApiError && error.status === 401) return;
+  notify(`Could not list jobs: ${error.message}`, "error");
+}
+
 function showSignIn() {
   $("#workspace").hidden = true;
   $("#sign-in").hidden = false;
@@ -119,7 +125,7 @@ async function signIn(token, { restored = false } = {}) {
     // event, and records and events are reconciled by seq.
     onSubscribed: ({ resumed }) => {
       debug.connections += 1;
-      if (!resumed) board.reload().catch((error) => notify(`Could not list jobs: ${error.message}`, "error"));
+      if (!resumed) board.reload().catch(listFailed);
     },
     onUnauthorized: (reason) => signOut(reason || "the token was refused"),
   });
@@ -158,13 +164,13 @@ function main() {
   const reload = () => {
     if (!session) return;
     session.board.filters = { state: $("#filter-state").value, type: $("#filter-type").value };
-    session.board.reload().catch((error) => notify(`Could not list jobs: ${error.message}`, "error"));
+    session.board.reload().catch(listFailed);
   };
   $("#filter-state").addEventListener("change", reload);
   $("#filter-type").addEventListener("change", reload);
   $("#refresh-jobs").addEventListener("click", reload);
   $("#older-jobs").addEventListener("click", () => session?.board.loadMore()
-    .catch((error) => notify(`Could not list jobs: ${error.message}`, "error")));
+    .catch(listFailed));
   $("#refresh-admin").addEventListener("click", () => session?.admin.refresh());
   $("#stats-window").addEventListener("change", () => session?.admin.reloadStats());
   const saved = sessionStorage.getItem(TOKEN_KEY);

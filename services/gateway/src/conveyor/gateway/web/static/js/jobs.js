@@ -209,7 +209,7 @@ export class JobBoard {
       this.merge(await this.api.cancel(record.job_id));
       this.renderRow(this.jobs.get(record.job_id));
     } catch (error) {
-      notify(`Could not cancel: ${error.message}`, "error");
+      failed("cancel", error);
     }
   }
 
@@ -223,7 +223,7 @@ export class JobBoard {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60000);
     } catch (error) {
-      notify(`Could not download: ${error.message}`, "error");
+      failed("download", error);
     }
   }
 
@@ -237,9 +237,14 @@ export class JobBoard {
       this.render();
       notify(`Submitted again as job ${shortId(created.job_id)}`);
     } catch (error) {
-      notify(`Could not retry: ${error.message}`, "error");
+      failed("retry", error);
     }
   }
+}
+
+// A 401 has already signed the user out, saying why; other errors get a notice.
+function failed(action, error) {
+  if (error?.status !== 401) notify(`Could not ${action}: ${error.message}`, "error");
 }
 
 function isEmptyFile(record) {
