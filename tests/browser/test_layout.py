@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 
 from conveyor.contracts.records import JobState
 from tests.browser.conftest import Stack, screenshot, sign_in
+from tests.browser.test_admin_view import low_contrast
 from tests.support.jobs import submit_diagnostics, wait_for_state
 
 WIDTHS = [1280, 420]
@@ -124,6 +125,14 @@ async def test_every_job_button_is_in_view_and_clickable(
     await screenshot(page, f"jobs-{width}")
     assert await unreachable_buttons(page, "body") == []
     assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    # The new bits (copy buttons, the muted history of a retried job) are readable in both
+    # themes.
+    await page.locator("details.attempts summary").click()
+    assert await low_contrast(page) == []
+    await page.locator("#theme-toggle").click()
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert await low_contrast(page) == []
+    await screenshot(page, f"jobs-{width}-dark")
     # Each job type's own fields fit too (search has two inputs side by side).
     for kind in ("search", "aggregates", "export"):
         await page.get_by_label("Job type").select_option(kind)
