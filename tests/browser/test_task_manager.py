@@ -287,3 +287,19 @@ async def test_search_results_show_every_row_of_the_page_unfolded(page: Page, st
     await expect(result.locator("tbody tr")).to_have_count(40, timeout=10_000)
     await expect(result.locator("details")).to_have_count(0)
     await expect(result.locator("tbody tr").last).to_be_visible()
+
+
+async def test_a_search_matching_nothing_says_so(page: Page, stack: Stack) -> None:
+    user = new_user()
+    await sign_in(page, stack.url, user)
+    await page.get_by_label("Job type").select_option("search")
+    await page.get_by_label("Search words").fill("qqqnosuchwordqqq")
+    await page.get_by_role("button", name="Submit", exact=True).click()
+    row = page.locator("#jobs-body tr").first
+    await expect(row).to_have_attribute("data-state", "succeeded", timeout=60_000)
+    await row.get_by_role("button", name="View").click()
+    result = page.locator("#result-body")
+    await expect(result.locator(".no-match")).to_have_text(
+        "No awards match this search and these filters.", timeout=10_000
+    )
+    await expect(result.locator("table")).to_have_count(0)

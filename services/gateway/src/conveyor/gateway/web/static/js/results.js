@@ -43,7 +43,9 @@ export class ResultView {
     return h("div", {},
       h("p", {}, total !== null ? `${formatNumber(total)} matching awards` : ""),
       // The rows are what the user asked for: never folded away, however many.
-      table(rows, "Search results", { fold: false }),
+      rows.length || page > 1
+        ? table(rows, "Search results", { fold: false })
+        : h("p", { class: "no-match" }, "No awards match this search and these filters."),
       h("nav", { class: "row", "aria-label": "Result pages" },
         h("button", { type: "button", disabled: page <= 1, onclick: () => go(page - 1) }, "Previous page"),
         h("span", {}, pages ? `Page ${page} of ${pages}` : `Page ${page}`),
@@ -95,6 +97,9 @@ const BREAKDOWNS = [
 function aggregates(payload) {
   if (!payload.summary || typeof payload.summary.count !== "number") return genericAggregates(payload);
   const parts = [headline(payload.summary)];
+  if (payload.summary.count === 0) {
+    parts.push(h("p", { class: "no-match" }, "No awards match these filters."));
+  }
   if (payload.dataset_version) {
     parts.push(h("p", { class: "hint" }, `Dataset version ${payload.dataset_version}`));
   }
