@@ -1,5 +1,6 @@
 // The admin view: job statistics, job types, workers, queues, dead letters and schedules from
-// the admin API, with their actions. Each panel says "not available" while its endpoint does not exist on this gateway.
+// the admin API, with their actions. Each panel says "not available" while its endpoint does
+// not exist on this gateway.
 
 import { jobStatsPanel, jobTypesPanel } from "./admin_panels.js";
 import { ApiError } from "./api.js";
@@ -26,12 +27,8 @@ function breakable(name) {
   return name.split(/(?<=[._-])/).flatMap((part, i) => (i ? [h("wbr"), part] : [part]));
 }
 
-function shortId(id) {
-  return copyableId(id);
-}
-
-// Columns in order of importance: on a narrow screen the table scrolls inside its card and
-// what matters most stays in view.
+// Columns in order of importance: on a narrow screen each row becomes a card, what matters
+// most first.
 const WORKER_COLUMNS = [
   ["Instance", (w) => [breakable(w.instance), h("div", { class: "hint" }, `${w.service} on ${w.host} (pid ${w.pid})`)]],
   ["State", (w) => badge(w.status, w.status === "alive" ? "succeeded" : "failed")],
@@ -53,7 +50,7 @@ const QUEUE_COLUMNS = [
 ];
 
 const DEAD_LETTER_COLUMNS = [
-  ["Job", (d) => shortId(d.job_id ?? d.id)],
+  ["Job", (d) => copyableId(d.job_id ?? d.id)],
   ["Type", (d) => d.job_type ?? "unknown"],
   ["Reason", (d) => [d.error_code ? h("div", {}, badge(d.error_code.replace(/_/g, " "), "failed")) : null, d.reason]],
   ["Dead-lettered", (d) => timeNode(d.dead_lettered_at)],
@@ -68,7 +65,7 @@ const SCHEDULE_COLUMNS = [
   ["Next run", (s) => (s.paused ? h("span", { class: "hint" }, "paused") : timeNode(s.next_run))],
   ["Last run", (s) => timeNode(s.last_run)],
   ["Last outcome", (s) => (s.last_outcome
-    ? [badge(s.last_outcome.replace(/_/g, " "), s.last_outcome), " ", shortId(s.last_job_id)]
+    ? [badge(s.last_outcome.replace(/_/g, " "), s.last_outcome), " ", copyableId(s.last_job_id)]
     : h("span", { class: "hint" }, "never run"))],
   ["Paused", (s) => (s.paused ? badge("paused", "retrying") : "no")],
 ];
@@ -77,7 +74,8 @@ export class AdminView {
   constructor({ api }) {
     this.api = api;
     this.reschedule = new RescheduleForm({ api, onSaved: () => this.refresh() });
-    this.loading = false;
+    this.loading = null; // the refresh under way
+    this.again = false;
     this.panels = [
       jobStatsPanel(),
       jobTypesPanel({
@@ -160,14 +158,24 @@ export class AdminView {
     }, text);
   }
 
-  async refresh() {
-    if (this.loading) return;
-    this.loading = true;
-    try {
-      await Promise.all(this.panels.map((panel) => this.load(panel)));
-    } finally {
-      this.loading = false;
+  // One refresh at a time; one asked for meanwhile (e.g. after an action) runs once the
+  // current one ends, so what an action changed is always shown.
+  refresh() {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
     }
+    this.loading = (async () => {
+      try {
+        do {
+          this.again = false;
+          await Promise.all(this.panels.map((panel) => this.load(panel)));
+        } while (this.again);
+      } finally {
+        this.loading = null;
+      }
+    })();
+    return this.loading;
   }
 
   async load(panel) {

@@ -1,7 +1,7 @@
 // "My jobs": the job table, kept current by REST pages and live events (applied by seq).
 
-import { $, formatDuration, formatNumber, h, notify, replaceChildren } from "./dom.js";
 import { copyableId } from "./copy.js";
+import { $, formatDuration, formatNumber, h, notify, replaceChildren } from "./dom.js";
 import { timeNode } from "./format.js";
 
 const ACTIVE = new Set(["queued", "running", "retrying"]);
