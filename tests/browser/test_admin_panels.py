@@ -64,6 +64,15 @@ async def test_job_statistics_show_the_api_counts_by_type_and_state_for_the_chos
         await refresh_until(page, matches_the_api)
         total = stats.locator("tr[data-key='All types'] td").nth(1)
         await expect(total).to_have_text(f"{expected['total']:,}")
+        # The window's twelve intervals as columns, each named with its count.
+        chart = stats.get_by_role("img", name="Jobs created over the window")
+        await expect(chart.locator("rect")).to_have_count(len(expected["buckets"]))
+        per_bucket = [
+            sum(n for states in b["counts"].values() for n in states.values())
+            for b in expected["buckets"]
+        ]
+        titles = await chart.locator("rect title").all_text_contents()
+        assert [int(t.rsplit(": ", 1)[1].replace(",", "")) for t in titles] == per_bucket
 
 
 async def test_pausing_a_job_type_parks_its_jobs_until_it_is_resumed(

@@ -1,11 +1,15 @@
 // Two admin panels built from the admin API: job statistics over a chosen window, and the
 // job types with their pause and resume buttons (what `conveyor job-types` does).
 
+import { columnChart } from "./charts.js";
 import { $, formatNumber, h } from "./dom.js";
 import { timeNode } from "./format.js";
 
 const enc = encodeURIComponent;
 const STATES = ["queued", "running", "retrying", "succeeded", "failed", "cancelled"];
+// Short tick labels: twelve of them share the chart's width.
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 
 function count(value) {
   return value ? formatNumber(value) : h("span", { class: "hint" }, "0");
@@ -32,11 +36,26 @@ export function jobStatsPanel() {
       }
       return [...types, all];
     },
-    intro: (data) => h("p", { class: "hint" },
+    intro: (data) => [h("p", { class: "hint" },
       `${formatNumber(data.total)} jobs created from `, timeNode(data.since), " to ", timeNode(data.until),
       ", counted by the state they are in now.",
       data.truncated ? " The window held more jobs than one count covers: these are the newest." : ""),
+    data.total ? bucketChart(data) : null],
   };
+}
+
+// Jobs created in each of the window's buckets (all types and states together).
+function bucketChart(data) {
+  const days = data.window_seconds > 86400;
+  const rows = (data.buckets || []).map((bucket) => ({
+    start: (days ? DAY : CLOCK).format(new Date(bucket.start)),
+    jobs: Object.values(bucket.counts).reduce(
+      (sum, states) => sum + Object.values(states).reduce((a, b) => a + b, 0), 0),
+  }));
+  return columnChart(rows, {
+    label: "start", value: "jobs", title: "Jobs created over the window", xTitle: "Interval starting",
+    yTitle: "Jobs", formatValue: formatNumber, formatTick: (v) => formatNumber(Math.round(v)),
+  });
 }
 
 // Every job type some queue is bound to, and any paused one (its messages wait in a parked
