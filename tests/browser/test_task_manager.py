@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from conveyor.contracts.records import JobState
 from tests.browser.conftest import Stack, screenshot, sign_in
-from tests.support.jobs import wait_for_state
+from tests.support.jobs import submit_diagnostics, wait_for_state
 
 LIVE = "#connection[data-state='live']"
 
@@ -198,3 +198,108 @@ async def test_aggregates_show_as_tables_and_a_chart_and_search_results_page(
     await result.get_by_role("button", name="Next page").click()
     await expect(page.locator("#notice")).to_contain_text("Page 2 requested")
     await screenshot(page, "search-result")
+
+
+async def test_an_export_matching_nothing_says_so_and_offers_no_download(
+    page: Page, stack: Stack
+) -> None:
+    user = new_user()
+    await sign_in(page, stack.url, user)
+    await page.get_by_label("Job type").select_option("export")
+    await page.get_by_label("Format").select_option("csv")
+    await page.get_by_label("Amount at least (PHP)").fill("999999999999999")
+    await page.get_by_role("button", name="Submit", exact=True).click()
+    row = page.locator("#jobs-body tr").first
+    await expect(row).to_have_attribute("data-state", "succeeded", timeout=60_000)
+    job_id = await row.get_attribute("data-job-id")
+    assert job_id
+    record = await stack.store.get(job_id)
+    assert record is not None and record.result is not None
+    assert record.result.rows == 0  # type: ignore[union-attr]
+    await expect(row.locator("td.actions")).to_have_text("No awards match these filters")
+    await expect(row.get_by_role("button", name="Download")).to_have_count(0)
+    # The same from the REST record after a reload, not only from the live event.
+    await page.reload()
+    await expect(page.locator(f"#job-{job_id} td.actions")).to_have_text(
+        "No awards match these filters", timeout=15_000
+    )
+
+
+async def test_a_job_that_succeeded_after_retries_shows_the_earlier_error_muted_on_demand(
+    page: Page, stack: Stack
+) -> None:
+    user = new_user()
+    await sign_in(page, stack.url, user)
+    job = await submit_diagnostics(
+        stack.lifecycle, owner=user, fail_attempts=2, max_attempts=3, numbers=[4]
+    )
+    row = page.locator(f"#job-{job.job_id}")
+    await expect(row).to_have_attribute("data-state", "succeeded", timeout=30_000)
+    for _ in range(2):  # from live events, then from the REST record after a reload
+        attempts = row.locator("details.attempts")
+        await expect(attempts.locator("summary")).to_have_text("succeeded on attempt 3")
+        await expect(row.locator(".error-text")).to_have_count(0)
+        earlier = attempts.get_by_text("An earlier attempt failed: failing attempt 2")
+        await expect(earlier).to_be_hidden()
+        await attempts.locator("summary").click()
+        await expect(earlier).to_be_visible()
+        colour = await attempts.evaluate("e => getComputedStyle(e).color")
+        bad = await page.evaluate(
+            "getComputedStyle(document.documentElement).getPropertyValue('--bad')"
+        )
+        assert colour != bad.strip()
+        await page.reload()
+        await expect(page.locator(LIVE)).to_be_visible(timeout=15_000)
+    # A job that failed for good still shows its error in red.
+    failed = await submit_diagnostics(
+        stack.lifecycle, owner=user, fail_attempts=1, max_attempts=1, numbers=[5]
+    )
+    failed_row = page.locator(f"#job-{failed.job_id}")
+    await expect(failed_row).to_have_attribute("data-state", "failed", timeout=30_000)
+    error = failed_row.locator(".error-text")
+    await expect(error).to_have_text("failing attempt 1 of 1 on purpose")
+
+
+async def test_the_copy_button_puts_the_full_job_id_on_the_clipboard(
+    page: Page, stack: Stack
+) -> None:
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    user = new_user()
+    await sign_in(page, stack.url, user)
+    job = await stack.api(user, "POST", "/api/v1/jobs/diagnostics", {"numbers": [6]})
+    row = page.locator(f"#job-{job['job_id']}")
+    await expect(row.locator("code")).to_have_text(job["job_id"][:8])
+    await row.get_by_role("button", name=f"Copy id {job['job_id']}").click()
+    await expect(page.locator("#notice")).to_have_text(f"Copied {job['job_id']}")
+    assert await page.evaluate("navigator.clipboard.readText()") == job["job_id"]
+
+
+async def test_search_results_show_every_row_of_the_page_unfolded(page: Page, stack: Stack) -> None:
+    user = new_user()
+    await sign_in(page, stack.url, user)
+    await page.get_by_label("Job type").select_option("search")
+    await page.get_by_label("Rows per page").fill("40")  # more than a folded table's 24
+    await page.get_by_role("button", name="Submit", exact=True).click()
+    row = page.locator("#jobs-body tr").first
+    await expect(row).to_have_attribute("data-state", "succeeded", timeout=60_000)
+    await row.get_by_role("button", name="View").click()
+    result = page.locator("#result-body")
+    await expect(result.locator("tbody tr")).to_have_count(40, timeout=10_000)
+    await expect(result.locator("details")).to_have_count(0)
+    await expect(result.locator("tbody tr").last).to_be_visible()
+
+
+async def test_a_search_matching_nothing_says_so(page: Page, stack: Stack) -> None:
+    user = new_user()
+    await sign_in(page, stack.url, user)
+    await page.get_by_label("Job type").select_option("search")
+    await page.get_by_label("Search words").fill("qqqnosuchwordqqq")
+    await page.get_by_role("button", name="Submit", exact=True).click()
+    row = page.locator("#jobs-body tr").first
+    await expect(row).to_have_attribute("data-state", "succeeded", timeout=60_000)
+    await row.get_by_role("button", name="View").click()
+    result = page.locator("#result-body")
+    await expect(result.locator(".no-match")).to_have_text(
+        "No awards match this search and these filters.", timeout=10_000
+    )
+    await expect(result.locator("table")).to_have_count(0)

@@ -1,7 +1,10 @@
-// The admin view: workers, queues, dead letters and schedules from the admin API, with their
-// actions. Each panel says "not available" while its endpoint does not exist on this gateway.
+// The admin view: job statistics, job types, workers, queues, dead letters and schedules from
+// the admin API, with their actions. Each panel says "not available" while its endpoint does
+// not exist on this gateway.
 
+import { jobStatsPanel, jobTypesPanel } from "./admin_panels.js";
 import { ApiError } from "./api.js";
+import { copyableId } from "./copy.js";
 import { $, formatNumber, h, notify, replaceChildren } from "./dom.js";
 import { describeTrigger, formatList, timeNode } from "./format.js";
 import { RescheduleForm } from "./reschedule.js";
@@ -24,12 +27,8 @@ function breakable(name) {
   return name.split(/(?<=[._-])/).flatMap((part, i) => (i ? [h("wbr"), part] : [part]));
 }
 
-function shortId(id) {
-  return id ? h("code", { title: id }, id.slice(0, 8)) : "—";
-}
-
-// Columns in order of importance: on a narrow screen the table scrolls inside its card and
-// what matters most stays in view.
+// Columns in order of importance: on a narrow screen each row becomes a card, what matters
+// most first.
 const WORKER_COLUMNS = [
   ["Instance", (w) => [breakable(w.instance), h("div", { class: "hint" }, `${w.service} on ${w.host} (pid ${w.pid})`)]],
   ["State", (w) => badge(w.status, w.status === "alive" ? "succeeded" : "failed")],
@@ -51,7 +50,7 @@ const QUEUE_COLUMNS = [
 ];
 
 const DEAD_LETTER_COLUMNS = [
-  ["Job", (d) => shortId(d.job_id ?? d.id)],
+  ["Job", (d) => copyableId(d.job_id ?? d.id)],
   ["Type", (d) => d.job_type ?? "unknown"],
   ["Reason", (d) => [d.error_code ? h("div", {}, badge(d.error_code.replace(/_/g, " "), "failed")) : null, d.reason]],
   ["Dead-lettered", (d) => timeNode(d.dead_lettered_at)],
@@ -66,7 +65,7 @@ const SCHEDULE_COLUMNS = [
   ["Next run", (s) => (s.paused ? h("span", { class: "hint" }, "paused") : timeNode(s.next_run))],
   ["Last run", (s) => timeNode(s.last_run)],
   ["Last outcome", (s) => (s.last_outcome
-    ? [badge(s.last_outcome.replace(/_/g, " "), s.last_outcome), " ", shortId(s.last_job_id)]
+    ? [badge(s.last_outcome.replace(/_/g, " "), s.last_outcome), " ", copyableId(s.last_job_id)]
     : h("span", { class: "hint" }, "never run"))],
   ["Paused", (s) => (s.paused ? badge("paused", "retrying") : "no")],
 ];
@@ -75,8 +74,13 @@ export class AdminView {
   constructor({ api }) {
     this.api = api;
     this.reschedule = new RescheduleForm({ api, onSaved: () => this.refresh() });
-    this.loading = false;
+    this.loading = null; // the refresh under way
+    this.again = false;
     this.panels = [
+      jobStatsPanel(),
+      jobTypesPanel({
+        button: (label, text, action, options) => this.button(label, text, () => action(this.api), options),
+      }),
       {
         box: "#admin-workers", title: "Workers", path: "/api/v1/admin/workers", list: "workers", columns: WORKER_COLUMNS,
         empty: "No worker has sent a heartbeat.", key: (w) => w.instance,
@@ -132,6 +136,11 @@ export class AdminView {
     clearInterval(this.timer);
   }
 
+  // A new statistics window: reload that panel alone.
+  reloadStats() {
+    return this.load(this.panels[0]);
+  }
+
   button(label, text, action, { disabled = false, kind = null, confirm: question = null } = {}) {
     return h("button", {
       type: "button", "aria-label": label, disabled, class: kind,
@@ -141,21 +150,32 @@ export class AdminView {
           await action();
           notify(`${label}: done`);
         } catch (error) {
-          notify(`${label}: ${error.message}`, "error");
+          // A 401 has already signed the user out, saying why.
+          if (error?.status !== 401) notify(`${label}: ${error.message}`, "error");
         }
         await this.refresh();
       },
     }, text);
   }
 
-  async refresh() {
-    if (this.loading) return;
-    this.loading = true;
-    try {
-      await Promise.all(this.panels.map((panel) => this.load(panel)));
-    } finally {
-      this.loading = false;
+  // One refresh at a time; one asked for meanwhile (e.g. after an action) runs once the
+  // current one ends, so what an action changed is always shown.
+  refresh() {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
     }
+    this.loading = (async () => {
+      try {
+        do {
+          this.again = false;
+          await Promise.all(this.panels.map((panel) => this.load(panel)));
+        } while (this.again);
+      } finally {
+        this.loading = null;
+      }
+    })();
+    return this.loading;
   }
 
   async load(panel) {
@@ -163,8 +183,8 @@ export class AdminView {
     // A refresh replaces the buttons: keep keyboard focus on the same one.
     const focused = box.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
     try {
-      const data = await this.api.get(panel.path);
-      const rows = Array.isArray(data?.[panel.list]) ? data[panel.list] : [];
+      const data = await this.api.get(typeof panel.path === "function" ? panel.path() : panel.path);
+      const rows = panel.rows ? panel.rows(data) : (Array.isArray(data?.[panel.list]) ? data[panel.list] : []);
       if (panel.loaded) panel.loaded(rows);
       replaceChildren(box, panel.intro ? panel.intro(data) : null,
         rows.length ? adminTable(panel, rows) : h("p", { class: "hint" }, panel.empty));
@@ -182,9 +202,12 @@ function adminTable(panel, rows) {
   const columns = panel.actions ? [...panel.columns, ["Actions", panel.actions, "actions"]] : panel.columns;
   const { title } = panel;
   return h("div", { class: "table-scroll", role: "region", tabindex: "0", "aria-label": `${title} table` },
-    h("table", { class: "data admin" },
+    h("table", { class: "data admin cards" },
       h("caption", { class: "visually-hidden" }, title),
       h("thead", {}, h("tr", {}, columns.map(([label, , cls]) => h("th", { scope: "col", class: cls }, label)))),
       h("tbody", {}, rows.map((row) => h("tr", { "data-key": panel.key(row) },
-        columns.map(([, cell, cls]) => h("td", { class: cls }, cell(row))))))));
+        // data-label: a narrow screen shows each row as a card, its cells named by these.
+        columns.map(([label, cell, cls], i) => h("td", {
+          class: cls, "data-label": i && cls !== "actions" ? label : null,
+        }, cell(row))))))));
 }

@@ -19,6 +19,7 @@ export class ApiError extends Error {
 export class Api {
   constructor(token) {
     this.token = token;
+    this.onUnauthorized = null; // set once the token was accepted: a later 401 ends the session
   }
 
   async call(method, path, body) {
@@ -34,7 +35,11 @@ export class Api {
     if (text) {
       try { data = JSON.parse(text); } catch { data = { text }; }
     }
-    if (!response.ok) throw new ApiError(response.status, data);
+    if (!response.ok) {
+      const error = new ApiError(response.status, data);
+      if (response.status === 401 && this.onUnauthorized) this.onUnauthorized(error.message);
+      throw error;
+    }
     return data;
   }
 
@@ -64,7 +69,9 @@ export class Api {
     if (!response.ok) {
       let body = null;
       try { body = await response.json(); } catch { body = null; }
-      throw new ApiError(response.status, body);
+      const error = new ApiError(response.status, body);
+      if (response.status === 401 && this.onUnauthorized) this.onUnauthorized(error.message);
+      throw error;
     }
     const disposition = response.headers.get("Content-Disposition") || "";
     return { blob: await response.blob(), filename: filenameOf(disposition) || `${jobId}.bin` };

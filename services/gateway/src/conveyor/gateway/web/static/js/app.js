@@ -1,7 +1,8 @@
 // The task manager: sign in, wire the live feed to the job board, switch views.
 
 import { AdminView } from "./admin.js";
-import { Api, claimsOf } from "./api.js";
+import { Api, ApiError, claimsOf } from "./api.js";
+import { rejectedMessage, signedOutMessage } from "./auth.js";
 import { $, notify } from "./dom.js";
 import { setUpSubmitForm } from "./forms.js";
 import { JobBoard } from "./jobs.js";
@@ -19,8 +20,10 @@ let session = null;
 
 function setTheme(theme) {
   document.documentElement.dataset.theme = theme;
-  // A toggle button: its name stays "Dark mode", aria-pressed says whether it is on.
-  $("#theme-toggle").setAttribute("aria-pressed", String(theme === "dark"));
+  // The button names what it does (the theme it switches to), so it has no aria-pressed.
+  const button = $("#theme-toggle");
+  button.textContent = theme === "dark" ? "Light mode" : "Dark mode";
+  button.title = `Switch to the ${theme === "dark" ? "light" : "dark"} theme`;
 }
 
 function initialTheme() {
@@ -57,28 +60,52 @@ function setConnection(state) {
     offline: "offline" }[state] || state;
 }
 
-function signOut(message) {
-  if (session) {
-    session.feed.stop();
-    session.admin.stop();
-  }
-  session = null;
-  sessionStorage.removeItem(TOKEN_KEY);
+// A 401 has already ended the session and said why; anything else is worth a notice.
+function listFailed(error) {
+  if (error instanceof ApiError && error.status === 401) return;
+  notify(`Could not list jobs: ${error.message}`, "error");
+}
+
+function showSignIn() {
   $("#workspace").hidden = true;
   $("#sign-in").hidden = false;
   $("#sign-out").hidden = true;
-  $("#who").textContent = "";
-  if (message) notify(message, "error");
+  $("#who").textContent = "not signed in";
 }
 
-function signIn(token) {
+// ``reason``: why the gateway refused the token mid-session; none when the user signed out.
+function signOut(reason) {
+  if (!session) return;
+  session.feed.stop();
+  session.admin.stop();
+  session = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  showSignIn();
+  if (reason === undefined) notify("Signed out.");
+  else notify(signedOutMessage(reason), "error");
+}
+
+// The gateway checks the token before the page shows anything: a refused one leaves the user
+// on the sign-in form, told why. ``restored``: the tab's saved token, signed in before.
+async function signIn(token, { restored = false } = {}) {
   const claims = claimsOf(token);
   if (!claims || !claims.sub) {
-    notify("That does not look like a bearer token (a JWT).", "error");
+    notify("Not signed in: that does not look like a bearer token (a JWT).", "error");
     return;
   }
-  sessionStorage.setItem(TOKEN_KEY, token);
   const api = new Api(token);
+  try {
+    await api.listJobs({ limit: 1 });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      notify(restored ? signedOutMessage(error.message) : rejectedMessage(error.message), "error");
+      return;
+    }
+    // Anything else (the gateway restarting, a network blip): the live feed retries.
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  api.onUnauthorized = (reason) => signOut(reason);
   const roles = claims.roles || [];
   const observer = roles.includes("admin") || roles.includes("operator");
   const board = new JobBoard({ api, onViewResult: (record) => results.open(record) });
@@ -98,9 +125,9 @@ function signIn(token) {
     // event, and records and events are reconciled by seq.
     onSubscribed: ({ resumed }) => {
       debug.connections += 1;
-      if (!resumed) board.reload().catch((error) => notify(`Could not list jobs: ${error.message}`, "error"));
+      if (!resumed) board.reload().catch(listFailed);
     },
-    onUnauthorized: (reason) => signOut(`Signed out: ${reason || "the token was refused"}`),
+    onUnauthorized: (reason) => signOut(reason || "the token was refused"),
   });
   const admin = new AdminView({ api });
   session = { api, board, feed, admin };
@@ -115,6 +142,7 @@ function signIn(token) {
 
 function main() {
   setTheme(initialTheme());
+  showSignIn();
   $("#theme-toggle").addEventListener("click", () => {
     const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
     localStorage.setItem(THEME_KEY, next);
@@ -136,16 +164,17 @@ function main() {
   const reload = () => {
     if (!session) return;
     session.board.filters = { state: $("#filter-state").value, type: $("#filter-type").value };
-    session.board.reload().catch((error) => notify(`Could not list jobs: ${error.message}`, "error"));
+    session.board.reload().catch(listFailed);
   };
   $("#filter-state").addEventListener("change", reload);
   $("#filter-type").addEventListener("change", reload);
   $("#refresh-jobs").addEventListener("click", reload);
   $("#older-jobs").addEventListener("click", () => session?.board.loadMore()
-    .catch((error) => notify(`Could not list jobs: ${error.message}`, "error")));
+    .catch(listFailed));
   $("#refresh-admin").addEventListener("click", () => session?.admin.refresh());
+  $("#stats-window").addEventListener("change", () => session?.admin.reloadStats());
   const saved = sessionStorage.getItem(TOKEN_KEY);
-  if (saved) signIn(saved);
+  if (saved) signIn(saved, { restored: true });
 }
 
 main();

@@ -1,5 +1,6 @@
 // "My jobs": the job table, kept current by REST pages and live events (applied by seq).
 
+import { copyableId } from "./copy.js";
 import { $, formatDuration, formatNumber, h, notify, replaceChildren } from "./dom.js";
 import { timeNode } from "./format.js";
 
@@ -153,16 +154,19 @@ export class JobBoard {
     const bar = h("progress", {
       max: 100, value: percent, "aria-label": label, "aria-valuetext": `${percent} %`,
     });
+    // data-label names each cell where a narrow screen shows rows as cards, without headers.
     return h("tr", { id: `job-${record.job_id}`, dataset: { state: record.state, jobId: record.job_id } },
-      h("td", { title: record.job_id }, h("code", {}, shortId(record.job_id))),
-      h("td", {}, record.job_type),
+      h("td", { class: "job-id" }, copyableId(record.job_id)),
+      h("td", { "data-label": "Type" }, record.job_type),
       h("td", { class: "state" }, h("span", { class: `badge ${record.state}` }, record.state),
-        record.error ? h("div", { class: "error-text" }, record.error.message) : null),
-      h("td", { class: "progress" }, bar, h("span", { class: "percent" }, `${percent} %`),
+        attempts(record)),
+      h("td", { class: "progress", "data-label": "Progress" }, bar,
+        h("span", { class: "percent" }, `${percent} %`),
         progress.message ? h("div", { class: "hint" }, progress.message) : null),
-      h("td", { class: "rows" }, total !== null ? `${formatNumber(done)} / ${formatNumber(total)}` : ""),
-      h("td", { class: "eta" }, ACTIVE.has(record.state) ? eta(record) : ""),
-      h("td", {}, timeNode(record.created_at)),
+      h("td", { class: "rows", "data-label": "Rows" },
+        total !== null ? `${formatNumber(done)} / ${formatNumber(total)}` : ""),
+      h("td", { class: "eta", "data-label": "ETA" }, ACTIVE.has(record.state) ? eta(record) : ""),
+      h("td", { class: "submitted", "data-label": "Submitted" }, timeNode(record.created_at)),
       h("td", { class: "actions" }, this.actions(record)),
     );
   }
@@ -176,7 +180,10 @@ export class JobBoard {
         onclick: () => this.cancel(record),
       }, "Cancel"));
     }
-    if (record.state === "succeeded" && record.result && record.result.type === "file") {
+    if (isEmptyFile(record)) {
+      // A file of headers only: nothing to download, and the filters are what to change.
+      buttons.push(h("span", { class: "no-match" }, "No awards match these filters"));
+    } else if (record.state === "succeeded" && record.result && record.result.type === "file") {
       buttons.push(h("button", {
         type: "button", class: "download", "aria-label": `Download the file of ${name}`,
         onclick: () => this.download(record),
@@ -202,7 +209,7 @@ export class JobBoard {
       this.merge(await this.api.cancel(record.job_id));
       this.renderRow(this.jobs.get(record.job_id));
     } catch (error) {
-      notify(`Could not cancel: ${error.message}`, "error");
+      failed("cancel", error);
     }
   }
 
@@ -216,7 +223,7 @@ export class JobBoard {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60000);
     } catch (error) {
-      notify(`Could not download: ${error.message}`, "error");
+      failed("download", error);
     }
   }
 
@@ -230,9 +237,37 @@ export class JobBoard {
       this.render();
       notify(`Submitted again as job ${shortId(created.job_id)}`);
     } catch (error) {
-      notify(`Could not retry: ${error.message}`, "error");
+      failed("retry", error);
     }
   }
+}
+
+// A 401 has already signed the user out, saying why; other errors get a notice.
+function failed(action, error) {
+  if (error?.status !== 401) notify(`Could not ${action}: ${error.message}`, "error");
+}
+
+function isEmptyFile(record) {
+  return record.state === "succeeded" && record.result?.type === "file" && record.result.rows === 0;
+}
+
+// The error shown under the state: red only when it is why the job failed. An earlier
+// attempt's error on a job that went on (retrying, running again, succeeded) is history,
+// shown muted and folded away.
+function attempts(record) {
+  const error = record.error;
+  const attempt = record.attempt ?? 1;
+  if (record.state === "failed") {
+    return error ? h("div", { class: "error-text" }, error.message) : null;
+  }
+  if (record.state === "retrying") {
+    return error ? h("div", { class: "retry-text" }, `Retrying after: ${error.message}`) : null;
+  }
+  if (!error && !(record.state === "succeeded" && attempt > 1)) return null;
+  const summary = record.state === "succeeded" ? `succeeded on attempt ${attempt}` : `on attempt ${attempt}`;
+  if (!error) return h("div", { class: "attempts hint" }, summary);
+  return h("details", { class: "attempts hint" }, h("summary", {}, summary),
+    h("div", {}, `An earlier attempt failed: ${error.message}`));
 }
 
 export function shortId(jobId) {

@@ -42,7 +42,10 @@ export class ResultView {
     const go = (to) => this.resubmit(record, to);
     return h("div", {},
       h("p", {}, total !== null ? `${formatNumber(total)} matching awards` : ""),
-      table(rows, "Search results"),
+      // The rows are what the user asked for: never folded away, however many.
+      rows.length || page > 1
+        ? table(rows, "Search results", { fold: false })
+        : h("p", { class: "no-match" }, "No awards match this search and these filters."),
       h("nav", { class: "row", "aria-label": "Result pages" },
         h("button", { type: "button", disabled: page <= 1, onclick: () => go(page - 1) }, "Previous page"),
         h("span", {}, pages ? `Page ${page} of ${pages}` : `Page ${page}`),
@@ -94,6 +97,9 @@ const BREAKDOWNS = [
 function aggregates(payload) {
   if (!payload.summary || typeof payload.summary.count !== "number") return genericAggregates(payload);
   const parts = [headline(payload.summary)];
+  if (payload.summary.count === 0) {
+    parts.push(h("p", { class: "no-match" }, "No awards match these filters."));
+  }
   if (payload.dataset_version) {
     parts.push(h("p", { class: "hint" }, `Dataset version ${payload.dataset_version}`));
   }
@@ -158,7 +164,7 @@ const MONEY = new Set(["total", "total_value", "average", "median", "contract_am
 const HEADERS = { total: "Total value (PHP)", count: "Awards", name: "Name", year: "Year", month: "Month" };
 
 // The caption names the table for screen readers; a heading already shows it on screen.
-export function table(rows, caption, { labelledBy } = {}) {
+export function table(rows, caption, { labelledBy, fold = true } = {}) {
   if (!rows.length) return h("p", { class: "hint" }, "Nothing to show.");
   const columns = [...new Set(rows.flatMap((row) => (row && typeof row === "object" ? Object.keys(row) : ["value"])))];
   const title = caption.replace(/_/g, " ");
@@ -172,7 +178,7 @@ export function table(rows, caption, { labelledBy } = {}) {
         h("td", { class: numeric(c) ? "number" : null },
           formatCell(row && typeof row === "object" ? row[c] : row, c))))))));
   // Long tables (e.g. by month) fold away; the chart above already shows their shape.
-  if (rows.length <= LONG_TABLE) return node;
+  if (!fold || rows.length <= LONG_TABLE) return node;
   return h("details", {}, h("summary", {}, `${title}: all ${rows.length} rows`), node);
 }
 
