@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from conveyor.contracts.jobs import Submitters
 from conveyor.gateway.api._routes import Route
 
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -94,6 +95,19 @@ def _operation(
     return operation
 
 
+def _document_submitters(operation: dict[str, Any], body_type: Any) -> None:
+    """Who may submit a job type, as declared beside it in the contracts."""
+    submitters = getattr(body_type, "submitters", None)
+    if not isinstance(submitters, Submitters):
+        return
+    operation["x-submitters"] = submitters.value
+    if submitters is Submitters.ADMINS:
+        operation["summary"] += " (admin)"
+        operation["description"] = "Only tokens with the `admin` role may submit this job type."
+    else:
+        operation["description"] = "Every authenticated user may submit this job type."
+
+
 def build_openapi(routes: Sequence[Route], *, version: str = "1") -> dict[str, Any]:
     types = _schema_types(routes)
     roots, components = msgspec.json.schema_components(types, ref_template=REF_TEMPLATE)
@@ -115,6 +129,7 @@ def build_openapi(routes: Sequence[Route], *, version: str = "1") -> dict[str, A
             body_ref = {"$ref": REF_TEMPLATE.format(name=body_name)}
             operation = _operation(route, refs, path, body_ref)
             operation["summary"] = f"{route.summary}: {value}"
+            _document_submitters(operation, body_type)
             paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
