@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import http
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -108,6 +108,37 @@ def _document_submitters(operation: dict[str, Any], body_type: Any) -> None:
         operation["description"] = "Every authenticated user may submit this job type."
 
 
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value.rsplit("/", 1)[1]
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _forbid_unknown_fields(components: dict[str, Any], paths: dict[str, dict[str, Any]]) -> None:
+    """Mark every object a request body can contain as closed, as the gateway decodes them
+    (``api.bodies``): an unknown field is a 400."""
+    bodies = [
+        op["requestBody"] for ops in paths.values() for op in ops.values() if "requestBody" in op
+    ]
+    pending = list(_refs(bodies))
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        schema = components[name]
+        if schema.get("type") == "object" and "properties" in schema:
+            schema["additionalProperties"] = False
+        pending.extend(_refs(schema))
+
+
 def build_openapi(routes: Sequence[Route], *, version: str = "1") -> dict[str, Any]:
     types = _schema_types(routes)
     roots, components = msgspec.json.schema_components(types, ref_template=REF_TEMPLATE)
@@ -131,6 +162,7 @@ def build_openapi(routes: Sequence[Route], *, version: str = "1") -> dict[str, A
             operation["summary"] = f"{route.summary}: {value}"
             _document_submitters(operation, body_type)
             paths.setdefault(path, {})[route.method.lower()] = operation
+    _forbid_unknown_fields(components, paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Conveyor gateway", "version": version, "description": _DESCRIPTION},
