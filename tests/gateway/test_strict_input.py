@@ -103,3 +103,22 @@ async def test_a_dead_letter_replay_with_an_unknown_field_is_a_bad_request(
     )
     assert response.status == 400, await response.text()
     assert (await response.json())["error"]["field"] == "$.al"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/jobs?limt=10", "limt"),
+        ("/api/v1/jobs?all=yes", "all"),
+        ("/api/v1/jobs?type=", "type"),
+        ("/api/v1/jobs?state=", "state"),
+        ("/api/v1/admin/stats/jobs?windw=1h", "windw"),
+        ("/api/v1/health?verbose=1", "verbose"),
+    ],
+)
+async def test_an_unknown_or_malformed_query_parameter_is_a_bad_request_naming_it(
+    client: Client, path: str, field: str
+) -> None:
+    response = await client.get(path, headers=auth(new_user(), admin=True))
+    assert response.status == 400, await response.text()
+    assert (await response.json())["error"]["field"] == field

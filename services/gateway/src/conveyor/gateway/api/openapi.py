@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from conveyor.contracts.errors import ErrorResponse
 from conveyor.contracts.jobs import Submitters
 from conveyor.gateway.api._routes import Route
 
@@ -27,7 +28,7 @@ _DESCRIPTION = (
 
 def _schema_types(routes: Sequence[Route]) -> list[Any]:
     """Every msgspec type the document references, each once, in a stable order."""
-    seen: list[Any] = []
+    seen: list[Any] = [ErrorResponse]
     for route in routes:
         bodies = (*route.responses.values(), *route.path_variants.values(), route.request_body)
         for body in bodies:
@@ -73,9 +74,10 @@ def _operation(
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": route.summary,
+        # Every route answers an undeclared query parameter with a 400 (``known_query_only``).
         "responses": {
             str(status): _response(status, body, refs)
-            for status, body in sorted(route.responses.items())
+            for status, body in sorted({400: ErrorResponse, **route.responses}.items())
         },
     }
     if route.parameters:
