@@ -85,3 +85,12 @@ async def test_deep_nesting_in_the_auth_message_closes_with_4401_not_1011(
         message = await ws.receive(timeout=5)
         assert message.type is aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 4401
+
+
+async def test_a_frame_over_64_kib_closes_with_1009_not_1011(client: Client) -> None:
+    async with client.ws_connect("/ws", headers=auth(new_user())) as ws:
+        await receive(ws)
+        await ws.send_str('{"type": "ping", "pad": "' + "x" * 70_000 + '"}')
+        message = await ws.receive(timeout=5)
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert message.data == 1009

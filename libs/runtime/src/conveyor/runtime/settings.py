@@ -45,7 +45,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Settings every Conveyor process shares."""
 
     env: Literal["production", "development"] = "production"
-    """``development`` allows the development JWT secret (``conveyor dev`` sets it)."""
+    """``production``: the gateway refuses a weak JWT secret; ``development`` allows it."""
     namespace: Annotated[str, msgspec.Meta(pattern=_NAMESPACE_RE)] = "conveyor"
     """Prefix of every exchange, queue and Redis key; separate deployments or test runs."""
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
