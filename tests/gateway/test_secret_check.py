@@ -14,7 +14,7 @@ from conveyor.runtime.settings import (
     check_jwt_secret,
     load_settings,
 )
-from tests.cli._run import clean_environ
+from tests.cli._run import clean_environ, conveyor
 
 GOOD = "a-production-secret-of-at-least-32-bytes"
 
@@ -68,3 +68,11 @@ def test_the_gateway_process_refuses_to_start_with_the_development_secret() -> N
     assert result.returncode == 2
     assert "CONVEYOR_JWT_SECRET is the development default" in result.stderr
     assert "listening" not in result.stdout
+
+
+def test_conveyor_settings_check_reports_the_development_secret_outside_development() -> None:
+    refused = conveyor("settings", "--check", env=clean_environ())
+    assert refused.returncode == 1
+    assert "CONVEYOR_JWT_SECRET is the development default" in refused.stderr
+    accepted = conveyor("settings", "--check", env=clean_environ(CONVEYOR_JWT_SECRET=GOOD))
+    assert accepted.returncode == 0, accepted.stderr
