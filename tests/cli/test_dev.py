@@ -87,11 +87,14 @@ class DevProcess:
 @contextlib.asynccontextmanager
 async def running_dev(namespace: str, workdir: Path) -> AsyncIterator[DevProcess]:
     port, metrics_port = _free_port(), _free_ports(3)
+    # No CONVEYOR_ENV and the default JWT secret: `conveyor dev` itself must choose development.
+    env = base_environ(namespace)
+    del env["CONVEYOR_ENV"]
     # Run in a scratch directory so the default CONVEYOR_DATA_DIR (./var) lands there.
     process = await asyncio.create_subprocess_exec(
         *CONVEYOR, "dev", "--port", str(port), "--concurrency", "2", "--demo-rows", "2000",
         "--metrics-port", str(metrics_port),
-        env=base_environ(namespace), cwd=workdir,
+        env=env, cwd=workdir,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     dev = DevProcess(process, port, metrics_port)

@@ -49,3 +49,12 @@ def test_a_bad_secret_setting_fails_with_a_sentence_naming_the_variable() -> Non
     assert result.returncode == 2
     assert "CONVEYOR_JWT_SECRET" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("user", ["scheduler", "system"])
+def test_a_reserved_owner_name_is_refused_as_the_user(user: str) -> None:
+    result = conveyor("token", "--user", user, env=clean_environ(CONVEYOR_JWT_SECRET=SECRET))
+
+    assert result.returncode == 2
+    assert "--user" in result.stderr and "reserved" in result.stderr
+    assert result.stdout == ""

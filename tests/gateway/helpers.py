@@ -44,6 +44,7 @@ def gateway_settings(namespace: str, **overrides: Any) -> GatewaySettings:
         "amqp_url": AMQP_URL,
         "redis_url": REDIS_URL,
         "jwt_secret": SECRET,
+        "test_hooks": True,
         "instance": f"test-{uuid.uuid4().hex[:8]}",
         **overrides,
     }

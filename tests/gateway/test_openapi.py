@@ -79,3 +79,24 @@ async def test_admin_operations_with_a_body_document_its_schema(client: Client) 
         assert body["required"] is True
         ref = body["content"]["application/json"]["schema"]["$ref"]
         assert field in schemas[ref.rsplit("/", 1)[1]]["properties"]
+
+
+async def test_each_job_type_documents_who_may_submit_it_and_that_admins_only_get_403(
+    client: Client,
+) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for job_type, cls in JOB_REQUEST_TYPES.items():
+        operation = doc["paths"][f"/api/v1/jobs/{job_type}"]["post"]
+        assert operation["x-submitters"] == cls.submitters.value
+        assert "403" in operation["responses"]
+        if job_type.startswith("maintenance."):
+            assert operation["x-submitters"] == "admins"
+            assert "admin" in operation["summary"]
+
+
+async def test_request_bodies_are_documented_as_refusing_unknown_fields(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    for name in ("ExportRequestBody", "AwardFilters", "DateRange", "TriggerChange"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in schemas["JobRecord"]

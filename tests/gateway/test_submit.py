@@ -45,7 +45,7 @@ async def test_a_submitted_job_is_accepted_recorded_as_queued_and_located(
 
 async def test_an_empty_body_means_every_default(client: Client) -> None:
     response = await client.post(
-        "/api/v1/jobs/maintenance.cleanup_exports", headers=auth(new_user())
+        "/api/v1/jobs/maintenance.cleanup_exports", headers=auth(new_user(), admin=True)
     )
     assert response.status == 202, await response.text()
     assert (await response.json())["job_type"] == "maintenance.cleanup_exports"

@@ -7,6 +7,7 @@ import datetime as dt
 import jwt
 import pytest
 
+from conveyor.contracts.jobs import RESERVED_OWNERS
 from conveyor.runtime.tokens import InvalidTokenError, Principal, mint_token, verify_token
 
 SECRET = "a-secret-of-at-least-thirty-two-bytes"
@@ -68,3 +69,18 @@ def test_a_token_with_bad_claims_is_refused(claims: dict[str, object]) -> None:
 def test_garbage_is_refused_with_our_error_type() -> None:
     with pytest.raises(InvalidTokenError):
         verify_token(SECRET, "not.a.token")
+
+
+@pytest.mark.parametrize("subject", sorted(RESERVED_OWNERS))
+def test_a_token_for_a_reserved_owner_is_neither_minted_nor_accepted(subject: str) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        mint_token(SECRET, subject)
+    forged = jwt.encode({"sub": subject, "iat": 0, "exp": 2**40}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidTokenError, match="reserved"):
+        verify_token(SECRET, forged)
+
+
+def test_a_verified_principal_knows_when_its_token_expires() -> None:
+    now = dt.datetime.now(dt.UTC)
+    principal = verify_token(SECRET, mint_token(SECRET, "ana", ttl_seconds=60, now=now))
+    assert principal.expires_at == int(now.timestamp()) + 60

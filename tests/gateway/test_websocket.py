@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import aiohttp
@@ -16,14 +17,18 @@ Client = TestClient[Any, Any]
 async def test_a_bearer_header_authenticates_the_connection(client: Client) -> None:
     user = new_user()
     async with client.ws_connect("/ws", headers=auth(user)) as ws:
-        assert await receive(ws) == {"type": "welcome", "protocol": 1, "user": user}
+        welcome = await receive(ws)
+        assert welcome == {**welcome, "type": "welcome", "protocol": 1, "user": user}
+        assert welcome["expires_at"] > time.time()
 
 
 async def test_a_first_auth_message_authenticates_the_connection(client: Client) -> None:
     user = new_user()
     async with client.ws_connect("/ws") as ws:
         await ws.send_json({"type": "auth", "token": token(user)})
-        assert await receive(ws) == {"type": "welcome", "protocol": 1, "user": user}
+        welcome = await receive(ws)
+        assert welcome == {**welcome, "type": "welcome", "protocol": 1, "user": user}
+        assert welcome["expires_at"] > time.time()
 
 
 @pytest.mark.parametrize("how", ["header", "message", "not-auth-first"])

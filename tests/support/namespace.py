@@ -27,6 +27,9 @@ def base_environ(namespace: str, **extra: str) -> dict[str, str]:
         CONVEYOR_AMQP_URL=AMQP_URL,
         CONVEYOR_REDIS_URL=REDIS_URL,
         CONVEYOR_LOG_FORMAT="text",
+        # Tests may use the development secret and the diagnostics job's fault injection.
+        CONVEYOR_ENV="development",
+        CONVEYOR_TEST_HOOKS="true",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

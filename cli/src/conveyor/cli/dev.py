@@ -146,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     # logs (their "auto" format would pick JSON), unless the user chose otherwise.
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("CONVEYOR_LOG_FORMAT", "text")
+    # Zero-config on a developer machine: the services accept the development JWT secret.
+    env.setdefault("CONVEYOR_ENV", "development")
     try:
         gateway = load_settings(GatewaySettings, env)
         worker = load_settings(WorkerSettings, env)

@@ -26,6 +26,7 @@ from conveyor.runtime.settings import (
     Settings,
     SettingsError,
     WorkerSettings,
+    check_jwt_secret,
     env_name,
     load_settings,
 )
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for _, cls in SECTIONS:
             load_settings(cls, os.environ)
+        check_jwt_secret(load_settings(GatewaySettings, os.environ))  # as the gateway will
     except SettingsError as exc:
         print(f"conveyor settings: {exc}", file=sys.stderr)
         return 1

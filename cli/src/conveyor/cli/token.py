@@ -65,5 +65,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     roles = [*args.roles, *([ADMIN_ROLE] if args.admin else [])]
     roles += [OPERATOR_ROLE] if args.operator else []
-    print(mint_token(settings.jwt_secret, args.user, roles=roles, ttl_seconds=args.ttl))
+    try:
+        token = mint_token(settings.jwt_secret, args.user, roles=roles, ttl_seconds=args.ttl)
+    except ValueError as exc:
+        print(f"conveyor token: --user: {exc}", file=sys.stderr)
+        return 2
+    print(token)
     return 0

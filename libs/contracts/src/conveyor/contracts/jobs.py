@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -55,11 +55,16 @@ class DateRange(Message, kw_only=True):
             raise ValueError("`end` must not be before `start`")
 
 
+MAX_AMOUNT = 1e15
+"""Far above any contract amount (PHP); bounds every amount a request may name."""
+Amount = Annotated[float, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
+
+
 class ValueRange(Message, kw_only=True):
     """An inclusive range of contract amounts (PHP); either bound may be open."""
 
-    min: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    max: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    min: Amount | None = None
+    max: Amount | None = None
 
     def __post_init__(self) -> None:
         if self.min is not None and self.max is not None and self.max < self.min:
@@ -86,11 +91,41 @@ class SortKey(Message, kw_only=True):
     descending: bool = False
 
 
+# -- owners and who may submit what ---------------------------------------------------------
+
+SCHEDULER_OWNER = "scheduler"
+"""Owner of the jobs schedules start (and of "run now")."""
+SYSTEM_OWNER = "system"
+"""Owner of jobs that outside services publish without naming one."""
+RESERVED_OWNERS = frozenset({SCHEDULER_OWNER, SYSTEM_OWNER})
+"""Owners of the platform's own jobs: never a user, so never a token's subject."""
+
+
+class Submitters(enum.StrEnum):
+    """Who may submit a job type through the gateway (outside services publish to AMQP)."""
+
+    USERS = "users"
+    """Every authenticated user."""
+    ADMINS = "admins"
+    """Only tokens with the ``admin`` role."""
+
+
 # -- job requests ----------------------------------------------------------------------------
 
 
 class JobRequest(Tagged, kw_only=True):
     """Base of every job request; the tag is the job type."""
+
+    submitters: ClassVar[Submitters] = Submitters.USERS
+    """Who may submit this job type; declared beside each type, enforced by the gateway."""
+
+    def test_hooks_used(self) -> tuple[str, ...]:
+        """The fields set here that inject faults: refused unless test hooks are enabled."""
+        return ()
+
+
+MAX_SLEEP_WITHOUT_TEST_HOOKS = 10.0
+"""Longer diagnostics sleeps hold a worker slot for long: test hooks only."""
 
 
 class DiagnosticsRequest(JobRequest, tag="diagnostics", kw_only=True):
@@ -98,14 +133,28 @@ class DiagnosticsRequest(JobRequest, tag="diagnostics", kw_only=True):
 
     Adds ``numbers``; optionally sleeps ``sleep_seconds`` in ``steps`` steps reporting progress,
     fails its first ``fail_attempts`` attempts, or kills its worker process during its first
-    ``crash_deliveries`` deliveries.
+    ``crash_deliveries`` deliveries. Failing, crashing and sleeping longer than
+    ``MAX_SLEEP_WITHOUT_TEST_HOOKS`` are test hooks: the gateway refuses them unless enabled.
     """
 
-    numbers: Annotated[list[float], msgspec.Meta(max_length=100_000)] = []
+    numbers: Annotated[
+        list[Annotated[float, msgspec.Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]],
+        msgspec.Meta(max_length=100_000),
+    ] = []
     sleep_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.0
     steps: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1
     fail_attempts: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
     crash_deliveries: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
+
+    def test_hooks_used(self) -> tuple[str, ...]:
+        used = []
+        if self.crash_deliveries:
+            used.append("crash_deliveries")
+        if self.fail_attempts:
+            used.append("fail_attempts")
+        if self.sleep_seconds > MAX_SLEEP_WITHOUT_TEST_HOOKS:
+            used.append("sleep_seconds")
+        return tuple(used)
 
 
 ExportFormat = Literal["xlsx", "csv", "parquet"]
@@ -145,9 +194,13 @@ class SearchRequest(JobRequest, tag="search", kw_only=True):
 class CleanupExportsRequest(JobRequest, tag="maintenance.cleanup_exports", kw_only=True):
     """Remove expired export files and their records."""
 
+    submitters = Submitters.ADMINS
+
 
 class ValidateDatasetRequest(JobRequest, tag="maintenance.validate_dataset", kw_only=True):
     """Check the parquet dataset's integrity and report problems per kind."""
+
+    submitters = Submitters.ADMINS
 
     max_examples: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
 
@@ -157,17 +210,23 @@ class ComputeDailyStatisticsRequest(
 ):
     """Compute and cache the headline numbers (for ``day``, default yesterday)."""
 
+    submitters = Submitters.ADMINS
+
     day: dt.date | None = None
 
 
 class CheckSystemHealthRequest(JobRequest, tag="maintenance.check_system_health", kw_only=True):
     """Check RabbitMQ, Redis, worker heartbeats, queue backlogs and free disk."""
 
+    submitters = Submitters.ADMINS
+
 
 class PurgeExpiredJobsRequest(JobRequest, tag="maintenance.purge_expired_jobs", kw_only=True):
     """Remove job records and event history older than the retention period."""
 
-    older_than_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    submitters = Submitters.ADMINS
+
+    older_than_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
 
 
 AnyJobRequest = (
@@ -187,6 +246,11 @@ JOB_REQUEST_TYPES: dict[str, type[JobRequest]] = {
     t.__struct_config__.tag: t for t in AnyJobRequest.__args__
 }
 """Job type name -> request struct."""
+
+
+def may_submit(cls: type[JobRequest], *, is_admin: bool) -> bool:
+    """Whether a user (an admin or not) may submit requests of type ``cls``."""
+    return cls.submitters is Submitters.USERS or is_admin
 
 
 def job_type_of(request: JobRequest) -> str:
@@ -375,7 +439,7 @@ class JobEnvelope(Message, kw_only=True):
     job_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = msgspec.field(
         default_factory=new_job_id
     )
-    owner: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "system"
+    owner: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = SYSTEM_OWNER
     priority: Priority = Priority.BULK
     attempt: Annotated[int, msgspec.Meta(ge=1)] = 1
     """1-based; incremented each time the job is republished for a retry."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Annotated
+
+import msgspec
 
 from conveyor.contracts._base import Message
 
@@ -96,7 +99,9 @@ class DeadLetterPage(Message, kw_only=True):
 class ReplayDeadLetters(Message, kw_only=True, forbid_unknown_fields=True):
     """Body of ``POST /api/v1/admin/dead-letters/replay``: some ids, or ``all``."""
 
-    ids: list[str] = []
+    ids: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=10_000)
+    ] = []
     all: bool = False
 
 

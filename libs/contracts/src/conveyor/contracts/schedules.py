@@ -111,6 +111,6 @@ class TriggerChange(Message, kw_only=True):
     """Body of ``PUT /api/v1/admin/schedules/{name}/trigger``: a new trigger, exactly one of
     ``cron`` (5-field crontab) and ``interval_seconds``, optionally a new timezone."""
 
-    cron: str | None = None
+    cron: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     interval_seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_INTERVAL_SECONDS)] | None = None
-    timezone: str | None = None
+    timezone: Annotated[str, msgspec.Meta(max_length=100)] | None = None

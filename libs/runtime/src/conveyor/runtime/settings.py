@@ -11,7 +11,7 @@ import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -22,11 +22,14 @@ _NAMESPACE_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 class SettingsError(ValueError):
     """A setting is missing or has a value that cannot be used."""
 
-    def __init__(self, variable: str, value: str | None, problem: str) -> None:
+    def __init__(
+        self, variable: str, value: str | None, problem: str, *, shown: str | None = None
+    ) -> None:
         self.variable = variable
         self.value = value
         self.problem = problem
-        shown = "is not set" if value is None else f"is {value!r}"
+        # ``shown`` describes a value that must not be printed (a secret).
+        shown = shown or ("is not set" if value is None else f"is {value!r}")
         super().__init__(f"{variable} {shown}, but {problem}.")
 
 
@@ -34,9 +37,15 @@ def default_instance() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+DEVELOPMENT_JWT_SECRET = "conveyor-dev-secret-change-me-in-prod"
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Settings every Conveyor process shares."""
 
+    env: Literal["production", "development"] = "production"
+    """``production``: the gateway refuses a weak JWT secret; ``development`` allows it."""
     namespace: Annotated[str, msgspec.Meta(pattern=_NAMESPACE_RE)] = "conveyor"
     """Prefix of every exchange, queue and Redis key; separate deployments or test runs."""
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -101,8 +110,8 @@ class GatewaySettings(Settings, kw_only=True, frozen=True):
     """Address the gateway listens on (``0.0.0.0`` in a container)."""
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
     """Port the gateway listens on."""
-    jwt_secret: Annotated[str, msgspec.Meta(min_length=8)] = "conveyor-dev-secret-change-me-in-prod"
-    """HS256 secret for bearer tokens. Change it anywhere but a developer machine."""
+    jwt_secret: Annotated[str, msgspec.Meta(min_length=8)] = DEVELOPMENT_JWT_SECRET
+    """HS256 secret for bearer tokens; outside development at least 32 bytes and not the default."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
     """Largest HTTP request body the gateway accepts."""
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
@@ -113,6 +122,24 @@ class GatewaySettings(Settings, kw_only=True, frozen=True):
     """WebSocket: events buffered per connection before a slow client is disconnected."""
     allowed_origins: list[str] = []
     """WebSocket: allowed ``Origin`` values besides the gateway's own (empty: same origin)."""
+    test_hooks: bool = False
+    """Accept fault-injecting job fields (diagnostics' crashes, failures, long sleeps)."""
+
+
+def check_jwt_secret(settings: GatewaySettings) -> None:
+    """Outside development the gateway needs a secret of its own: ``SettingsError`` if not."""
+    if settings.env == "development":
+        return
+    variable = env_name("jwt_secret")
+    problem = (
+        f"outside development ({env_name('env')}=development) the gateway needs a secret of "
+        f"its own of at least {MIN_PRODUCTION_SECRET_BYTES} bytes"
+    )
+    if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+        raise SettingsError(variable, None, problem, shown="is the development default")
+    size = len(settings.jwt_secret.encode())
+    if size < MIN_PRODUCTION_SECRET_BYTES:
+        raise SettingsError(variable, None, problem, shown=f"is only {size} bytes long")
 
 
 S = TypeVar("S", bound=Settings)

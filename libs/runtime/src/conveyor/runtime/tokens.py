@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jwt
+
+from conveyor.contracts.jobs import RESERVED_OWNERS
 
 ALGORITHM = "HS256"
 ADMIN_ROLE = "admin"
@@ -31,6 +33,8 @@ class Principal:
 
     user: str
     roles: frozenset[str] = frozenset()
+    expires_at: float | None = field(default=None, compare=False)
+    """When the token expires (seconds since the epoch); a WebSocket closes then."""
 
     @property
     def is_admin(self) -> bool:
@@ -57,6 +61,8 @@ def mint_token(
     """A signed token for ``user`` with ``roles``, valid for ``ttl_seconds``."""
     if not user:
         raise ValueError("a token needs a non-empty user")
+    if user in RESERVED_OWNERS:
+        raise ValueError(f"{user!r} is reserved for the platform's own jobs; choose another user")
     issued = now or dt.datetime.now(dt.UTC)
     claims = {
         "sub": user,
@@ -96,6 +102,10 @@ def _verify_signed(secret: str, token: str) -> tuple[Principal, float]:
     roles = claims.get("roles", [])
     if not isinstance(user, str) or not user:
         raise InvalidTokenError("claim 'sub' must be a non-empty string")
+    if user in RESERVED_OWNERS:
+        # Jobs of the scheduler and of outside services are owned by these names.
+        raise InvalidTokenError(f"subject {user!r} is reserved for the platform's own jobs")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidTokenError("claim 'roles' must be a list of strings")
-    return Principal(user=user, roles=frozenset(roles)), float(claims["exp"])
+    expires = float(claims["exp"])
+    return Principal(user=user, roles=frozenset(roles), expires_at=expires), expires

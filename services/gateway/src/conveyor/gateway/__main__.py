@@ -13,7 +13,12 @@ from aiohttp import web
 from conveyor.gateway.bootstrap import bootstrap
 from conveyor.runtime.heap import freeze_startup_heap
 from conveyor.runtime.logs import setup_logging
-from conveyor.runtime.settings import GatewaySettings, SettingsError, load_settings
+from conveyor.runtime.settings import (
+    GatewaySettings,
+    SettingsError,
+    check_jwt_secret,
+    load_settings,
+)
 from conveyor.runtime.telemetry import setup_tracing, shutdown_tracing
 
 log = logging.getLogger("conveyor.gateway")
@@ -51,6 +56,7 @@ def _bound_address(runner: web.AppRunner, settings: GatewaySettings) -> tuple[st
 async def main() -> int:
     try:
         settings = load_settings(GatewaySettings, os.environ)
+        check_jwt_secret(settings)
     except SettingsError as exc:
         print(f"conveyor gateway: {exc}", file=sys.stderr)
         return 2

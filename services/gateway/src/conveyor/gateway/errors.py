@@ -107,6 +107,7 @@ _HTTP_CODES = {
 }
 
 _PATH_RE = re.compile(r" - at `(\$[^`]*)`$")
+_UNKNOWN_FIELD_RE = re.compile(r"^Object contains unknown field `([^`]*)`$")
 
 
 def from_msgspec(exc: msgspec.MsgspecError) -> ValidationFailedError:
@@ -117,6 +118,11 @@ def from_msgspec(exc: msgspec.MsgspecError) -> ValidationFailedError:
         return ValidationFailedError(f"body is not valid JSON: {text}")
     match = _PATH_RE.search(text)
     message = text[: match.start()] if match else text
+    path = match.group(1) if match else "$"
+    unknown = _UNKNOWN_FIELD_RE.match(message)
+    if unknown is not None:
+        # Name the unknown field itself (``$.filters.region``), not the object holding it.
+        return ValidationFailedError(message, field=f"{path}.{unknown.group(1)}")
     return ValidationFailedError(message, field=match.group(1) if match else None)
 
 
@@ -149,6 +155,9 @@ def make_error_middleware(retry_after_seconds: int) -> Middleware:
             return _respond(exc)
         except msgspec.MsgspecError as exc:
             return _respond(from_msgspec(exc))
+        except RecursionError:
+            # Deeply nested JSON that reached a decoder not guarded by ``decode_body``.
+            return _respond(ValidationFailedError("the JSON is nested too deeply"))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

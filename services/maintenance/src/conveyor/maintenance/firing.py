@@ -17,7 +17,7 @@ import logging
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
-from conveyor.contracts.jobs import JobEnvelope, Priority, utcnow
+from conveyor.contracts.jobs import SCHEDULER_OWNER, JobEnvelope, Priority, utcnow
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.schedules import Schedule, ScheduleRun
 from conveyor.maintenance.leadership import LeaderLock
@@ -29,8 +29,6 @@ from conveyor.runtime.telemetry import inject_headers, tracer
 
 log = logging.getLogger(__name__)
 
-SCHEDULER_OWNER = "scheduler"
-"""Owner of the jobs schedules start (admins see them in the job listing)."""
 PUBLISH_ATTEMPTS = 3
 
 # KEYS: leader lock, firing claim, run-state hash

@@ -15,7 +15,7 @@ from conveyor.gateway.api import (
     schedules,
     submit,
 )
-from conveyor.gateway.api._routes import Route
+from conveyor.gateway.api._routes import Route, known_query_only
 from conveyor.gateway.api.admin import ROUTES as ADMIN_ROUTES
 from conveyor.gateway.api.results import ROUTES as RESULT_ROUTES
 
@@ -35,6 +35,6 @@ ROUTES: list[Route] = [
 
 def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, known_query_only(route))
     app[openapi.OPENAPI_DOCUMENT] = msgspec.json.encode(openapi.build_openapi(ROUTES))
     app.cleanup_ctx.append(health.queue_sampling)

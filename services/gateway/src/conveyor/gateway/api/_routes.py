@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from conveyor.contracts.codecs import encode
+from conveyor.gateway.errors import ValidationFailedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,22 @@ class Route:
     """Documented once per value of the path's single ``{...}`` part, with its body type."""
     request_body: Any = None
     """The msgspec type of a required JSON request body (routes without path variants)."""
+
+
+def known_query_only(route: Route) -> Handler:
+    """``route``'s handler, refusing query parameters it does not declare (400 naming one)."""
+    declared = frozenset(p["name"] for p in route.parameters if p["in"] == "query")
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        unknown = sorted(set(request.query) - declared)
+        if unknown:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise ValidationFailedError(
+                f"unknown query parameter {unknown[0]!r} (allowed: {allowed})", field=unknown[0]
+            )
+        return await route.handler(request)
+
+    return handler
 
 
 def json_response(

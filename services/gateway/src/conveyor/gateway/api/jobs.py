@@ -58,7 +58,9 @@ def _limit(raw: str | None) -> int:
 
 def _owner_filter(principal: Principal, owner: str | None, all_jobs: str | None) -> str | None:
     """Whose jobs to list: ``None`` means everyone's (admins only)."""
-    if all_jobs is not None and all_jobs.lower() in ("1", "true", "yes"):
+    if all_jobs is not None and all_jobs not in ("true", "false"):
+        raise ValidationFailedError("all must be true or false", field="all")
+    if all_jobs == "true":
         if not principal.is_admin:
             raise ForbiddenError("only admins may list every user's jobs")
         return None
@@ -80,6 +82,8 @@ def parse_states(values: list[str]) -> frozenset[JobState]:
         except ValueError:
             allowed = ", ".join(s.value for s in JobState)
             raise ValidationFailedError(f"state must be one of: {allowed}", field="state") from None
+    if values and not states:
+        raise ValidationFailedError("state must name at least one state", field="state")
     return frozenset(states)
 
 
@@ -87,7 +91,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     gw = gateway_of(request)
     query = request.query
     owner = _owner_filter(principal_of(request), query.get("owner"), query.get("all"))
-    job_type = query.get("type") or None
+    job_type = query.get("type")
     if job_type is not None and job_type not in JOB_REQUEST_TYPES:
         raise ValidationFailedError(f"no job type {job_type!r}", field="type")
     states = parse_states(query.getall("state", []))

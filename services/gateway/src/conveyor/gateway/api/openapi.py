@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import http
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from conveyor.contracts.errors import ErrorResponse
+from conveyor.contracts.jobs import Submitters
 from conveyor.gateway.api._routes import Route
 
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -26,7 +28,7 @@ _DESCRIPTION = (
 
 def _schema_types(routes: Sequence[Route]) -> list[Any]:
     """Every msgspec type the document references, each once, in a stable order."""
-    seen: list[Any] = []
+    seen: list[Any] = [ErrorResponse]
     for route in routes:
         bodies = (*route.responses.values(), *route.path_variants.values(), route.request_body)
         for body in bodies:
@@ -72,9 +74,10 @@ def _operation(
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": route.summary,
+        # Every route answers an undeclared query parameter with a 400 (``known_query_only``).
         "responses": {
             str(status): _response(status, body, refs)
-            for status, body in sorted(route.responses.items())
+            for status, body in sorted({400: ErrorResponse, **route.responses}.items())
         },
     }
     if route.parameters:
@@ -92,6 +95,50 @@ def _operation(
     if route.public:
         operation["security"] = []
     return operation
+
+
+def _document_submitters(operation: dict[str, Any], body_type: Any) -> None:
+    """Who may submit a job type, as declared beside it in the contracts."""
+    submitters = getattr(body_type, "submitters", None)
+    if not isinstance(submitters, Submitters):
+        return
+    operation["x-submitters"] = submitters.value
+    if submitters is Submitters.ADMINS:
+        operation["summary"] += " (admin)"
+        operation["description"] = "Only tokens with the `admin` role may submit this job type."
+    else:
+        operation["description"] = "Every authenticated user may submit this job type."
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value.rsplit("/", 1)[1]
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _forbid_unknown_fields(components: dict[str, Any], paths: dict[str, dict[str, Any]]) -> None:
+    """Mark every object a request body can contain as closed, as the gateway decodes them
+    (``api.bodies``): an unknown field is a 400."""
+    bodies = [
+        op["requestBody"] for ops in paths.values() for op in ops.values() if "requestBody" in op
+    ]
+    pending = list(_refs(bodies))
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        schema = components[name]
+        if schema.get("type") == "object" and "properties" in schema:
+            schema["additionalProperties"] = False
+        pending.extend(_refs(schema))
 
 
 def build_openapi(routes: Sequence[Route], *, version: str = "1") -> dict[str, Any]:
@@ -115,7 +162,9 @@ def build_openapi(routes: Sequence[Route], *, version: str = "1") -> dict[str, A
             body_ref = {"$ref": REF_TEMPLATE.format(name=body_name)}
             operation = _operation(route, refs, path, body_ref)
             operation["summary"] = f"{route.summary}: {value}"
+            _document_submitters(operation, body_type)
             paths.setdefault(path, {})[route.method.lower()] = operation
+    _forbid_unknown_fields(components, paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Conveyor gateway", "version": version, "description": _DESCRIPTION},

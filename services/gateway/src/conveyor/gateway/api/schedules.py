@@ -18,7 +18,7 @@ from aiohttp import web
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.control import ReloadSchedules
 from conveyor.contracts.errors import ErrorCode, ErrorResponse
-from conveyor.contracts.jobs import JobEnvelope, Priority, utcnow
+from conveyor.contracts.jobs import SCHEDULER_OWNER, JobEnvelope, Priority, utcnow
 from conveyor.contracts.schedules import (
     Schedule,
     ScheduleList,
@@ -30,13 +30,13 @@ from conveyor.contracts.schedules import (
 )
 from conveyor.contracts.topology import control_routing_key
 from conveyor.gateway.api._routes import Route, json_response, path_param
+from conveyor.gateway.api.bodies import decode_body
 from conveyor.gateway.api.submit import read_json_body
 from conveyor.gateway.auth import require_admin, require_observer
 from conveyor.gateway.errors import (
     NotFoundError,
     ServiceUnavailableError,
     ValidationFailedError,
-    from_msgspec,
 )
 from conveyor.gateway.state import Gateway, gateway_of
 from conveyor.runtime.broker import BrokerUnavailableError
@@ -46,8 +46,6 @@ from conveyor.runtime.schedule_triggers import build_trigger, next_fire_time
 log = logging.getLogger(__name__)
 
 BASE = "/api/v1/admin/schedules"
-SCHEDULER_OWNER = "scheduler"
-"""Owner of jobs a schedule starts, "run now" included (as the maintenance service's)."""
 
 
 def _store(gw: Gateway) -> ScheduleStore:
@@ -156,10 +154,7 @@ async def resume_schedule(request: web.Request) -> web.Response:
 
 def parse_trigger_change(body: bytes, current_timezone: str) -> tuple[ScheduleTrigger, str]:
     """The new trigger and timezone; ``ValidationFailedError`` naming the field at fault."""
-    try:
-        change = msgspec.json.decode(body, type=TriggerChange)
-    except msgspec.MsgspecError as exc:
-        raise from_msgspec(exc) from None
+    change = decode_body(body, TriggerChange)
     if (change.cron is None) == (change.interval_seconds is None):
         raise ValidationFailedError(
             "give exactly one of `cron` and `interval_seconds`",

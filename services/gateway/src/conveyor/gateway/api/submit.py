@@ -12,6 +12,8 @@ from conveyor.contracts.errors import ErrorCode, ErrorResponse
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES, JobEnvelope, JobRequest, Priority
 from conveyor.contracts.records import JobRecord, JobState
 from conveyor.gateway.api._routes import Route, header_param, json_response
+from conveyor.gateway.api.bodies import decode_body
+from conveyor.gateway.api.submit_permissions import check_may_submit, check_test_hooks
 from conveyor.gateway.auth import principal_of
 from conveyor.gateway.errors import (
     ConflictError,
@@ -21,7 +23,6 @@ from conveyor.gateway.errors import (
     ServiceUnavailableError,
     UnsupportedMediaTypeError,
     ValidationFailedError,
-    from_msgspec,
 )
 from conveyor.gateway.state import Gateway, gateway_of
 from conveyor.runtime.broker import BrokerUnavailableError
@@ -72,10 +73,7 @@ async def read_json_body(request: web.Request, limit: int) -> bytes:
 def decode_request(body: bytes, cls: type[JobRequest]) -> JobRequest:
     # The ``type`` tag is only required inside the union, so the body may omit it; a body
     # that names another type fails validation at ``$.type``.
-    try:
-        return msgspec.json.decode(body, type=cls)
-    except msgspec.MsgspecError as exc:
-        raise from_msgspec(exc) from None
+    return decode_body(body, cls)
 
 
 def priority_from(header: str | None, principal: Principal) -> Priority:
@@ -152,8 +150,10 @@ async def submit_job(request: web.Request) -> web.Response:
     principal = principal_of(request)
     job_type = request.match_info["type"]
     cls = request_type(job_type)
+    check_may_submit(principal, job_type, cls)
     body = await read_json_body(request, gw.settings.max_body_bytes)
     job_request = decode_request(body, cls)
+    check_test_hooks(job_request, enabled=gw.settings.test_hooks)
     priority = priority_from(request.headers.get(PRIORITY_HEADER), principal)
     key = idempotency_key_from(request.headers.get(IDEMPOTENCY_HEADER))
     envelope = JobEnvelope(

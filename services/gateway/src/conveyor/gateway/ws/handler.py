@@ -23,12 +23,15 @@ from conveyor.gateway.ws.protocol import (
     HEARTBEAT_SECONDS,
     PROTOCOL_VERSION,
     SUBPROTOCOL,
+    AnyClientMessage,
+    Auth,
     Welcome,
     auth_decoder,
     client_decoder,
     encode_text,
 )
-from conveyor.gateway.ws.session import Invalid, Session
+from conveyor.gateway.ws.session import Invalid, Reply, Session
+from conveyor.gateway.ws.token_expiry import TokenExpiry, refresh
 from conveyor.runtime.tokens import InvalidTokenError, Principal, verify_token
 
 log = logging.getLogger(__name__)
@@ -111,10 +114,22 @@ async def _authenticate(
                 raise InvalidTokenError("expected an auth message first")
             token = auth_decoder.decode(msg.data).token
         return verify_token(secret, token)
-    except (InvalidTokenError, msgspec.MsgspecError, TimeoutError) as exc:
+    except (InvalidTokenError, msgspec.MsgspecError, RecursionError, TimeoutError) as exc:
         reason = "authentication timed out" if isinstance(exc, TimeoutError) else str(exc)
         await ws.close(code=CLOSE_UNAUTHORIZED, message=f"unauthorized: {reason}"[:120].encode())
         return None
+
+
+def decode_client_message(data: str | bytes) -> AnyClientMessage | Invalid:
+    """A client's message, or what is wrong with it (answered with an error frame)."""
+    try:
+        message: AnyClientMessage = client_decoder.decode(data)
+    except msgspec.MsgspecError as exc:
+        return Invalid(f"bad message: {exc}")
+    except RecursionError:
+        # msgspec recurses per nesting level while it skips values looking for the tag.
+        return Invalid("bad message: the JSON is nested too deeply")
+    return message
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -164,6 +179,10 @@ async def _serve(
             log.warning("WebSocket session of %s failed: %r", principal.user, task.exception())
             close_with(CLOSE_INTERNAL_ERROR, "internal error: reconnect and resume")
 
+    def token_expired() -> None:
+        session.stopped = True  # not one more event for an expired token
+        close_with(CLOSE_UNAUTHORIZED, "token expired: reconnect with a fresh token")
+
     session = Session(
         ws,
         principal,
@@ -174,18 +193,28 @@ async def _serve(
         on_overflow=too_slow,
         transport=request.transport,
     )
-    await ws.send_str(encode_text(Welcome(protocol=PROTOCOL_VERSION, user=principal.user)))
+    expires_at = None if principal.expires_at is None else int(principal.expires_at)
+    welcome = Welcome(protocol=PROTOCOL_VERSION, user=principal.user, expires_at=expires_at)
+    await ws.send_str(encode_text(welcome))
+    expiry = TokenExpiry(token_expired)
+    expiry.arm(principal.expires_at)
     worker = asyncio.create_task(session.run(), name=f"ws-session-{principal.user}")
     worker.add_done_callback(session_ended)
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
                 break
-            try:
-                session.offer(client_decoder.decode(msg.data))
-            except msgspec.MsgspecError as exc:
-                session.offer(Invalid(f"bad message: {exc}"))
+            message = decode_client_message(msg.data)
+            if isinstance(message, Auth):
+                # Checked at once, not behind queued requests: the old token may expire soon.
+                fresh, reply = refresh(gw.settings.jwt_secret, principal, message.token)
+                if fresh is not None:
+                    expiry.arm(fresh.expires_at)
+                session.offer(Reply(reply))
+            else:
+                session.offer(message)
     finally:
+        expiry.cancel()
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await worker

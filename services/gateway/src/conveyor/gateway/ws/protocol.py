@@ -5,7 +5,10 @@ refuses with HTTP 400 a client that offers only other versions), then authentica
 ``Authorization: Bearer <JWT>`` header, or (browsers) send ``{"type": "auth", "token":
 "<JWT>"}`` as the first message within 5 s. A failed or missing
 authentication closes the connection with code 4401. The server then sends
-``{"type": "welcome", "protocol": 1, "user": "<sub>"}``.
+``{"type": "welcome", "protocol": 1, "user": "<sub>", "expires_at": <token exp>}``. When the
+token expires the connection closes with 4401, unless the client sent a fresh token first:
+``{"type": "auth", "token": "<JWT>"}`` again, for the same user and roles, answered by
+``{"type": "authenticated", "expires_at": <its exp>}`` (or an ``error``; the old one stands).
 
 Client -> server
   ``{"type": "subscribe", "job_id": "<id>", "after_seq": N}``  one job's events with seq > N
@@ -23,7 +26,7 @@ Server -> client
       for an "all" subscription. ``event`` is the job event as stored (``seq``, ``job_id``,
       ``owner``, ``event`` kind, ...).
   ``{"type": "unsubscribed", ...}``, ``{"type": "error", "code": ..., "message": ...}`` (the
-      connection stays open).
+      connection stays open: also for malformed, unknown or out-of-range input).
 
 Guarantees: a job's events arrive in seq order, without gaps or duplicates, also across a
 reconnect that resumes with the last seen ``seq`` (job) or ``cursor`` (all). A client too slow
@@ -50,7 +53,11 @@ CLOSE_TOO_SLOW = 4429
 CLOSE_GOING_AWAY = 1001
 HEARTBEAT_SECONDS = 30.0
 
-_STREAM_ID = re.compile(r"^(\d+)-(\d+)$")
+_STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_MAX_STREAM_PART = 2**64 - 1
+"""Redis stream ids are two unsigned 64-bit numbers."""
+MAX_SEQ = 2**53 - 1
+"""Above any job's event count; still exact in JavaScript."""
 
 JobId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -60,14 +67,14 @@ class ClientMessage(msgspec.Struct, tag_field="type", kw_only=True, forbid_unkno
 
 
 class Auth(ClientMessage, tag="auth", kw_only=True):
-    token: str
+    token: Annotated[str, msgspec.Meta(max_length=8192)]
 
 
 class Subscribe(ClientMessage, tag="subscribe", kw_only=True):
     job_id: JobId | None = None
-    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    after_seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)] = 0
     all: bool = False
-    after: str | None = None
+    after: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class Unsubscribe(ClientMessage, tag="unsubscribe", kw_only=True):
@@ -89,6 +96,15 @@ class ServerMessage(msgspec.Struct, tag_field="type", kw_only=True, omit_default
 class Welcome(ServerMessage, tag="welcome", kw_only=True):
     protocol: int  # no default: omit_defaults would leave it out
     user: str
+    expires_at: int | None = None
+    """When the token expires (seconds since the epoch): the connection closes with 4401
+    then, unless a fresh token came first."""
+
+
+class Authenticated(ServerMessage, tag="authenticated", kw_only=True):
+    """A fresh token was accepted: the connection now lasts until it expires."""
+
+    expires_at: int
 
 
 class Subscribed(ServerMessage, tag="subscribed", kw_only=True):
@@ -140,4 +156,7 @@ def stream_position(cursor: str) -> tuple[int, int]:
     match = _STREAM_ID.match(cursor)
     if match is None:
         raise ValueError(f"{cursor!r} is not a cursor this server sent")
-    return int(match.group(1)), int(match.group(2))
+    position = int(match.group(1)), int(match.group(2))
+    if max(position) > _MAX_STREAM_PART:
+        raise ValueError(f"{cursor!r} is not a cursor this server sent")
+    return position

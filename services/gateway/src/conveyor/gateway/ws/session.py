@@ -30,8 +30,6 @@ from conveyor.contracts.errors import ErrorCode
 from conveyor.gateway.ws.frames import DirectWriter
 from conveyor.gateway.ws.intake import EventIntake, LiveEvent, Resync
 from conveyor.gateway.ws.protocol import (
-    AnyClientMessage,
-    Auth,
     Error,
     EventMessage,
     Ping,
@@ -60,7 +58,14 @@ class Invalid:
     message: str
 
 
-Item: TypeAlias = AnyClientMessage | Invalid | LiveEvent | Resync
+@dataclass(slots=True)
+class Reply:
+    """An answer decided outside the session (a token refresh), sent in order with the rest."""
+
+    message: ServerMessage
+
+
+Item: TypeAlias = Subscribe | Unsubscribe | Ping | Invalid | Reply | LiveEvent | Resync
 
 
 @dataclass(slots=True)
@@ -105,13 +110,15 @@ class Session:
         self._busy = False
         """The task is handling an item (it may be awaiting a socket, Redis or a bind)."""
         self.overflowed = False
+        self.stopped = False
+        """Set when the connection is closing for another reason: nothing more is sent."""
         self.jobs: dict[str, JobSubscription] = {}
         self.all: AllSubscription | None = None
 
     # -- intake side ---------------------------------------------------------------------------
 
     def offer(self, item: Item) -> None:
-        if self.overflowed:
+        if self.overflowed or self.stopped:
             return
         if (
             type(item) is LiveEvent
@@ -200,8 +207,8 @@ class Session:
                 await self._unsubscribe(item)
             case Ping():
                 await self._send(Pong())
-            case Auth():
-                await self._error("already authenticated")
+            case Reply(message=message):
+                await self._send(message)
             case Invalid(message=message):
                 await self._error(message)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from aiohttp import web
 
 from conveyor.contracts.errors import ErrorResponse
@@ -14,6 +13,7 @@ from conveyor.contracts.monitoring import (
 )
 from conveyor.gateway.api._routes import Route, json_response, query_param
 from conveyor.gateway.api.admin._broker_errors import broker_required
+from conveyor.gateway.api.bodies import decode_body
 from conveyor.gateway.api.submit import read_json_body
 from conveyor.gateway.auth import require_admin, require_observer
 from conveyor.gateway.errors import ValidationFailedError
@@ -26,7 +26,6 @@ from conveyor.runtime.monitoring.dead_letters import (
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-_replay_decoder = msgspec.json.Decoder(ReplayDeadLetters)
 
 
 def _limit(raw: str | None) -> int:
@@ -52,7 +51,7 @@ async def get_dead_letters(request: web.Request) -> web.Response:
 async def replay(request: web.Request) -> web.Response:
     require_admin(request)
     gw = gateway_of(request)
-    body = _replay_decoder.decode(await read_json_body(request, gw.settings.max_body_bytes))
+    body = decode_body(await read_json_body(request, gw.settings.max_body_bytes), ReplayDeadLetters)
     if body.all and body.ids:
         raise ValidationFailedError("give either ids or all, not both", field="$.all")
     if not body.all and not body.ids:
