@@ -92,6 +92,14 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     """Seconds between two heartbeats of a worker."""
     progress_interval: Annotated[float, msgspec.Meta(ge=0)] = 0.25
     """Minimum seconds between two progress events of a job (later ones coalesce)."""
+    owner_concurrency: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    """Jobs of one owner this process runs at once (0: half its concurrency, at least 1);
+    an owner's further jobs wait in a delay queue so other owners' jobs get the free slots."""
+    fair_share_delay: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    """Seconds a job set aside by ``owner_concurrency`` waits before it is offered again."""
+    publisher_owners: list[str] = msgspec.field(default_factory=lambda: ["guest=*"])
+    """Owners each broker user may publish jobs for: ``user=owner|owner`` or ``user=*``; a job
+    from an unlisted broker user (the message's validated ``user_id``) is dead-lettered."""
 
 
 class GatewaySettings(Settings, kw_only=True, frozen=True):
@@ -113,6 +121,14 @@ class GatewaySettings(Settings, kw_only=True, frozen=True):
     """WebSocket: events buffered per connection before a slow client is disconnected."""
     allowed_origins: list[str] = []
     """WebSocket: allowed ``Origin`` values besides the gateway's own (empty: same origin)."""
+    submit_rate: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Jobs a user may submit per second, on average (admins: no limit)."""
+    submit_burst: Annotated[int, msgspec.Meta(ge=1)] = 50
+    """Jobs a user may submit at once before ``submit_rate`` applies."""
+    max_jobs_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 100
+    """Jobs of one user queued, running or retrying at once (admins: no limit)."""
+    max_websockets: Annotated[int, msgspec.Meta(ge=1)] = 20
+    """WebSocket connections one user may hold open at once (admins: no limit)."""
 
 
 S = TypeVar("S", bound=Settings)

@@ -18,6 +18,7 @@ from conveyor.gateway.ws.protocol import (
     AUTH_TIMEOUT_SECONDS,
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
+    CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
     HEARTBEAT_SECONDS,
@@ -133,13 +134,18 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     principal = await _authenticate(ws, request, gw.settings.jwt_secret)
     if principal is None:
         return ws
-    gw.metrics.ws_connections.inc()
-    request.app[OPEN_SOCKETS].add(ws)
-    try:
-        await _serve(ws, request, principal, gw)
-    finally:
-        request.app[OPEN_SOCKETS].discard(ws)
-        gw.metrics.ws_connections.dec()
+    async with gw.limits.connection(principal) as admitted:
+        if not admitted:
+            refusal = gw.limits.connection_refusal()
+            await ws.close(code=CLOSE_TOO_MANY_CONNECTIONS, message=refusal.encode()[:120])
+            return ws
+        gw.metrics.ws_connections.inc()
+        request.app[OPEN_SOCKETS].add(ws)
+        try:
+            await _serve(ws, request, principal, gw)
+        finally:
+            request.app[OPEN_SOCKETS].discard(ws)
+            gw.metrics.ws_connections.dec()
     return ws
 
 

@@ -1,0 +1,122 @@
+"""The gateway's per-user limits: submit rate, jobs in flight and WebSocket connections.
+
+Counters live in Redis (``LimitStore``), so every gateway replica enforces the same limits.
+Admins are exempt: they run the system (replays, scheduled work, benchmarks) and are few.
+A refused request is a 429 with ``Retry-After``; its message and ``X-Conveyor-Limit`` header
+name the limit and its setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import uuid
+from collections.abc import AsyncIterator
+
+from redis.exceptions import RedisError
+
+from conveyor.contracts.errors import ErrorCode
+from conveyor.gateway.errors import GatewayError
+from conveyor.runtime.limits import LimitStore
+from conveyor.runtime.settings import GatewaySettings
+from conveyor.runtime.tokens import Principal
+
+log = logging.getLogger(__name__)
+
+LIMIT_HEADER = "X-Conveyor-Limit"
+CONNECTION_LEASE_SECONDS = 60.0
+"""A connection's lease; renewed every third of it, so a dead gateway's leases lapse soon."""
+IN_FLIGHT_RETRY_AFTER = 5
+
+
+class TooManyRequestsError(GatewayError):
+    """A per-user limit refused the request; ``limit`` names it (``submit_rate``, ...)."""
+
+    status = 429
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, limit: str, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after), LIMIT_HEADER: limit})
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class UserLimits:
+    """Checks a principal against the configured limits (admins pass every check)."""
+
+    def __init__(self, store: LimitStore, settings: GatewaySettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def admit_submission(self, principal: Principal, job_id: str) -> None:
+        """Take a submit token and count ``job_id`` in flight, or raise ``TooManyRequestsError``."""
+        if principal.is_admin:
+            return
+        s = self.settings
+        wait = await self.store.take_submit_token(
+            principal.user, rate=s.submit_rate, burst=s.submit_burst
+        )
+        if wait is not None:
+            raise TooManyRequestsError(
+                f"submit rate limit: at most {s.submit_rate:g} jobs per second per user "
+                f"(bursts of {s.submit_burst}; CONVEYOR_SUBMIT_RATE, CONVEYOR_SUBMIT_BURST)",
+                limit="submit_rate",
+                retry_after=max(1, math.ceil(wait)),
+            )
+        admission = await self.store.admit_job(principal.user, job_id, limit=s.max_jobs_in_flight)
+        if not admission.admitted:
+            raise TooManyRequestsError(
+                f"jobs in flight limit: at most {s.max_jobs_in_flight} queued or running jobs "
+                f"per user (CONVEYOR_MAX_JOBS_IN_FLIGHT); you have {admission.in_flight}",
+                limit="max_jobs_in_flight",
+                retry_after=IN_FLIGHT_RETRY_AFTER,
+            )
+
+    async def release_submission(self, principal: Principal, job_id: str) -> None:
+        """Uncount a job that was admitted but never queued."""
+        if not principal.is_admin:
+            await self.store.release_job(principal.user, job_id)
+
+    @contextlib.asynccontextmanager
+    async def connection(self, principal: Principal) -> AsyncIterator[bool]:
+        """Hold a WebSocket lease for the block; yields ``False`` if the user is at the limit.
+
+        The lease is renewed while the block runs and released when it ends.
+        """
+        if principal.is_admin:
+            yield True
+            return
+        user, conn = principal.user, uuid.uuid4().hex
+        limit = self.settings.max_websockets
+        if not await self.store.lease_connection(
+            user, conn, limit=limit, lease_seconds=CONNECTION_LEASE_SECONDS
+        ):
+            yield False
+            return
+        renewal = asyncio.create_task(self._renew(user, conn), name=f"ws-lease-{user}")
+        try:
+            yield True
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            with contextlib.suppress(RedisError):
+                await self.store.release_connection(user, conn)
+
+    def connection_refusal(self) -> str:
+        return (
+            f"too many connections: at most {self.settings.max_websockets} per user "
+            "(CONVEYOR_MAX_WEBSOCKETS)"
+        )
+
+    async def _renew(self, user: str, conn: str) -> None:
+        while True:
+            await asyncio.sleep(CONNECTION_LEASE_SECONDS / 3)
+            try:
+                await self.store.lease_connection(
+                    user, conn, limit=0, lease_seconds=CONNECTION_LEASE_SECONDS
+                )
+            except RedisError as exc:  # the lease may lapse; the next renewal restores it
+                log.warning("could not renew the WebSocket lease of %s: %s", user, exc)
