@@ -96,7 +96,8 @@ async def test_kept_export_bytes_are_capped_and_expire_with_their_downloads(
     refused = await limits.keep_export(owner, "j2", 500, quota=1000, ttl=hour)
     assert (refused.fits, refused.kept_bytes) == (False, 600)
     assert (await limits.check_export_room(owner, quota=1000)).fits
-    assert (await limits.keep_export(owner, "j3", 400, quota=1000, ttl=dt.timedelta(seconds=0.2))).fits
+    brief = dt.timedelta(seconds=0.2)
+    assert (await limits.keep_export(owner, "j3", 400, quota=1000, ttl=brief)).fits
     full = await limits.check_export_room(owner, quota=1000)
     assert (full.fits, full.kept_bytes) == (False, 1000)
     await asyncio.sleep(0.25)  # j3's download expired
