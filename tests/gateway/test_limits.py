@@ -120,4 +120,3 @@ async def test_websocket_connections_per_user_are_capped_and_freed_on_disconnect
     assert (await fourth.receive_json(timeout=5))["type"] == "welcome"
     await fourth.close()
     await second.close()
-
