@@ -429,7 +429,7 @@ class Worker:
             error = JobError(code=ErrorCode.HANDLER_ERROR, message=signal.reason)
             return Failed(error, retryable=True, delay=signal.delay)
         except RejectJob as signal:
-            return Failed(JobError(code=ErrorCode.REJECTED, message=signal.reason), False)
+            return Failed(JobError(code=signal.code, message=signal.reason), False)
         except Exception as exc:
             log.exception("handler failed")
             error = JobError(code=ErrorCode.HANDLER_ERROR, message=f"{type(exc).__name__}: {exc}")
