@@ -18,7 +18,7 @@ from conveyor.contracts.records import JobRecord, JobState
 from conveyor.runtime.jobstore import JobStore
 from tests.gateway.helpers import auth, new_user, running_gateway
 from tests.support.jobs import wait_for_state
-from tests.support.services import ServiceProcess, running_worker
+from tests.support.services import running_worker
 
 Client = TestClient[Any, Any]
 FINAL = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
@@ -51,16 +51,18 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def client(module_namespace: str, redis: Redis, data_dir: Path) -> AsyncIterator[Client]:
-    async with running_worker(
-        "conveyor.export_worker",
-        module_namespace,
-        redis,
-        CONVEYOR_DATA_DIR=str(data_dir),
-        CONVEYOR_EXPORT_MAX_ROWS=str(MAX_ROWS),
-        CONVEYOR_EXPORT_QUOTA_BYTES=str(QUOTA_BYTES),
+    async with (
+        running_worker(
+            "conveyor.export_worker",
+            module_namespace,
+            redis,
+            CONVEYOR_DATA_DIR=str(data_dir),
+            CONVEYOR_EXPORT_MAX_ROWS=str(MAX_ROWS),
+            CONVEYOR_EXPORT_QUOTA_BYTES=str(QUOTA_BYTES),
+        ),
+        running_gateway(module_namespace, data_dir=data_dir) as (_, test_client),
     ):
-        async with running_gateway(module_namespace, data_dir=data_dir) as (_, test_client):
-            yield test_client
+        yield test_client
 
 
 async def export(client: Client, store: JobStore, user: str, request: ExportRequest) -> JobRecord:
