@@ -1,0 +1,89 @@
+"""Fair share end to end: with one owner's backlog queued, another owner's job starts soon."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from conveyor.contracts.jobs import Priority
+from conveyor.contracts.records import FINAL_STATES, JobState
+from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.lifecycle import JobLifecycle
+from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE, submit_diagnostics, wait_for_state
+from tests.support.services import ServiceProcess, running_worker
+
+BACKLOG = 80
+JOB_SECONDS = 0.5
+CONCURRENCY = 4
+START_BOUND = 5.0
+"""Seconds B's job may wait to start; without fair share it waits behind the whole backlog,
+``BACKLOG * JOB_SECONDS / CONCURRENCY`` = 10 s."""
+
+
+@pytest.fixture(scope="module")
+async def worker(module_namespace: str, redis: Redis) -> AsyncIterator[ServiceProcess]:
+    async with running_worker(
+        MAINTENANCE,
+        module_namespace,
+        redis,
+        CONVEYOR_CONCURRENCY=str(CONCURRENCY),
+        CONVEYOR_FAIR_SHARE_DELAY="0.5",
+        **FAST_WORKER_ENV,
+    ) as service:
+        yield service
+
+
+async def test_another_owners_job_starts_within_a_bound_behind_a_backlog(
+    worker: ServiceProcess, module_store: JobStore, module_lifecycle: JobLifecycle
+) -> None:
+    backlog = await asyncio.gather(
+        *(
+            submit_diagnostics(module_lifecycle, owner="alice", sleep_seconds=JOB_SECONDS)
+            for _ in range(BACKLOG)
+        )
+    )
+    submitted = time.monotonic()
+    bobs = await submit_diagnostics(module_lifecycle, owner="bob", sleep_seconds=0.1)
+    started = await wait_for_state(
+        module_store, bobs.job_id, lambda r: r.state != JobState.QUEUED, timeout=START_BOUND
+    )
+    waited = time.monotonic() - submitted
+    assert started.state in (JobState.RUNNING, JobState.SUCCEEDED)
+    alices = await module_store.get_many([e.job_id for e in backlog])
+    waiting = sum(r.state == JobState.QUEUED for r in alices)
+    assert waiting > BACKLOG // 2, f"the backlog was mostly still queued ({waiting} of {BACKLOG})"
+    # Alice never held more than her share: the worker's concurrency less one.
+    running = sum(r.state == JobState.RUNNING for r in alices)
+    assert running <= CONCURRENCY - 1
+    assert waited < START_BOUND
+    # Set aside, not lost: every job of the backlog still runs, once.
+    for envelope in backlog:
+        record = await wait_for_state(module_store, envelope.job_id, FINAL_STATES, timeout=60)
+        assert record.state == JobState.SUCCEEDED and record.attempt == 1
+
+
+async def test_bulk_jobs_of_one_owner_use_every_slot(
+    worker: ServiceProcess, module_store: JobStore, module_lifecycle: JobLifecycle
+) -> None:
+    jobs = await asyncio.gather(
+        *(
+            submit_diagnostics(
+                module_lifecycle, owner="carol", priority=Priority.BULK, sleep_seconds=1.0
+            )
+            for _ in range(CONCURRENCY)
+        )
+    )
+
+    async def all_running() -> bool:
+        records = await module_store.get_many([e.job_id for e in jobs])
+        return all(r.state != JobState.QUEUED for r in records)
+
+    async with asyncio.timeout(5):
+        while not await all_running():
+            await asyncio.sleep(0.05)
+    records = await module_store.get_many([e.job_id for e in jobs])
+    assert sum(r.state == JobState.RUNNING for r in records) == CONCURRENCY
