@@ -93,13 +93,14 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     progress_interval: Annotated[float, msgspec.Meta(ge=0)] = 0.25
     """Minimum seconds between two progress events of a job (later ones coalesce)."""
     owner_concurrency: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
-    """Jobs of one owner this process runs at once (0: half its concurrency, at least 1);
-    an owner's further jobs wait in a delay queue so other owners' jobs get the free slots."""
+    """Interactive jobs of one owner this process runs at once (0: its concurrency less one,
+    at least 1); the owner's further jobs are set aside so other owners' jobs get a slot."""
     fair_share_delay: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     """Seconds a job set aside by ``owner_concurrency`` waits before it is offered again."""
     publisher_owners: list[str] = msgspec.field(default_factory=lambda: ["guest=*"])
-    """Owners each broker user may publish jobs for: ``user=owner|owner`` or ``user=*``; a job
-    from an unlisted broker user (the message's validated ``user_id``) is dead-lettered."""
+    """Owners each broker user may publish jobs for, comma-separated ``user=owner|owner`` or
+    ``user=*`` entries; a job whose ``user_id`` (validated by RabbitMQ) may not submit for its
+    owner is dead-lettered. See SECURITY.md."""
 
 
 class GatewaySettings(Settings, kw_only=True, frozen=True):
