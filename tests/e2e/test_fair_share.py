@@ -13,6 +13,7 @@ from conveyor.contracts.jobs import Priority
 from conveyor.contracts.records import FINAL_STATES, JobState
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
+from tests.gateway.helpers import auth, running_gateway, submit
 from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE, submit_diagnostics, wait_for_state
 from tests.support.services import ServiceProcess, running_worker
 
@@ -20,8 +21,12 @@ BACKLOG = 80
 JOB_SECONDS = 0.5
 CONCURRENCY = 4
 START_BOUND = 5.0
-"""Seconds B's job may wait to start; without fair share it waits behind the whole backlog,
+"""Seconds B's job may wait to start when the backlog was published straight to the broker
+(only the workers' cap acts); without fair share it waits behind the whole backlog,
 ``BACKLOG * JOB_SECONDS / CONCURRENCY`` = 10 s."""
+HTTP_BOUND = 1.0
+"""The same through the gateway, which also queues the backlog behind B's job: B waits for
+one set-aside at most, not for the backlog to be set aside."""
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,35 @@ async def test_another_owners_job_starts_within_a_bound_behind_a_backlog(
     for envelope in backlog:
         record = await wait_for_state(module_store, envelope.job_id, FINAL_STATES, timeout=60)
         assert record.state == JobState.SUCCEEDED and record.attempt == 1
+
+
+async def test_over_http_another_users_job_starts_about_as_soon_as_on_an_idle_system(
+    worker: ServiceProcess, module_namespace: str, module_store: JobStore
+) -> None:
+    lifted = {"submit_rate": 10_000.0, "submit_burst": 10_000, "max_jobs_in_flight": 10_000}
+    async with running_gateway(module_namespace, **lifted) as (_, client):
+        backlog = await asyncio.gather(
+            *(
+                submit(client, "dave", "diagnostics", {"sleep_seconds": JOB_SECONDS})
+                for _ in range(BACKLOG)
+            )
+        )
+        await wait_for_state(
+            module_store, backlog[0]["job_id"], lambda r: r.state != JobState.QUEUED
+        )
+        submitted = time.monotonic()
+        erins = await submit(client, "erin", "diagnostics", {"sleep_seconds": 0.1})
+        await wait_for_state(
+            module_store, erins["job_id"], lambda r: r.state != JobState.QUEUED, timeout=HTTP_BOUND
+        )
+        waited = time.monotonic() - submitted
+        records = await module_store.get_many([job["job_id"] for job in backlog])
+        assert sum(r.state == JobState.QUEUED for r in records) > BACKLOG // 2
+        assert waited < HTTP_BOUND
+        for job in backlog:  # cancelled, so the next test finds the worker idle
+            await client.post(f"/api/v1/jobs/{job['job_id']}/cancel", headers=auth("dave"))
+        for job in backlog:
+            await wait_for_state(module_store, job["job_id"], FINAL_STATES, timeout=30)
 
 
 async def test_bulk_jobs_of_one_owner_use_every_slot(

@@ -128,6 +128,9 @@ class GatewaySettings(Settings, kw_only=True, frozen=True):
     """Jobs a user may submit at once before ``submit_rate`` applies."""
     max_jobs_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 100
     """Jobs of one user queued, running or retrying at once (admins: no limit)."""
+    interactive_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 4
+    """A user's interactive jobs beyond this many in flight queue at bulk priority, behind
+    other users' interactive jobs (fair share; their records still say interactive)."""
     max_websockets: Annotated[int, msgspec.Meta(ge=1)] = 20
     """WebSocket connections one user may hold open at once (admins: no limit)."""
 

@@ -18,8 +18,10 @@ from collections.abc import AsyncIterator
 from redis.exceptions import RedisError
 
 from conveyor.contracts.errors import ErrorCode
+from conveyor.contracts.jobs import Priority
 from conveyor.gateway.errors import GatewayError
 from conveyor.runtime.limits import LimitStore
+from conveyor.runtime.limits.queue_priority import queue_priority
 from conveyor.runtime.settings import GatewaySettings
 from conveyor.runtime.tokens import Principal
 
@@ -50,10 +52,15 @@ class UserLimits:
         self.store = store
         self.settings = settings
 
-    async def admit_submission(self, principal: Principal, job_id: str) -> None:
-        """Take a submit token and count ``job_id`` in flight, or raise ``TooManyRequestsError``."""
+    async def admit_submission(
+        self, principal: Principal, job_id: str, priority: Priority
+    ) -> int | None:
+        """Take a submit token and count ``job_id`` in flight, or raise ``TooManyRequestsError``.
+
+        Returns the AMQP priority to queue the job at when fair share lowers it, else ``None``.
+        """
         if principal.is_admin:
-            return
+            return None
         s = self.settings
         wait = await self.store.take_submit_token(
             principal.user, rate=s.submit_rate, burst=s.submit_burst
@@ -73,6 +80,8 @@ class UserLimits:
                 limit="max_jobs_in_flight",
                 retry_after=IN_FLIGHT_RETRY_AFTER,
             )
+        queued_at = queue_priority(priority, admission.in_flight, s.interactive_in_flight)
+        return None if queued_at == priority.amqp_priority else queued_at
 
     async def release_submission(self, principal: Principal, job_id: str) -> None:
         """Uncount a job that was admitted but never queued."""

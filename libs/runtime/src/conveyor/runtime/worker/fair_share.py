@@ -1,11 +1,12 @@
 """Fair share between owners: one owner's backlog never takes every slot of a worker.
 
 A worker runs at most ``owner_concurrency`` interactive jobs of one owner at once (default:
-its concurrency less one). A message of an owner already at that cap is set aside: published
-again through a delay queue (confirmed; same body, headers and priority; the attempt is not
-counted) and acked, so the worker moves on to the messages behind it. Another owner's job
-waiting behind a backlog thus reaches a free slot after the backlog ahead of it has been set
-aside once, at broker speed, instead of after the backlog has run.
+its concurrency less one), so one slot stays free for other owners. A message of an owner
+already at that cap is set aside: published again through a delay queue (confirmed; same
+body and headers, at bulk priority; the attempt is not counted) and acked, so the worker
+moves on. Another owner's interactive job is then delivered first: the gateway queues a
+user's jobs beyond the first few in flight at bulk priority too
+(``conveyor.runtime.limits.queue_priority``), so a backlog never stands in front of it.
 
 Only interactive jobs are capped: bulk and scheduled jobs already wait behind interactive
 ones by AMQP priority, and capping them would cost throughput with nobody to gain from it.
@@ -65,5 +66,6 @@ async def set_aside(
         message.body,
         max(1, round(delay_seconds * 1000)),
         headers=dict(message.headers),
-        priority=envelope.priority.amqp_priority,
+        # Back behind other owners' interactive jobs, as the gateway queues a backlog.
+        priority=min(envelope.priority.amqp_priority, Priority.BULK.amqp_priority),
     )

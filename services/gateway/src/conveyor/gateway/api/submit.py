@@ -178,7 +178,7 @@ async def submit_job(request: web.Request) -> web.Response:
                 )
             return await _replay(gw, existing_id, principal.user)
     try:
-        await gw.limits.admit_submission(principal, envelope.job_id)
+        amqp_priority = await gw.limits.admit_submission(principal, envelope.job_id, priority)
     except TooManyRequestsError:
         if key is not None:  # nothing was queued: a later retry with the key may go ahead
             await gw.store.release_idempotency_key(principal.user, key, envelope.job_id)
@@ -187,7 +187,7 @@ async def submit_job(request: web.Request) -> web.Response:
     # if the job was published, its worker creates the record, and a retry with the key then
     # replays that job instead of queueing a duplicate.
     try:
-        existing = await gw.lifecycle.submit_or_existing(envelope)
+        existing = await gw.lifecycle.submit_or_existing(envelope, amqp_priority=amqp_priority)
     except BrokerUnavailableError as exc:
         log.warning("job %s not accepted: %s", envelope.job_id, exc)
         if key is not None:
