@@ -24,6 +24,7 @@ START_BOUND = 5.0
 """Seconds B's job may wait to start when the backlog was published straight to the broker
 (only the workers' cap acts); without fair share it waits behind the whole backlog,
 ``BACKLOG * JOB_SECONDS / CONCURRENCY`` = 10 s."""
+HTTP_BACKLOG = 200
 HTTP_BOUND = 1.0
 """The same through the gateway, which also queues the backlog behind B's job: B waits for
 one set-aside at most, not for the backlog to be set aside."""
@@ -79,7 +80,7 @@ async def test_over_http_another_users_job_starts_about_as_soon_as_on_an_idle_sy
         backlog = await asyncio.gather(
             *(
                 submit(client, "dave", "diagnostics", {"sleep_seconds": JOB_SECONDS})
-                for _ in range(BACKLOG)
+                for _ in range(HTTP_BACKLOG)
             )
         )
         await wait_for_state(
@@ -92,7 +93,7 @@ async def test_over_http_another_users_job_starts_about_as_soon_as_on_an_idle_sy
         )
         waited = time.monotonic() - submitted
         records = await module_store.get_many([job["job_id"] for job in backlog])
-        assert sum(r.state == JobState.QUEUED for r in records) > BACKLOG // 2
+        assert sum(r.state == JobState.QUEUED for r in records) > HTTP_BACKLOG // 2
         assert waited < HTTP_BOUND
         for job in backlog:  # cancelled, so the next test finds the worker idle
             await client.post(f"/api/v1/jobs/{job['job_id']}/cancel", headers=auth("dave"))

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
+from conveyor.contracts.jobs import Priority
 from conveyor.gateway.limits import LIMIT_HEADER
 from conveyor.gateway.state import Gateway
 from conveyor.gateway.ws.protocol import CLOSE_TOO_MANY_CONNECTIONS
@@ -120,3 +121,27 @@ async def test_websocket_connections_per_user_are_capped_and_freed_on_disconnect
     assert (await fourth.receive_json(timeout=5))["type"] == "welcome"
     await fourth.close()
     await second.close()
+
+
+async def test_a_users_jobs_past_the_first_few_in_flight_are_queued_at_bulk_priority(
+    module_namespace: str,
+) -> None:
+    async with running_gateway(module_namespace, interactive_in_flight=2) as (gateway, client):
+        user, admin = new_user(), new_user()
+        ids = [(await (await _submit(client, user)).json())["job_id"] for _ in range(4)]
+        admins = [
+            (await (await _submit(client, admin, admin=True)).json())["job_id"] for _ in range(3)
+        ]
+        channel = await gateway.broker.open_channel()
+        queue = await channel.get_queue(
+            gateway.broker.topology.service_queue("maintenance"), ensure=False
+        )
+        priorities = {}
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            priorities[message.message_id] = message.priority
+        await channel.close()
+        record = await gateway.store.get(ids[-1])
+    interactive, bulk = Priority.INTERACTIVE.amqp_priority, Priority.BULK.amqp_priority
+    assert [priorities[i] for i in ids] == [interactive, interactive, bulk, bulk]
+    assert [priorities[i] for i in admins] == [interactive] * 3, "admins are not counted"
+    assert record is not None and record.priority == Priority.INTERACTIVE, "the record keeps it"
