@@ -70,11 +70,11 @@ async def test_jobs_in_flight_are_capped_and_a_finished_job_frees_its_slot(
     assert refused.status == 429
     assert refused.headers[LIMIT_HEADER] == "max_jobs_in_flight"
     assert "at most 2" in (await refused.json())["error"]["message"]
-    # Cancelling is one of the final states; nothing releases the slot explicitly: the next
-    # submit finds the record final and reconciles.
+    # Cancelling is one of the final states: its transition frees the slot.
     job_id = (await first.json())["job_id"]
     cancelled = await client.post(f"/api/v1/jobs/{job_id}/cancel", headers=auth(user))
     assert cancelled.status == 200, await cancelled.text()
+    assert await gateway.limits.store.in_flight(user) == 1
     assert (await _submit(client, user)).status == 202
     assert await gateway.limits.store.in_flight(user) == 2
 

@@ -48,7 +48,7 @@ async def test_concurrent_admissions_never_pass_the_limit(limits: LimitStore) ->
     assert (await limits.admit_job(owner, "job-0", limit=5)).admitted
 
 
-async def test_finished_and_vanished_jobs_are_reconciled_but_fresh_admissions_kept(
+async def test_a_final_transition_frees_the_slot_and_vanished_jobs_are_reconciled(
     limits: LimitStore, redis: Redis, keys: Keys, store: JobStore
 ) -> None:
     owner = _user()
@@ -61,12 +61,15 @@ async def test_finished_and_vanished_jobs_are_reconciled_but_fresh_admissions_ke
         done.job_id, owner, allowed=[JobState.QUEUED], to=JobState.CANCELLED, event=cancelled
     )
     assert changed.ok
-    # A job admitted long ago whose record never appeared (its gateway died mid-submit),
+    assert await limits.in_flight(owner) == 0, "the final transition removed it"
+    # Left behind anyway (say, counted again by a gateway racing the transition): the finished
+    # job; a job admitted long ago whose record never appeared (its gateway died mid-submit);
     # and one admitted just now whose record is still on its way.
     old = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - UNRECORDED_GRACE_MS - 1000
-    await redis.zadd(keys.jobs_in_flight(owner), {"lost-job": old})
+    await redis.zadd(keys.jobs_in_flight(owner), {"lost-job": old, done.job_id: old})
     assert (await limits.admit_job(owner, "fresh-job", limit=3)).admitted
     assert await limits.in_flight(owner) == 3
+    # At the limit: the finished and the lost job are dropped, the fresh one kept.
     admission = await limits.admit_job(owner, "next-job", limit=3)
     assert admission.admitted
     members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}

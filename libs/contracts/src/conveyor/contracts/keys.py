@@ -51,8 +51,8 @@ class Keys:
         return self._key("limits", user, "submits")
 
     def jobs_in_flight(self, owner: str) -> str:
-        """Sorted set: ids of the owner's jobs admitted by a gateway and not known finished,
-        scored by admission time (ms); entries of finished or vanished jobs are reconciled."""
+        """Sorted set: ids of the owner's jobs a gateway admitted, scored by admission time (ms);
+        the job store's final transitions remove them, reconciling removes vanished ones."""
         return self._key("limits", owner, "in-flight")
 
     def connections(self, user: str) -> str:
