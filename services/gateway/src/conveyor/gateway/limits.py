@@ -13,7 +13,6 @@ import contextlib
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 
@@ -88,31 +87,16 @@ class UserLimits:
         if not principal.is_admin:
             await self.store.release_job(principal.user, job_id)
 
-    @contextlib.asynccontextmanager
-    async def connection(self, principal: Principal) -> AsyncIterator[bool]:
-        """Hold a WebSocket lease for the block; yields ``False`` if the user is at the limit.
-
-        The lease is renewed while the block runs and released when it ends.
-        """
-        if principal.is_admin:
-            yield True
-            return
+    async def open_connection(self, principal: Principal) -> ConnectionLease | None:
+        """A renewed lease on one of the user's connections; ``None`` at the limit."""
         user, conn = principal.user, uuid.uuid4().hex
-        limit = self.settings.max_websockets
+        if principal.is_admin:
+            return ConnectionLease(self.store, user, conn, renew=False)
         if not await self.store.lease_connection(
-            user, conn, limit=limit, lease_seconds=CONNECTION_LEASE_SECONDS
+            user, conn, limit=self.settings.max_websockets, lease_seconds=CONNECTION_LEASE_SECONDS
         ):
-            yield False
-            return
-        renewal = asyncio.create_task(self._renew(user, conn), name=f"ws-lease-{user}")
-        try:
-            yield True
-        finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
-            with contextlib.suppress(RedisError):
-                await self.store.release_connection(user, conn)
+            return None
+        return ConnectionLease(self.store, user, conn, renew=True)
 
     def connection_refusal(self) -> str:
         return (
@@ -120,12 +104,32 @@ class UserLimits:
             "(CONVEYOR_MAX_WEBSOCKETS)"
         )
 
-    async def _renew(self, user: str, conn: str) -> None:
+
+class ConnectionLease:
+    """One connection's lease, renewed until ``close`` (a dead gateway's leases lapse)."""
+
+    def __init__(self, store: LimitStore, user: str, connection: str, *, renew: bool) -> None:
+        self._store = store
+        self._user = user
+        self._connection = connection
+        self._renewal = (
+            asyncio.create_task(self._renew(), name=f"ws-lease-{user}") if renew else None
+        )
+
+    async def close(self) -> None:
+        if self._renewal is None:
+            return
+        # Not awaited: waiting for it could swallow a cancellation of our own caller.
+        self._renewal.cancel()
+        with contextlib.suppress(RedisError):  # else it lapses with its lease
+            await self._store.release_connection(self._user, self._connection)
+
+    async def _renew(self) -> None:
         while True:
             await asyncio.sleep(CONNECTION_LEASE_SECONDS / 3)
             try:
-                await self.store.lease_connection(
-                    user, conn, limit=0, lease_seconds=CONNECTION_LEASE_SECONDS
+                await self._store.lease_connection(
+                    self._user, self._connection, limit=0, lease_seconds=CONNECTION_LEASE_SECONDS
                 )
             except RedisError as exc:  # the lease may lapse; the next renewal restores it
-                log.warning("could not renew the WebSocket lease of %s: %s", user, exc)
+                log.warning("could not renew a WebSocket lease of %s: %s", self._user, exc)

@@ -134,18 +134,19 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     principal = await _authenticate(ws, request, gw.settings.jwt_secret)
     if principal is None:
         return ws
-    async with gw.limits.connection(principal) as admitted:
-        if not admitted:
-            refusal = gw.limits.connection_refusal()
-            await ws.close(code=CLOSE_TOO_MANY_CONNECTIONS, message=refusal.encode()[:120])
-            return ws
-        gw.metrics.ws_connections.inc()
-        request.app[OPEN_SOCKETS].add(ws)
-        try:
-            await _serve(ws, request, principal, gw)
-        finally:
-            request.app[OPEN_SOCKETS].discard(ws)
-            gw.metrics.ws_connections.dec()
+    lease = await gw.limits.open_connection(principal)
+    if lease is None:
+        refusal = gw.limits.connection_refusal().encode()[:120]
+        await ws.close(code=CLOSE_TOO_MANY_CONNECTIONS, message=refusal)
+        return ws
+    gw.metrics.ws_connections.inc()
+    request.app[OPEN_SOCKETS].add(ws)
+    try:
+        await _serve(ws, request, principal, gw)
+    finally:
+        request.app[OPEN_SOCKETS].discard(ws)
+        gw.metrics.ws_connections.dec()
+        await lease.close()
     return ws
 
 
