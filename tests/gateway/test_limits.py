@@ -123,6 +123,18 @@ async def test_websocket_connections_per_user_are_capped_and_freed_on_disconnect
     await second.close()
 
 
+async def test_admins_may_hold_more_websockets_than_the_limit(
+    limited: tuple[Gateway, Client],
+) -> None:
+    _, client = limited
+    admin = new_user()
+    sockets = [await client.ws_connect("/ws", headers=auth(admin, admin=True)) for _ in range(3)]
+    for ws in sockets:
+        assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+    for ws in sockets:
+        await ws.close()
+
+
 async def test_a_users_jobs_past_the_first_few_in_flight_are_queued_at_bulk_priority(
     module_namespace: str,
 ) -> None:
