@@ -39,7 +39,7 @@ async def _submit(client: Client, user: str, *, admin: bool = False) -> Any:
 async def test_a_user_past_the_burst_gets_429_naming_the_limit_with_retry_after(
     rate_limited: tuple[Gateway, Client],
 ) -> None:
-    _, client = rate_limited
+    gateway, client = rate_limited
     user = new_user()
     statuses = []
     for _ in range(3):
@@ -52,6 +52,10 @@ async def test_a_user_past_the_burst_gets_429_naming_the_limit_with_retry_after(
     error = (await refused.json())["error"]
     assert error["code"] == "rate_limited"
     assert "CONVEYOR_SUBMIT_RATE" in error["message"]
+    refusals = gateway.metrics.registry.get_sample_value(
+        "conveyor_limit_refusals_total", {"limit": "submit_rate"}
+    )
+    assert refusals == 1
     # Another user has a bucket of their own; admins have none.
     assert (await _submit(client, new_user())).status == 202
     admin = new_user()

@@ -56,24 +56,23 @@ async def bootstrap(
         intake = EventIntake(resources.broker, instance=settings.instance)
         intake.start()
         stack.push_async_callback(intake.close)
+        metrics = metrics or resources.metrics
+        limits = LimitStore(
+            resources.redis,
+            resources.keys,
+            resources.store,
+            retention_seconds=settings.retention_seconds,
+        )
         gateway = Gateway(
             settings=settings,
             redis=resources.redis,
             broker=resources.broker,
             store=resources.store,
             lifecycle=resources.lifecycle,
-            metrics=metrics or resources.metrics,
+            metrics=metrics,
             intake=intake,
             app=create_app(settings),
-            limits=UserLimits(
-                LimitStore(
-                    resources.redis,
-                    resources.keys,
-                    resources.store,
-                    retention_seconds=settings.retention_seconds,
-                ),
-                settings,
-            ),
+            limits=UserLimits(limits, settings, metrics),
         )
         gateway.app[GATEWAY] = gateway
         yield gateway

@@ -21,6 +21,7 @@ from conveyor.contracts.jobs import Priority
 from conveyor.gateway.errors import GatewayError
 from conveyor.runtime.limits import LimitStore
 from conveyor.runtime.limits.queue_priority import queue_priority
+from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import GatewaySettings
 from conveyor.runtime.tokens import Principal
 
@@ -47,9 +48,10 @@ class TooManyRequestsError(GatewayError):
 class UserLimits:
     """Checks a principal against the configured limits (admins pass every check)."""
 
-    def __init__(self, store: LimitStore, settings: GatewaySettings) -> None:
+    def __init__(self, store: LimitStore, settings: GatewaySettings, metrics: Metrics) -> None:
         self.store = store
         self.settings = settings
+        self.metrics = metrics
 
     async def admit_submission(
         self, principal: Principal, job_id: str, priority: Priority
@@ -65,6 +67,7 @@ class UserLimits:
             principal.user, rate=s.submit_rate, burst=s.submit_burst
         )
         if wait is not None:
+            self.metrics.limit_refusals.labels("submit_rate").inc()
             raise TooManyRequestsError(
                 f"submit rate limit: at most {s.submit_rate:g} jobs per second per user "
                 f"(bursts of {s.submit_burst}; CONVEYOR_SUBMIT_RATE, CONVEYOR_SUBMIT_BURST)",
@@ -73,6 +76,7 @@ class UserLimits:
             )
         admission = await self.store.admit_job(principal.user, job_id, limit=s.max_jobs_in_flight)
         if not admission.admitted:
+            self.metrics.limit_refusals.labels("max_jobs_in_flight").inc()
             raise TooManyRequestsError(
                 f"jobs in flight limit: at most {s.max_jobs_in_flight} queued or running jobs "
                 f"per user (CONVEYOR_MAX_JOBS_IN_FLIGHT); you have {admission.in_flight}",
@@ -95,6 +99,7 @@ class UserLimits:
         if not await self.store.lease_connection(
             user, conn, limit=self.settings.max_websockets, lease_seconds=CONNECTION_LEASE_SECONDS
         ):
+            self.metrics.limit_refusals.labels("max_websockets").inc()
             return None
         return ConnectionLease(self.store, user, conn, renew=True)
 

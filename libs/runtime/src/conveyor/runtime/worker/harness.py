@@ -308,6 +308,7 @@ class Worker:
             return
         if not self._shares.take(envelope):
             await set_aside(self.broker, message, envelope, self.settings.fair_share_delay)
+            self.metrics.jobs_set_aside.labels(envelope.job_type).inc()
             await _settle_message(self._acks.ack(message))
             return
         parent = extract_context(message.headers, envelope.trace_context)
