@@ -21,7 +21,13 @@ from pamqp.header import ContentHeader
 
 def publish_frames(channel: aiormq.Channel, exchange: str, key: str, body: bytes) -> bytes:
     """One persistent, confirmed publish of ``body`` as the bytes aiormq would write."""
-    properties = spec.Basic.Properties(delivery_mode=2, priority=1, content_type="application/json")
+    # user_id: workers accept jobs only from broker users allowed to submit for their owners.
+    properties = spec.Basic.Properties(
+        delivery_mode=2,
+        priority=1,
+        content_type="application/json",
+        user_id=channel.connection.url.user or "guest",
+    )
     frames = [
         spec.Basic.Publish(exchange=exchange, routing_key=key),
         ContentHeader(properties=properties, body_size=len(body)),

@@ -208,7 +208,10 @@ def close_sockets(watchers: list[Watcher]) -> None:
 @contextlib.asynccontextmanager
 async def gateway(namespace: str) -> AsyncIterator[tuple[ServiceProcess, str]]:
     process, url = await start_gateway(
-        namespace, CONVEYOR_JWT_SECRET=SECRET, CONVEYOR_LOG_LEVEL="WARNING"
+        namespace,
+        CONVEYOR_JWT_SECRET=SECRET,
+        CONVEYOR_LOG_LEVEL="WARNING",
+        CONVEYOR_MAX_WEBSOCKETS="100000",  # (b) holds many connections of one user
     )
     try:
         yield process, url

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import jsonschema
@@ -116,6 +117,7 @@ def _submission_from(
         delivery_mode=operation["bindings"]["amqp"]["deliveryMode"],
         priority=operation["x-amqp-priority"]["interactive"],
         message_id=job_id,
+        user_id=urlsplit(AMQP_URL).username,  # the broker user; workers trust it for any owner
         headers={"traceparent": f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"},
     )
     return exchange, routing_key, properties, json.dumps(body).encode()

@@ -37,6 +37,7 @@ def pamqp_publish(
     persistent: bool,
     priority: int | None,
     mandatory: bool,
+    user_id: str | None = None,
 ) -> bytes:
     """The bytes aiormq's ``basic_publish`` wrote for the same publish."""
     properties = spec.Basic.Properties(
@@ -45,6 +46,7 @@ def pamqp_publish(
         delivery_mode=2 if persistent else 1,
         priority=priority,
         message_id=message_id,
+        user_id=user_id,
     )
     chunk = FRAME_MAX - 8
     frames: list[Any] = [
@@ -124,13 +126,16 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.parametrize("user_id", [None, "svc-gateway"])
 @pytest.mark.parametrize("case", CASES)
-def test_a_job_publish_is_written_as_pamqp_writes_it(case: dict[str, Any]) -> None:
-    encoder = PublishEncoder(5, frame_max=FRAME_MAX)
+def test_a_job_publish_is_written_as_pamqp_writes_it(
+    case: dict[str, Any], user_id: str | None
+) -> None:
+    encoder = PublishEncoder(5, frame_max=FRAME_MAX, user_id=user_id)
     args = dict(case)
     exchange, routing_key, body = args.pop("exchange"), args.pop("routing_key"), args.pop("body")
     assert encoder.publish(exchange, routing_key, body, **args) == pamqp_publish(
-        5, exchange, routing_key, body, **args
+        5, exchange, routing_key, body, user_id=user_id, **args
     )
 
 
@@ -139,7 +144,8 @@ def test_random_publishes_are_written_as_pamqp_writes_them() -> None:
     values: list[Any] = [1, -3, 2**33, True, False, None, 0.25, "é", {"k": "v"}, ["a", 1]]
     for _ in range(500):
         channel = rng.randint(1, 2047)
-        encoder = PublishEncoder(channel, frame_max=FRAME_MAX)
+        user_id = rng.choice([None, random_text(rng, 30)])
+        encoder = PublishEncoder(channel, frame_max=FRAME_MAX, user_id=user_id)
         exchange = random_text(rng, 40, alphabet="abcXYZ019-._:")
         routing_key = random_text(rng, 80)
         body = rng.randbytes(rng.choice([0, 1, 300, FRAME_MAX - 9, FRAME_MAX - 8, 3 * FRAME_MAX]))
@@ -161,8 +167,8 @@ def test_random_publishes_are_written_as_pamqp_writes_them() -> None:
             "mandatory": rng.random() < 0.5,
         }
         assert encoder.publish(exchange, routing_key, body, **options) == pamqp_publish(
-            channel, exchange, routing_key, body, **options
-        ), (exchange, routing_key, options)
+            channel, exchange, routing_key, body, user_id=user_id, **options
+        ), (exchange, routing_key, options, user_id)
 
 
 @pytest.mark.parametrize("exchange", ["a" * 128, "no;semicolons", "ünïcode"])
@@ -223,6 +229,7 @@ async def test_a_confirmed_publish_arrives_with_all_its_properties(module_broker
         priority=7,
         message_id="job-1",
         headers=headers,
+        user_id="guest",  # the connection's user, which RabbitMQ checked
     )
     second = await underlay.basic_get(queue.name, no_ack=True, timeout=5)
     assert second.body == big

@@ -210,8 +210,11 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
                 "operationId": f"submit_{job_type.replace('.', '_')}",
                 "summary": f"Submit a {job_type} job",
                 "description": "Persistent (delivery mode 2), content type application/json; "
-                "set the AMQP priority from the envelope's priority (x-amqp-priority). The "
-                "worker creates the job record if none exists.",
+                "set the AMQP priority from the envelope's priority (x-amqp-priority) and the "
+                "user_id property to your broker user (RabbitMQ checks it): workers accept a "
+                "job only from a broker user allowed to submit for its owner "
+                "(CONVEYOR_PUBLISHER_OWNERS; see SECURITY.md). The worker creates the job "
+                "record if none exists.",
                 "tags": _tags("jobs"),
                 "bindings": {
                     "amqp": {

@@ -31,6 +31,12 @@ class ErrorCode(enum.StrEnum):
     CRASHED_TOO_OFTEN = "crashed_too_often"
     """The job's worker process died during too many deliveries of it."""
     UNDECODABLE_MESSAGE = "undecodable_message"
+    PUBLISHER_NOT_ALLOWED = "publisher_not_allowed"
+    """The broker user that published the job may not submit jobs for its owner."""
+    EXPORT_TOO_LARGE = "export_too_large"
+    """The export's filters match more rows than one export may hold."""
+    EXPORT_QUOTA_EXCEEDED = "export_quota_exceeded"
+    """The owner already keeps as many export bytes as the quota allows."""
     WORKER_SHUTDOWN = "worker_shutdown"
     INTERNAL = "internal"
 

@@ -44,6 +44,25 @@ class Keys:
         """String: ``<job id> <request digest>`` for an owner's Idempotency-Key."""
         return self._key("idempotency", owner, key)
 
+    # -- per-user limits (``conveyor.runtime.limits``) --
+
+    def submit_bucket(self, user: str) -> str:
+        """Hash with TTL: a user's submit token bucket (``tokens``, ``at`` in ms)."""
+        return self._key("limits", user, "submits")
+
+    def jobs_in_flight(self, owner: str) -> str:
+        """Sorted set: ids of the owner's jobs a gateway admitted, scored by admission time (ms);
+        the job store's final transitions remove them, reconciling removes vanished ones."""
+        return self._key("limits", owner, "in-flight")
+
+    def connections(self, user: str) -> str:
+        """Sorted set: a user's open WebSocket connections scored by lease expiry (ms)."""
+        return self._key("limits", user, "connections")
+
+    def kept_exports(self, owner: str) -> str:
+        """Sorted set: ``<job id>|<bytes>`` of the owner's kept exports, scored by expiry (ms)."""
+        return self._key("limits", owner, "exports")
+
     def result_cache(self, digest: str) -> str:
         """String: a cached job result keyed by a canonical request digest."""
         return self._key("result", digest)

@@ -30,7 +30,7 @@ _U32 = struct.Struct(">I")
 _OCTET = struct.Struct(">B")
 
 _CONTENT_TYPE, _HEADERS, _DELIVERY_MODE = 0x8000, 0x2000, 0x1000
-_PRIORITY, _MESSAGE_ID = 0x0800, 0x0080
+_PRIORITY, _MESSAGE_ID, _USER_ID = 0x0800, 0x0080, 0x0010
 _MANDATORY = b"\x01"
 """Basic.Publish's flag octet: bit 0 mandatory (bit 1, immediate, RabbitMQ refuses)."""
 _TRANSIENT, _PERSISTENT = b"\x01", b"\x02"
@@ -66,11 +66,19 @@ class PublishEncoder:
     """
 
     def __init__(
-        self, channel: int, *, frame_max: int, content_type: str = "application/json"
+        self,
+        channel: int,
+        *,
+        frame_max: int,
+        content_type: str = "application/json",
+        user_id: str | None = None,
     ) -> None:
         self._channel = channel
         self._max_body = frame_max - _FRAME_HEAD.size - len(_FRAME_END)
         self._content_type = _short_string(content_type)
+        # The connection's broker user, which RabbitMQ checks: consumers trust it (see
+        # conveyor.runtime.worker.publishers).
+        self._user_id = _short_string(user_id) if user_id else None
         self._prefixes: dict[str, bytes] = {}
         """Exchange name -> the method payload up to the routing key (a process uses a few)."""
 
@@ -110,6 +118,9 @@ class PublishEncoder:
             flags |= _PRIORITY
             properties.append(_OCTET.pack(priority))
         properties.append(_short_string(message_id))
+        if self._user_id is not None:
+            flags |= _USER_ID
+            properties.append(self._user_id)
         properties[0] = _CONTENT_HEADER.pack(60, 0, len(body), flags)
         header = b"".join(properties)
         head = _FRAME_HEAD.pack

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from random import getrandbits
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import aio_pika
@@ -73,6 +74,8 @@ class Broker:
         metrics: Metrics | None = None,
     ) -> None:
         self.url = url
+        self.user_id = broker_user(url)
+        """Set as ``user_id`` on job publishes; RabbitMQ checks it is this connection's user."""
         self._metrics = metrics
         self.topology = topology
         self.publish_timeout = publish_timeout
@@ -269,7 +272,9 @@ class Broker:
         """The encoder of the publishing channel (its number and frame size)."""
         if self._publish_encoder is None or self._publish_encoder[0] is not channel:
             encoder = PublishEncoder(
-                channel.number, frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD
+                channel.number,
+                frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD,
+                user_id=self.user_id,
             )
             self._publish_encoder = (channel, encoder)
         return self._publish_encoder[1]
@@ -412,6 +417,11 @@ async def _declare_topic(
 def service_queue_arguments() -> dict[str, Any]:
     """Arguments of every service job queue (they must match wherever it is declared)."""
     return {"x-max-priority": MAX_AMQP_PRIORITY}
+
+
+def broker_user(url: str) -> str:
+    """The user an AMQP URL logs in as (AMQP's default, ``guest``, when it names none)."""
+    return unquote(urlsplit(url).username or "") or "guest"
 
 
 def _redact(url: str) -> str:

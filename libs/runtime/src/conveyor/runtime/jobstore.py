@@ -63,7 +63,7 @@ return {1, 'queued', r[1], r[2], r[3]}
 """
 )
 
-# KEYS: job, job_events, active, owner_events
+# KEYS: job, job_events, active, owner_events, owner's jobs in flight (see LimitStore)
 # ARGV: allowed (" a b "), new_state, hmax, omax, prefix, suffix, job_id, retention_s, final,
 #       field, value, ...
 _TRANSITION = (
@@ -78,6 +78,7 @@ local r = append_event(KEYS[1], KEYS[2], KEYS[4],
     ARGV[5], ARGV[6], ARGV[3], ARGV[4], ARGV[7], ARGV[8])
 if ARGV[9] == '1' then
   redis.call('SREM', KEYS[3], ARGV[7])
+  redis.call('ZREM', KEYS[5], ARGV[7])
   redis.call('EXPIRE', KEYS[1], ARGV[8])
   redis.call('EXPIRE', KEYS[2], ARGV[8])
 end
@@ -324,7 +325,14 @@ class JobStore:
         k = self.keys
         res = await self._scripts.call(
             self._transition,
-            keys=[k.job(job_id), k.job_events(job_id), k.active_jobs, k.owner_events(owner)],
+            keys=[
+                k.job(job_id),
+                k.job_events(job_id),
+                k.active_jobs,
+                k.owner_events(owner),
+                # A final state frees the job's in-flight slot in the same step.
+                k.jobs_in_flight(owner),
+            ],
             args=[
                 " " + " ".join(allowed) + " ",
                 to.value,

@@ -73,9 +73,14 @@ class JobLifecycle:
         """
         return await self.submit_or_existing(envelope) is None
 
-    async def submit_or_existing(self, envelope: JobEnvelope) -> JobRecord | None:
+    async def submit_or_existing(
+        self, envelope: JobEnvelope, *, amqp_priority: int | None = None
+    ) -> JobRecord | None:
         """Like ``submit``; returns ``None`` if this call created the record, else the record
-        a worker already created and moved on (as of the attempt to create it)."""
+        a worker already created and moved on (as of the attempt to create it).
+
+        ``amqp_priority`` queues the job at another priority than its envelope's (fair share).
+        """
         job_type = envelope.job_type
         if child_spans_recorded():
             with tracer.start_as_current_span(
@@ -83,9 +88,9 @@ class JobLifecycle:
                 kind=SpanKind.PRODUCER,
                 attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
             ):
-                await self._publish_job(envelope)
+                await self._publish_job(envelope, amqp_priority)
         else:  # the span could not be recorded: the job carries its caller's context instead
-            await self._publish_job(envelope)
+            await self._publish_job(envelope, amqp_priority)
         queued = JobQueued(
             job_id=envelope.job_id,
             job_type=job_type,
@@ -98,13 +103,13 @@ class JobLifecycle:
         self.announce(queued, outcome)
         return None
 
-    async def _publish_job(self, envelope: JobEnvelope) -> None:
+    async def _publish_job(self, envelope: JobEnvelope, amqp_priority: int | None) -> None:
         await self.broker.publish(
             self.broker.topology.jobs,
             job_routing_key(envelope.job_type),
             encode(envelope),
             headers=inject_headers({}),
-            priority=envelope.priority.amqp_priority,
+            priority=envelope.priority.amqp_priority if amqp_priority is None else amqp_priority,
             message_id=envelope.job_id,
         )
 

@@ -70,6 +70,15 @@ class Metrics:
         self.ws_events_sent = Counter(
             "conveyor_websocket_events_sent", "Events sent to WebSocket clients", registry=r
         )
+        self.limit_refusals = Counter(
+            "conveyor_limit_refusals", "Requests refused by a per-user limit", ["limit"], registry=r
+        )
+        self.jobs_set_aside = Counter(
+            "conveyor_jobs_set_aside",
+            "Job messages set aside because their owner had its share of this worker",
+            ["job_type"],
+            registry=r,
+        )
 
         self._job_types: dict[str, JobTypeSeries] = {}
 

@@ -101,6 +101,15 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     """Seconds between two heartbeats of a worker."""
     progress_interval: Annotated[float, msgspec.Meta(ge=0)] = 0.25
     """Minimum seconds between two progress events of a job (later ones coalesce)."""
+    owner_concurrency: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    """Interactive jobs of one owner this process runs at once (0: its concurrency less one,
+    at least 1); the owner's further jobs are set aside so other owners' jobs get a slot."""
+    fair_share_delay: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    """Seconds a job set aside by ``owner_concurrency`` waits before it is offered again."""
+    publisher_owners: list[str] = msgspec.field(default_factory=lambda: ["guest=*"])
+    """Owners each broker user may publish jobs for, comma-separated ``user=owner|owner`` or
+    ``user=*`` entries; a job whose ``user_id`` (validated by RabbitMQ) may not submit for its
+    owner is dead-lettered. See SECURITY.md."""
 
 
 class GatewaySettings(Settings, kw_only=True, frozen=True):
@@ -124,6 +133,17 @@ class GatewaySettings(Settings, kw_only=True, frozen=True):
     """WebSocket: allowed ``Origin`` values besides the gateway's own (empty: same origin)."""
     test_hooks: bool = False
     """Accept fault-injecting job fields (diagnostics' crashes, failures, long sleeps)."""
+    submit_rate: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Jobs a user may submit per second, on average (admins: no limit)."""
+    submit_burst: Annotated[int, msgspec.Meta(ge=1)] = 50
+    """Jobs a user may submit at once before ``submit_rate`` applies."""
+    max_jobs_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 100
+    """Jobs of one user queued, running or retrying at once (admins: no limit)."""
+    interactive_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 4
+    """A user's interactive jobs beyond this many in flight queue at bulk priority, behind
+    other users' interactive jobs (fair share; their records still say interactive)."""
+    max_websockets: Annotated[int, msgspec.Meta(ge=1)] = 20
+    """WebSocket connections one user may hold open at once (admins: no limit)."""
 
 
 def check_jwt_secret(settings: GatewaySettings) -> None:

@@ -17,6 +17,18 @@ class DatasetMissingError(ExportError):
         self.directory = directory
 
 
+class ExportTooLargeError(ExportError):
+    """The filters match more rows than one export may hold; found before anything is written."""
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(
+            f"the filters match {rows:,} rows; an export may hold at most {limit:,} "
+            "(CONVEYOR_EXPORT_MAX_ROWS): narrow the filters or split the export"
+        )
+        self.rows = rows
+        self.limit = limit
+
+
 class ExportCancelledError(ExportError):
     """The export stopped between two chunks because its job was cancelled."""
 

@@ -20,7 +20,11 @@ import polars as pl
 from conveyor.awards.filters import apply_filters, apply_sort
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, temporary_name
 from conveyor.contracts.jobs import AWARD_COLUMNS, AwardFilters, ExportFormat, SortKey
-from conveyor.export_worker.errors import DatasetMissingError, ExportCancelledError
+from conveyor.export_worker.errors import (
+    DatasetMissingError,
+    ExportCancelledError,
+    ExportTooLargeError,
+)
 from conveyor.export_worker.xlsx import MAX_DATA_ROWS_PER_SHEET, XlsxWriter
 from conveyor.export_worker.xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
 
@@ -104,15 +108,19 @@ def write_export(
     progress: Progress,
     chunk_rows: int = 50_000,
     max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET,
+    max_rows: int | None = None,
 ) -> Written:
     """Write ``query`` to ``final`` in ``format``; nothing is left at ``final`` unless it succeeds.
 
     The file is written under a temporary name and renamed at the end, so a reader never sees
     half an export; a failure or cancellation removes the temporary file. Raises
-    ``ExportCancelledError`` when ``cancelled`` is set (checked before every chunk).
+    ``ExportCancelledError`` when ``cancelled`` is set (checked before every chunk), and
+    ``ExportTooLargeError`` before writing anything when more than ``max_rows`` rows match.
     """
     started = time.monotonic()
     total = int(query.lazy().select(pl.len()).collect().item())
+    if max_rows is not None and total > max_rows:
+        raise ExportTooLargeError(total, max_rows)
     progress(0, total)
     counter = _Counter(total, cancelled, progress)
     tmp = temporary_name(final)

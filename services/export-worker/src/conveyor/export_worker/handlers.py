@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.awards.schema import DATASET_DIR
+from conveyor.contracts.errors import ErrorCode
 from conveyor.contracts.jobs import ExportRequest, FileResult, utcnow
-from conveyor.export_worker.errors import DatasetMissingError, ExportCancelledError
+from conveyor.export_worker.errors import (
+    DatasetMissingError,
+    ExportCancelledError,
+    ExportTooLargeError,
+)
 from conveyor.export_worker.export import (
     MEDIA_TYPES,
     ExportQuery,
@@ -20,8 +25,10 @@ from conveyor.export_worker.export import (
     build_query,
     write_export,
 )
+from conveyor.export_worker.quota import ExportQuota
 from conveyor.export_worker.settings import ExportSettings
 from conveyor.export_worker.xlsx import MAX_DATA_ROWS_PER_SHEET
+from conveyor.runtime.limits import LimitStore
 from conveyor.runtime.resources import Resources
 from conveyor.runtime.settings import load_settings
 from conveyor.runtime.worker import Handler, HandlerTable, JobContext, RejectJob
@@ -41,6 +48,7 @@ class ExportConfig:
     chunk_rows: int = 50_000
     max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET
     ttl: dt.timedelta = dt.timedelta(hours=24)
+    max_rows: int | None = None
 
     @classmethod
     def from_settings(cls, settings: ExportSettings) -> ExportConfig:
@@ -49,6 +57,7 @@ class ExportConfig:
             chunk_rows=settings.export_chunk_rows,
             max_rows_per_sheet=settings.xlsx_max_rows_per_sheet,
             ttl=dt.timedelta(hours=settings.export_ttl_hours),
+            max_rows=settings.export_max_rows,
         )
 
     @property
@@ -57,9 +66,10 @@ class ExportConfig:
 
 
 async def export_awards(
-    request: ExportRequest, *, job: JobContext, exports: ExportConfig
+    request: ExportRequest, *, job: JobContext, exports: ExportConfig, quota: ExportQuota
 ) -> FileResult:
     """Write the filtered awards to ``exports/<job id>.<format>`` under the data directory."""
+    await quota.ensure_room(job.owner)
     try:
         with job.phase("query"):
             query = build_query(exports.dataset_dir, request.filters, request.columns, request.sort)
@@ -70,7 +80,11 @@ async def export_awards(
     final.parent.mkdir(parents=True, exist_ok=True)
 
     with job.phase("write"):
-        written = await _write_in_thread(query, request, final, job, exports)
+        try:
+            written = await _write_in_thread(query, request, final, job, exports)
+        except ExportTooLargeError as exc:
+            raise RejectJob(str(exc), code=ErrorCode.EXPORT_TOO_LARGE) from exc
+    await quota.keep(job.owner, job.job_id, written)
     log.info(
         "exported %d rows to %s in %.2f s (%d bytes)",
         written.rows,
@@ -107,6 +121,7 @@ async def _write_in_thread(
             progress=progress,
             chunk_rows=exports.chunk_rows,
             max_rows_per_sheet=exports.max_rows_per_sheet,
+            max_rows=exports.max_rows,
         )
     )
     try:
@@ -125,6 +140,14 @@ async def _write_in_thread(
 
 async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
     settings = load_settings(ExportSettings, os.environ)
-    table = HandlerTable({"resources": resources, "exports": ExportConfig.from_settings(settings)})
+    exports = ExportConfig.from_settings(settings)
+    limits = LimitStore(
+        resources.redis,
+        resources.keys,
+        resources.store,
+        retention_seconds=settings.retention_seconds,
+    )
+    quota = ExportQuota(limits, quota_bytes=settings.export_quota_bytes, ttl=exports.ttl)
+    table = HandlerTable({"resources": resources, "exports": exports, "quota": quota})
     table.add(Handler("export", export_awards))
     return table

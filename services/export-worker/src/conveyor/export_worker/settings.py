@@ -21,3 +21,7 @@ class ExportSettings(WorkerSettings, kw_only=True, frozen=True):
     """Rows read, written and reported per step; cancellation is noticed between steps."""
     export_ttl_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
     """Hours an export can be downloaded before it expires."""
+    export_max_rows: Annotated[int, msgspec.Meta(ge=1)] = 10_000_000
+    """Rows one export may hold; a job whose filters match more fails before writing."""
+    export_quota_bytes: Annotated[int, msgspec.Meta(ge=1)] = 5 * 1024**3
+    """Bytes of unexpired exports one owner may keep; an export past it fails (nothing evicted)."""

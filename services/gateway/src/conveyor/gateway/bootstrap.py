@@ -10,11 +10,13 @@ from aiohttp import web
 from conveyor.gateway.api import setup_routes
 from conveyor.gateway.auth import auth_middleware
 from conveyor.gateway.errors import make_error_middleware
+from conveyor.gateway.limits import UserLimits
 from conveyor.gateway.observability import metrics_middleware, tracing_middleware
 from conveyor.gateway.state import GATEWAY, Gateway
 from conveyor.gateway.web.pages import setup_web
 from conveyor.gateway.ws.handler import setup_websocket
 from conveyor.gateway.ws.intake import EventIntake
+from conveyor.runtime.limits import LimitStore
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.resources import open_resources
 from conveyor.runtime.settings import GatewaySettings
@@ -54,15 +56,23 @@ async def bootstrap(
         intake = EventIntake(resources.broker, instance=settings.instance)
         intake.start()
         stack.push_async_callback(intake.close)
+        metrics = metrics or resources.metrics
+        limits = LimitStore(
+            resources.redis,
+            resources.keys,
+            resources.store,
+            retention_seconds=settings.retention_seconds,
+        )
         gateway = Gateway(
             settings=settings,
             redis=resources.redis,
             broker=resources.broker,
             store=resources.store,
             lifecycle=resources.lifecycle,
-            metrics=metrics or resources.metrics,
+            metrics=metrics,
             intake=intake,
             app=create_app(settings),
+            limits=UserLimits(limits, settings, metrics),
         )
         gateway.app[GATEWAY] = gateway
         yield gateway

@@ -15,6 +15,7 @@ from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import GatewaySettings
 
 if TYPE_CHECKING:
+    from conveyor.gateway.limits import UserLimits
     from conveyor.gateway.ws.intake import EventIntake
 
 
@@ -30,6 +31,7 @@ class Gateway:
     metrics: Metrics
     intake: EventIntake
     app: web.Application
+    limits: UserLimits
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -30,6 +30,7 @@ class JobDelivery:
         "message_id",
         "priority",
         "routing_key",
+        "user_id",
     )
 
     def __init__(self, message: DeliveredMessage) -> None:
@@ -46,3 +47,5 @@ class JobDelivery:
         self.headers: dict[str, Any] = properties.headers or {}
         self.message_id: str | None = properties.message_id
         self.priority: int | None = properties.priority
+        self.user_id: str | None = properties.user_id
+        """The publishing broker user; RabbitMQ refuses a publish that claims another."""

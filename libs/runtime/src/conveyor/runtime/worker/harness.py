@@ -67,6 +67,7 @@ from conveyor.runtime.telemetry import (
 from conveyor.runtime.worker.acks import AckBatcher
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.worker.fair_share import OwnerShares, owner_cap, set_aside
 from conveyor.runtime.worker.handlers import Handler, HandlerTable
 from conveyor.runtime.worker.heartbeat import Heartbeat
 from conveyor.runtime.worker.outcomes import (
@@ -78,6 +79,7 @@ from conveyor.runtime.worker.outcomes import (
     Succeeded,
     backoff_delay,
 )
+from conveyor.runtime.worker.publishers import PublisherPolicy
 from conveyor.runtime.worker.signals import RejectJob, RetryJob
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,8 @@ class Worker:
         self._parking = Parking(broker)
         self._acks = AckBatcher()
         self._parks: set[asyncio.Task[Any]] = set()
+        self._publishers = PublisherPolicy.parse(settings.publisher_owners)
+        self._shares = OwnerShares(owner_cap(settings.concurrency, settings.owner_concurrency))
         self.on_drain_requested: Callable[[], None] | None = None
         """Called on a ``DrainWorker`` command for this instance; the service then stops."""
         self._heartbeat = Heartbeat(
@@ -294,8 +298,18 @@ class Worker:
             await self._dead_letter(message, ErrorCode.UNKNOWN_JOB_TYPE, reason)
             await _settle_message(self._acks.ack(message))
             return
+        refusal = self._publishers.refusal(message.user_id, envelope.owner)
+        if refusal is not None:
+            await self._dead_letter(message, ErrorCode.PUBLISHER_NOT_ALLOWED, refusal, envelope)
+            await _settle_message(self._acks.ack(message))
+            return
         if envelope.job_type in self._paused:
             await self._park(message, envelope)
+            return
+        if not self._shares.take(envelope):
+            await set_aside(self.broker, message, envelope, self.settings.fair_share_delay)
+            self.metrics.jobs_set_aside.labels(envelope.job_type).inc()
+            await _settle_message(self._acks.ack(message))
             return
         parent = extract_context(message.headers, envelope.trace_context)
         token = job_id_var.set(envelope.job_id)
@@ -314,6 +328,7 @@ class Worker:
                 if isinstance(outcome, Failed):
                     span.set_status(Status(StatusCode.ERROR, outcome.error.message))
         finally:
+            self._shares.release(envelope)
             job_id_var.reset(token)
 
     async def _run_attempt(
@@ -429,7 +444,7 @@ class Worker:
             error = JobError(code=ErrorCode.HANDLER_ERROR, message=signal.reason)
             return Failed(error, retryable=True, delay=signal.delay)
         except RejectJob as signal:
-            return Failed(JobError(code=ErrorCode.REJECTED, message=signal.reason), False)
+            return Failed(JobError(code=signal.code, message=signal.reason), False)
         except Exception as exc:
             log.exception("handler failed")
             error = JobError(code=ErrorCode.HANDLER_ERROR, message=f"{type(exc).__name__}: {exc}")

@@ -18,6 +18,7 @@ from conveyor.runtime.settings import SettingsError, WorkerSettings, load_settin
 from conveyor.runtime.telemetry import setup_tracing, shutdown_tracing
 from conveyor.runtime.worker.handlers import HandlerTable
 from conveyor.runtime.worker.harness import Worker
+from conveyor.runtime.worker.publishers import PublisherPolicy
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ async def run_worker_service(
     """Run until SIGTERM/SIGINT, then drain. Returns the process exit code."""
     try:
         settings = load_settings(WorkerSettings, os.environ if environ is None else environ)
+        PublisherPolicy.parse(settings.publisher_owners)  # a bad mapping fails before connecting
     except SettingsError as exc:
         print(f"conveyor {service}: {exc}", file=sys.stderr)
         return 2

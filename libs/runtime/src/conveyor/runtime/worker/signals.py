@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conveyor.contracts.errors import ErrorCode
+
 
 class RetryJob(Exception):
     """Run the job again later (counts as an attempt; after the last one it fails).
@@ -16,8 +18,12 @@ class RetryJob(Exception):
 
 
 class RejectJob(Exception):
-    """The job can never succeed as sent: fail it and dead-letter its message now."""
+    """The job can never succeed as sent: fail it and dead-letter its message now.
 
-    def __init__(self, reason: str) -> None:
+    ``code`` is the job's error code (``rejected`` unless a more precise one fits).
+    """
+
+    def __init__(self, reason: str, *, code: ErrorCode = ErrorCode.REJECTED) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code

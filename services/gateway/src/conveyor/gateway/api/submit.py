@@ -24,6 +24,7 @@ from conveyor.gateway.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
+from conveyor.gateway.limits import TooManyRequestsError
 from conveyor.gateway.state import Gateway, gateway_of
 from conveyor.runtime.broker import BrokerUnavailableError
 from conveyor.runtime.telemetry import current_trace_id
@@ -176,15 +177,22 @@ async def submit_job(request: web.Request) -> web.Response:
                     field=IDEMPOTENCY_HEADER,
                 )
             return await _replay(gw, existing_id, principal.user)
+    try:
+        amqp_priority = await gw.limits.admit_submission(principal, envelope.job_id, priority)
+    except TooManyRequestsError:
+        if key is not None:  # nothing was queued: a later retry with the key may go ahead
+            await gw.store.release_idempotency_key(principal.user, key, envelope.job_id)
+        raise
     # Only a refused publish frees the key (nothing was queued). Any other failure keeps it:
     # if the job was published, its worker creates the record, and a retry with the key then
     # replays that job instead of queueing a duplicate.
     try:
-        existing = await gw.lifecycle.submit_or_existing(envelope)
+        existing = await gw.lifecycle.submit_or_existing(envelope, amqp_priority=amqp_priority)
     except BrokerUnavailableError as exc:
         log.warning("job %s not accepted: %s", envelope.job_id, exc)
         if key is not None:
             await gw.store.release_idempotency_key(principal.user, key, envelope.job_id)
+        await gw.limits.release_submission(principal, envelope.job_id)
         raise ServiceUnavailableError(
             "the message broker cannot take jobs right now",
             code=ErrorCode.BROKER_UNAVAILABLE,
@@ -196,7 +204,7 @@ async def submit_job(request: web.Request) -> web.Response:
     return _accepted(existing or record_of(envelope))
 
 
-_ERRORS = {status: ErrorResponse for status in (400, 401, 403, 404, 409, 413, 415, 503)}
+_ERRORS = {status: ErrorResponse for status in (400, 401, 403, 404, 409, 413, 415, 429, 503)}
 
 ROUTES = [
     Route(

@@ -18,6 +18,7 @@ from conveyor.gateway.ws.protocol import (
     AUTH_TIMEOUT_SECONDS,
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
+    CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
     HEARTBEAT_SECONDS,
@@ -148,6 +149,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     principal = await _authenticate(ws, request, gw.settings.jwt_secret)
     if principal is None:
         return ws
+    lease = await gw.limits.open_connection(principal)
+    if lease is None:
+        refusal = gw.limits.connection_refusal().encode()[:120]
+        await ws.close(code=CLOSE_TOO_MANY_CONNECTIONS, message=refusal)
+        return ws
     gw.metrics.ws_connections.inc()
     request.app[OPEN_SOCKETS].add(ws)
     try:
@@ -155,6 +161,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         request.app[OPEN_SOCKETS].discard(ws)
         gw.metrics.ws_connections.dec()
+        await lease.close()
     return ws
 
 

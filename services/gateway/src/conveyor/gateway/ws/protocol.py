@@ -30,7 +30,8 @@ Server -> client
 
 Guarantees: a job's events arrive in seq order, without gaps or duplicates, also across a
 reconnect that resumes with the last seen ``seq`` (job) or ``cursor`` (all). A client too slow
-to keep up is disconnected with code 4429 (1001: the gateway is stopping; 1011: it failed):
+to keep up is disconnected with code 4429; one over the user's connection limit is closed with
+4409 right after authenticating (1001: the gateway is stopping; 1011: it failed):
 reconnect and resume from the last seq/cursor. The server pings every 30 s (WebSocket ping
 frames) and drops a connection that does not answer within 15 s; clients may send ``ping``.
 """
@@ -50,6 +51,7 @@ AUTH_TIMEOUT_SECONDS = 5.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TOO_SLOW = 4429
+CLOSE_TOO_MANY_CONNECTIONS = 4409
 CLOSE_GOING_AWAY = 1001
 HEARTBEAT_SECONDS = 30.0
 

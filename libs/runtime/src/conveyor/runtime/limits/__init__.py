@@ -1,0 +1,9 @@
+"""Per-user limits kept in Redis: submit rate, jobs in flight, connections, export bytes."""
+
+from conveyor.runtime.limits.store import (
+    Admission,
+    ExportRoom,
+    LimitStore,
+)
+
+__all__ = ["Admission", "ExportRoom", "LimitStore"]

@@ -1,0 +1,93 @@
+"""The Lua scripts behind ``LimitStore``: each check-and-take is one atomic script.
+
+Times come from Redis (``TIME``), not from the caller, so gateways with skewed clocks share
+one bucket fairly and a lease's expiry means the same to every replica.
+"""
+
+from __future__ import annotations
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: bucket. ARGV: rate (tokens per second), burst.
+# Returns {1, 0} when a token was taken, else {0, ms until one is there}.
+TAKE_TOKEN = (
+    _NOW
+    + """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or burst
+local at = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+if tokens < 1 then
+  return {0, math.ceil((1 - tokens) * 1000 / rate)}
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
+-- A full bucket and a missing one are the same: let idle users' buckets go.
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return {1, 0}
+"""
+)
+
+# KEYS: in-flight set. ARGV: job id, limit, ttl (ms).
+# Returns {1, count} when the job was admitted (or already was), else {0, count}.
+ADMIT_JOB = (
+    _NOW
+    + """
+local n = redis.call('ZCARD', KEYS[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n} end
+if n >= tonumber(ARGV[2]) then return {0, n} end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, n + 1}
+"""
+)
+
+# KEYS: connection set. ARGV: connection id, limit (0: renew without a limit), lease (ms).
+# Expired leases (their gateway died or stalled) are dropped first.
+# Returns 1 when the connection holds a lease now, else 0.
+LEASE_CONNECTION = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local limit = tonumber(ARGV[2])
+if limit > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[1])
+    and redis.call('ZCARD', KEYS[1]) >= limit then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+)
+
+# KEYS: kept exports. ARGV: job id, bytes, quota, expiry (ms from now; 0: only check).
+# Members are "<job id>|<bytes>" scored by expiry; expired ones are dropped first.
+# Checking refuses once the kept bytes reach the quota; recording refuses a file that would
+# take them past it. Returns {1 or 0, bytes kept before this export}.
+KEEP_EXPORT = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local kept = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local id, size = string.match(member, '^(.*)|(%d+)$')
+  if id ~= ARGV[1] then kept = kept + tonumber(size) end
+end
+local size = tonumber(ARGV[2])
+local quota = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+if ttl == 0 then
+  if kept >= quota then return {0, kept} end
+  return {1, kept}
+end
+if kept + size > quota then return {0, kept} end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1] .. '|' .. ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return {1, kept}
+"""
+)
