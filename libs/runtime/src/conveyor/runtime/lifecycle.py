@@ -16,6 +16,8 @@ import logging
 from typing import Any
 
 from opentelemetry.trace import SpanKind
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.control import CancelJob
@@ -46,6 +48,9 @@ HEADER_PREV_CURSOR = "x-conveyor-prev-cursor"
 """Job events: the owner-stream entry just before this event's (see ``Appended``)."""
 
 _MAX_EVENTS_PER_WRITE = 256
+_RECORD_ATTEMPTS = 2
+"""Tries at recording a published job: the second one gets a fresh connection when the first
+found its pooled one closed (as after a Redis restart)."""
 
 CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 
@@ -74,8 +79,13 @@ class JobLifecycle:
         return await self.submit_or_existing(envelope) is None
 
     async def submit_or_existing(self, envelope: JobEnvelope) -> JobRecord | None:
-        """Like ``submit``; returns ``None`` if this call created the record, else the record
-        a worker already created and moved on (as of the attempt to create it)."""
+        """Like ``submit``; returns the record a worker already created and moved on (as of
+        the attempt to create it), else ``None``: this call created the record, or could not.
+
+        Once the broker has confirmed the job it will run, so a Redis failure after that is not
+        raised: the job's worker creates the record when it starts the job. Raising would tell
+        the caller the job was not taken, and a caller that retried would get it twice.
+        """
         job_type = envelope.job_type
         if child_spans_recorded():
             with tracer.start_as_current_span(
@@ -92,11 +102,33 @@ class JobLifecycle:
             owner=envelope.owner,
             attempt=envelope.attempt,
         )
-        outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+        try:
+            outcome = await self._record_queued(envelope, queued)
+        except RedisError as exc:
+            log.warning(
+                "job %s queued but not recorded (its worker will record it): %s",
+                envelope.job_id,
+                exc,
+                extra={"job_id": envelope.job_id},
+            )
+            return None
         if isinstance(outcome, JobRecord):
             return outcome
         self.announce(queued, outcome)
         return None
+
+    async def _record_queued(
+        self, envelope: JobEnvelope, queued: JobQueued
+    ) -> Appended | JobRecord:
+        # Creating is idempotent (create, or read what exists), so a retry is safe even when
+        # the first try was applied and only its reply was lost.
+        for attempt in range(1, _RECORD_ATTEMPTS + 1):
+            try:
+                return await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+            except RedisConnectionError:
+                if attempt == _RECORD_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _publish_job(self, envelope: JobEnvelope) -> None:
         await self.broker.publish(
