@@ -106,6 +106,12 @@ class Keys:
         """String with TTL: ``<job id> <fence>`` of the one job a schedule's firing queued."""
         return self._key("schedules", "firing", name, fire_time)
 
+    @property
+    def schedule_pending_firings(self) -> str:
+        """Sorted set: ``<fire time ISO>|<name>`` claimed but not yet queued, scored by the fire
+        time (unix seconds); a leader re-queues what a dead one (or a refused publish) left."""
+        return self._key("schedules", "pending")
+
     def statistics(self, day: str) -> str:
         """String: the headline numbers (JSON) computed for one day (``YYYY-MM-DD``)."""
         return self._key("statistics", day)

@@ -199,6 +199,7 @@ class Scheduler:
             if name not in wanted or self._loaded[name] != encode(wanted[name]):
                 scheduler.remove_job(name)
                 del self._loaded[name]
+        await self._firer.recover_pending(schedules)
         states = await self.store.run_states(list(wanted))
         for name, schedule in wanted.items():
             if name in self._loaded:
