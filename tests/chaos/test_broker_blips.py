@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from conveyor.contracts.errors import ErrorCode
 from conveyor.contracts.jobs import DiagnosticsRequest, DiagnosticsResult, JobEnvelope
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import Topology
@@ -20,6 +21,8 @@ from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.worker import Handler, HandlerTable, JobContext
 from conveyor.runtime.worker.harness import Worker
+from conveyor.runtime.worker.signals import RejectJob
+from tests.support.dead_letters import dead_letters_for
 from tests.support.jobs import wait_for_state
 from tests.support.namespace import AMQP_URL
 from tests.support.rabbit import close_rabbit_connection
@@ -150,3 +153,44 @@ async def test_a_redelivery_to_another_worker_waits_while_the_first_lives(
     assert record.attempt == 1
     assert await _crashes(module_store, envelope.job_id) == 0
     await _queue_empties(module_broker, worker.queue_name)
+
+
+async def test_a_failed_job_whose_dead_letter_was_lost_gets_it_on_redelivery(
+    start_worker: StartWorker,
+    module_store: JobStore,
+    module_lifecycle: JobLifecycle,
+    module_broker: Broker,
+) -> None:
+    runs = 0
+
+    async def doomed(request: DiagnosticsRequest, *, job: JobContext) -> None:
+        nonlocal runs
+        runs += 1
+        raise RejectJob("never works")
+
+    # A full dead-letter queue that rejects publishes: the dead letter is refused (nacked).
+    policy = f"reject-{uuid.uuid4().hex[:8]}"
+    queue = module_broker.topology.dead_letter_queue
+    limits = '{"max-length": 0, "overflow": "reject-publish"}'
+    await _rabbitmqctl("set_policy", "--apply-to", "queues", policy, f"^{queue}$", limits)
+    try:
+        await start_worker(doomed)  # type: ignore[arg-type]
+        envelope = JobEnvelope(request=DiagnosticsRequest(numbers=[4]), owner="blips")
+        await module_lifecycle.submit(envelope)
+        record = await wait_for_state(module_store, envelope.job_id, {JobState.FAILED})
+        assert record.error is not None and record.error.code == ErrorCode.REJECTED
+    finally:
+        await _rabbitmqctl("clear_policy", policy)
+    # The failed job's message went back to the queue: its redelivery publishes the letter.
+    async with asyncio.timeout(20):
+        while not (letters := await dead_letters_for(module_broker, envelope.job_id)):
+            await asyncio.sleep(0.2)
+    assert len(letters) == 1
+    assert runs == 1
+
+
+async def _rabbitmqctl(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await asyncio.wait_for(process.wait(), 60) == 0
