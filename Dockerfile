@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One Dockerfile, one target per service: gateway, maintenance, export-worker, aggregates-worker.
+# One Dockerfile, one target per service: gateway, maintenance, export-worker, aggregates-worker,
+# and cli (the `conveyor` command: datasets, tokens, operations).
 #   docker build --target gateway -t conveyor/gateway .
 # Each target's virtualenv holds only its own member and that member's locked dependencies.
 
@@ -52,6 +53,10 @@ FROM build AS build-aggregates-worker
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-editable --package conveyor-aggregates-worker
 
+FROM build AS build-cli
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-dev --no-editable --package conveyor-cli
+
 # ---------------------------------------------------------------------------------------------
 # runtime: the same Python image (the venv's interpreter symlinks point into it), no uv,
 # no sources, a non-root user. /data is where CONVEYOR_DATA_DIR points; a named volume mounted
@@ -91,3 +96,9 @@ CMD ["python", "-m", "conveyor.export_worker"]
 FROM runtime AS aggregates-worker
 COPY --from=build-aggregates-worker /app/.venv /app/.venv
 CMD ["python", "-m", "conveyor.aggregates_worker"]
+
+FROM runtime AS cli
+COPY --from=build-cli /app/.venv /app/.venv
+#   docker run --rm -v conveyor_conveyor-data:/data conveyor/cli data info /data/awards
+ENTRYPOINT ["conveyor"]
+CMD ["--help"]

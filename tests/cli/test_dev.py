@@ -13,9 +13,13 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
+import yaml
 
 from conveyor.awards.schema import count_rows
+from conveyor.cli.dev import DEV_METRICS_PORT, worker_metrics_ports
+from conveyor.runtime.settings import GatewaySettings
 from tests.cli._run import CONVEYOR, conveyor
+from tests.observability.scrape import scrape, value
 from tests.support.namespace import base_environ
 
 MODULES = {
@@ -33,10 +37,28 @@ def _free_port() -> int:
         return port
 
 
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free now."""
+    while True:
+        first = _free_port()
+        if first + count <= 65536 and all(_is_free(first + i) for i in range(1, count)):
+            return first
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
 @dataclass
 class DevProcess:
     process: asyncio.subprocess.Process
     port: int
+    metrics_port: int
     lines: list[str] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -64,14 +86,15 @@ class DevProcess:
 
 @contextlib.asynccontextmanager
 async def running_dev(namespace: str, workdir: Path) -> AsyncIterator[DevProcess]:
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_ports(3)
     # Run in a scratch directory so the default CONVEYOR_DATA_DIR (./var) lands there.
     process = await asyncio.create_subprocess_exec(
         *CONVEYOR, "dev", "--port", str(port), "--concurrency", "2", "--demo-rows", "2000",
+        "--metrics-port", str(metrics_port),
         env=base_environ(namespace), cwd=workdir,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    dev = DevProcess(process, port)
+    dev = DevProcess(process, port, metrics_port)
     reader = asyncio.create_task(dev.read())
     try:
         ready = asyncio.create_task(dev.ready.wait())
@@ -101,6 +124,7 @@ async def test_dev_announces_the_gateway_and_stops_every_child_on_ctrl_c(
         url = f"http://127.0.0.1:{dev.port}/api/v1/health"
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             assert response.status == 200, await response.text()
+        await _each_worker_serves_metrics_and_maintenance_counts_them(dev)
 
         family = [*children.values()]
         for child in children.values():
@@ -111,6 +135,67 @@ async def test_dev_announces_the_gateway_and_stops_every_child_on_ctrl_c(
         assert code == 0, dev.output
         _, alive = psutil.wait_procs(family, timeout=5)
         assert alive == [], dev.output
+
+
+async def _each_worker_serves_metrics_and_maintenance_counts_them(dev: DevProcess) -> None:
+    ports = worker_metrics_ports(dev.metrics_port)
+    assert sorted(ports.values()) == [dev.metrics_port + i for i in range(3)]
+    for name, port in ports.items():
+        await _scrape_when_up(f"http://127.0.0.1:{port}/metrics", dev, name)
+    maintenance = f"http://127.0.0.1:{ports['maintenance']}/metrics"
+    async with asyncio.timeout(30):  # the gauge refreshes every heartbeat interval
+        while True:
+            samples = await scrape(maintenance)
+            if all(
+                value(samples, "conveyor_workers", service=service, state="alive") == 1
+                for service in ("maintenance", "export", "aggregates")
+            ):
+                break
+            await asyncio.sleep(0.5)
+
+
+async def _scrape_when_up(url: str, dev: DevProcess, name: str) -> None:
+    # The gateway can be up before a worker has connected and opened its metrics port.
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                with contextlib.suppress(aiohttp.ClientConnectorError):
+                    assert await scrape(url)
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"{name} never served {url}:\n{dev.output}") from None
+
+
+def test_the_dev_prometheus_config_scrapes_the_ports_dev_gives_its_services() -> None:
+    config_path = Path(__file__).resolve().parents[2] / "deploy/prometheus/prometheus-dev.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    scraped = {
+        static["labels"]["component"]: target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    expected = {
+        name: f"127.0.0.1:{port}" for name, port in worker_metrics_ports(DEV_METRICS_PORT).items()
+    }
+    expected["gateway"] = f"127.0.0.1:{GatewaySettings().http_port}"
+    assert scraped == expected
+
+
+def test_dev_refuses_a_metrics_port_in_use_naming_the_worker_and_the_option() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = conveyor(
+            "dev", "--port", str(_free_port()), "--metrics-port", str(port),
+            env=base_environ("cli-preflight"),
+        )  # fmt: skip
+
+    assert result.returncode == 1
+    assert f":{port} for maintenance's metrics" in result.stderr
+    assert "--metrics-port" in result.stderr
 
 
 async def test_dev_stops_everything_and_fails_naming_a_child_that_died(

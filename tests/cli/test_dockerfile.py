@@ -38,3 +38,17 @@ def test_each_service_has_a_target_that_runs_its_module_and_a_compose_entry() ->
         assert f'CMD ["python", "-m", "{module}"]' in stage.group(1)
         assert f"target: {target}\n" in COMPOSE
         assert f"OTEL_SERVICE_NAME: conveyor-{target}\n" in COMPOSE
+
+
+def test_the_cli_target_installs_the_cli_package_and_runs_conveyor() -> None:
+    # The compose dataset step runs `conveyor data generate` from this image.
+    build = re.search(r"^FROM build AS build-cli\n(.*?)(?=^FROM |\Z)", DOCKERFILE, re.M | re.S)
+    assert build, "Dockerfile has no build-cli stage"
+    package = tomllib.loads((ROOT / "cli/pyproject.toml").read_text(encoding="utf-8"))
+    assert f"--package {package['project']['name']}" in build.group(1)
+    stage = re.search(r"^FROM runtime AS cli\n(.*?)(?=^FROM |\Z)", DOCKERFILE, re.M | re.S)
+    assert stage, "Dockerfile has no target 'cli'"
+    assert "COPY --from=build-cli /app/.venv /app/.venv" in stage.group(1)
+    assert package["project"]["scripts"]["conveyor"]
+    assert 'ENTRYPOINT ["conveyor"]' in stage.group(1)
+    assert "target: cli\n" in COMPOSE

@@ -45,6 +45,7 @@ def _conveyor_services() -> dict[str, Any]:
         name: service
         for name, service in COMPOSE["services"].items()
         if str(service.get("image", "")).startswith("conveyor/")
+        and service["build"]["target"] != "cli"  # the one-shot dataset step serves nothing
     }
 
 
@@ -88,5 +89,6 @@ def test_prometheus_scrapes_every_conveyor_service_on_its_metrics_port() -> None
     for name, service in services.items():
         port = service["environment"].get("CONVEYOR_HTTP_PORT") if name == "gateway" else None
         assert f"{name}:{port or worker_port}" in targets, name
-    volumes = COMPOSE["services"]["prometheus"]["volumes"]
-    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes
+    prometheus = COMPOSE["services"]["prometheus"]
+    assert "./deploy/prometheus:/etc/prometheus/conveyor:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/conveyor/prometheus.yml" in prometheus["command"]

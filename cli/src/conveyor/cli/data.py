@@ -24,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     gen.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per file")
     gen.add_argument("--marginals", type=Path, help="directory of agg_*.parquet (default: bundled)")
     gen.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+    gen.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="succeed without writing when OUT already holds a dataset (a first-start step)",
+    )
 
     imp = commands.add_parser("import", help="import public award CSV/XLSX files")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -65,6 +70,9 @@ def _generate(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     except DatasetExistsError as exc:
+        if args.if_missing:
+            print(f"kept      {exc}")
+            return 0
         print(f"conveyor data generate: {exc}; use --overwrite", file=sys.stderr)
         return 2
     except ValueError as exc:

@@ -44,6 +44,9 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _REPEAT_WINDOW = 1.0
 DEMO_ROWS = 1_000_000
 """Size of the demo dataset: enough to feel real, generated in a few seconds."""
+DEV_METRICS_PORT = 9101
+"""The first worker's metrics port; the others follow in ``WORKERS`` order (the ports
+deploy/prometheus/prometheus-dev.yml scrapes)."""
 _KILL_MARGIN = 5.0
 """Seconds beyond the workers' ``shutdown_grace`` before stragglers are killed."""
 
@@ -80,6 +83,10 @@ def _port(text: str) -> int:
     return value
 
 
+def _port_or_off(text: str) -> int:
+    return 0 if text.strip() == "0" else _port(text)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -111,6 +118,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--no-workers", action="store_true", help="run only the gateway, without the workers"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=_port_or_off,
+        default=DEV_METRICS_PORT,
+        metavar="P",
+        help="serve the first worker's /metrics on P, the next ones on P+1, P+2 "
+        f"(default {DEV_METRICS_PORT}; 0: off)",
     )
     parser.add_argument(
         "--demo-rows",
@@ -145,6 +160,12 @@ def run(args: argparse.Namespace) -> int:
     problems = [p for p in (_missing_module(m) for _, m in services) if p]
     problems += asyncio.run(_unreachable(worker.amqp_url, worker.redis_url))
     problems += [p for p in [_port_taken(gateway.http_host, gateway.http_port)] if p]
+    metrics_ports = {} if args.no_workers else worker_metrics_ports(args.metrics_port)
+    problems += [
+        p
+        for name, port in metrics_ports.items()
+        if (p := _port_taken("0.0.0.0", port, f"{name}'s metrics", "--metrics-port"))
+    ]
     if problems:
         for problem in problems:
             print(f"conveyor dev: {problem}", file=sys.stderr)
@@ -156,8 +177,11 @@ def run(args: argparse.Namespace) -> int:
     children = []
     for name, module in services:
         child_env = dict(env)
-        if args.concurrency is not None and (name, module) in WORKERS:
-            child_env["CONVEYOR_CONCURRENCY"] = str(args.concurrency)
+        if (name, module) in WORKERS:
+            # Never an inherited CONVEYOR_METRICS_PORT: the workers would all want that port.
+            child_env["CONVEYOR_METRICS_PORT"] = str(metrics_ports.get(name, 0))
+            if args.concurrency is not None:
+                child_env["CONVEYOR_CONCURRENCY"] = str(args.concurrency)
         children.append(ChildSpec(name, [sys.executable, "-m", module], child_env))
     url = f"http://{_client_host(gateway.http_host)}:{gateway.http_port}"
     grace = worker.shutdown_grace + _KILL_MARGIN
@@ -280,7 +304,17 @@ def _missing_module(module: str) -> str | None:
     return f"{module} has no __main__ module to run (is it installed? try `uv sync`)"
 
 
-def _port_taken(host: str, port: int) -> str | None:
+def worker_metrics_ports(first: int) -> dict[str, int]:
+    """Each worker's metrics port under ``conveyor dev`` (none when ``first`` is 0): one port
+    each, since they share this machine's network."""
+    if first == 0:
+        return {}
+    return {name: first + i for i, (name, _) in enumerate(WORKERS)}
+
+
+def _port_taken(
+    host: str, port: int, what: str = "the gateway", option: str = "--port"
+) -> str | None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         # The same option the gateway's server sets, so a port in TIME_WAIT is not "taken".
@@ -288,7 +322,7 @@ def _port_taken(host: str, port: int) -> str | None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return f"cannot use {host}:{port} for the gateway ({exc.strerror}); pick another --port"
+            return f"cannot use {host}:{port} for {what} ({exc.strerror}); pick another {option}"
     return None
 
 

@@ -55,6 +55,12 @@ class Metrics:
         self.queue_consumers = Gauge(
             "conveyor_queue_consumers", "Consumers of a queue (sampled)", ["queue"], registry=r
         )
+        self.workers = Gauge(
+            "conveyor_workers",
+            "Worker instances by service and heartbeat state (alive, dead), from the registry",
+            ["service", "state"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "conveyor_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
         )

@@ -13,13 +13,15 @@ from conveyor.maintenance.scheduler import Scheduler
 from conveyor.maintenance.settings import MaintenanceSettings
 from conveyor.maintenance.system_health import check_system_health
 from conveyor.maintenance.validate_dataset import validate_dataset
+from conveyor.runtime.monitoring.worker_gauge import WorkerGauge
 from conveyor.runtime.resources import Resources
 from conveyor.runtime.settings import load_settings
 from conveyor.runtime.worker import Handler, HandlerTable
 
 
 async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
-    """The handlers; also starts the scheduler (unless disabled), stopped by ``stack``."""
+    """The handlers; also starts the scheduler (unless disabled) and, when metrics are served,
+    the ``conveyor_workers`` gauge; ``stack`` stops them."""
     settings = load_settings(MaintenanceSettings, os.environ)
     table = HandlerTable({"resources": resources, "settings": settings})
     table.add(Handler("diagnostics", run_diagnostics))
@@ -32,4 +34,11 @@ async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack)
         scheduler = Scheduler(resources, settings)
         await scheduler.start()
         stack.push_async_callback(scheduler.stop)
+    if settings.metrics_port:
+        # Maintenance is the one service that watches the others' heartbeats anyway.
+        gauge = WorkerGauge(
+            resources.redis, resources.keys, resources.metrics, interval=settings.heartbeat_interval
+        )
+        gauge.start()
+        stack.push_async_callback(gauge.stop)
     return table
