@@ -31,6 +31,8 @@ class ErrorCode(enum.StrEnum):
     CRASHED_TOO_OFTEN = "crashed_too_often"
     """The job's worker process died during too many deliveries of it."""
     UNDECODABLE_MESSAGE = "undecodable_message"
+    JOB_ID_IN_USE = "job_id_in_use"
+    """A published envelope reused the id of another job (dead-lettered, never run)."""
     WORKER_SHUTDOWN = "worker_shutdown"
     INTERNAL = "internal"
 

@@ -88,15 +88,25 @@ return {1, state, r[1], r[2], r[3]}
 # KEYS: job, job_events, owner_jobs, all_jobs, active, owner_events
 # ARGV: score_ms, retention_s, hmax, omax, q_prefix, q_suffix, job_id,
 #       attempt, max_crashes, s_prefix, s_suffix, n_create_fields, worker, heartbeat key prefix,
-#       create fields..., start fields...
+#       created_at, idempotency key name ('' if none), its ttl, create fields..., start fields...
+# (Two key names travel in ARGV, built or chosen here; fine on a single Redis or Sentinel.)
 _START = (
     _APPEND_EVENT
     + """
 local state = redis.call('HGET', KEYS[1], 'state')
 local n = tonumber(ARGV[12])
 local c = {'', ''}
+if state and redis.call('HGET', KEYS[1], 'created_at') ~= ARGV[15] then
+  -- Another envelope under this id: redeliveries and retries keep the job's creation time.
+  return {6, state, 0, redis.call('HGET', KEYS[1], 'idempotency_key') or ''}
+end
 if not state then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 15, 14 + n))
+  local claim = ARGV[16]
+  if claim ~= '' and not redis.call('SET', claim, ARGV[7] .. ' amqp', 'NX', 'EX', ARGV[17]) then
+    local holder = string.match(redis.call('GET', claim) or '', '^%S+')
+    if holder and holder ~= ARGV[7] then return {5, holder, 0} end
+  end
+  redis.call('HSET', KEYS[1], unpack(ARGV, 18, 17 + n))
   local q = append_event(KEYS[1], KEYS[2], KEYS[6],
     ARGV[5], ARGV[6], ARGV[3], ARGV[4], ARGV[7], ARGV[2])
   c = {q[2], q[3]}
@@ -124,7 +134,7 @@ if state == 'running' then
   crashes = redis.call('HINCRBY', KEYS[1], 'crashes', 1)
   if crashes >= tonumber(ARGV[9]) then return {3, state, crashes} end
 end
-redis.call('HSET', KEYS[1], 'state', 'running', unpack(ARGV, 15 + n))
+redis.call('HSET', KEYS[1], 'state', 'running', unpack(ARGV, 18 + n))
 local r = append_event(KEYS[1], KEYS[2], KEYS[6],
     ARGV[10], ARGV[11], ARGV[3], ARGV[4], ARGV[7], ARGV[2])
 return {1, state, crashes, r[1], r[2], r[3], c[1], c[2]}
@@ -151,6 +161,10 @@ class StartStatus(enum.Enum):
     """Workers died during this job too often: dead-letter it."""
     RUNNING_ELSEWHERE = 4
     """Another worker, alive by its heartbeat, runs this attempt: hold the message."""
+    DUPLICATE = 5
+    """Another job of the owner has this envelope's idempotency key: skip it."""
+    ID_IN_USE = 6
+    """The job id names another envelope's job (its record has another creation time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +188,10 @@ class Started:
     crashes: int
     dead_lettered: bool = False
     """For a finished job: whether its dead letter was published (see ``mark_dead_lettered``)."""
+    duplicate_of: str = ""
+    """For ``DUPLICATE``: the job that has the idempotency key."""
+    existing_key: str = ""
+    """For ``ID_IN_USE``: the idempotency key of the job that has the id ("" if none)."""
     created: Appended | None = None
     """The ``job.queued`` event, when this start also created the record."""
     started: Appended | None = None
@@ -282,8 +300,14 @@ class JobStore:
         worker: str,
         max_crashes: int,
         trace_id: str | None,
+        idempotency_ttl: int = 86_400,
     ) -> Started:
-        """Mark the envelope's attempt running, creating the record first if it is missing."""
+        """Mark the envelope's attempt running, creating the record first if it is missing.
+
+        Creating it claims the envelope's idempotency key (for ``idempotency_ttl`` seconds),
+        so two envelopes published with one key run once.
+        """
+        key = envelope.idempotency_key
         q_prefix, q_suffix = _split_event(queued)
         s_prefix, s_suffix = _split_event(started)
         create_fields = _record_fields(envelope, trace_id)
@@ -310,6 +334,9 @@ class JobStore:
                 len(create_fields),
                 worker,
                 self.keys.worker(""),
+                _iso(envelope.created_at),
+                self.keys.idempotency(envelope.owner, key) if key else "",
+                idempotency_ttl,
                 *create_fields,
                 *start_fields,
             ],
@@ -318,6 +345,10 @@ class JobStore:
         previous = _text(res[1])
         if status is StartStatus.FINISHED:
             return Started(status, previous, 0, dead_lettered=bool(_text(res[3])))
+        if status is StartStatus.DUPLICATE:
+            return Started(status, "", 0, duplicate_of=previous)
+        if status is StartStatus.ID_IN_USE:
+            return Started(status, previous, 0, existing_key=_text(res[3]))
         if status is not StartStatus.STARTED:
             return Started(status, previous, int(res[2]))
         seq = int(res[3])

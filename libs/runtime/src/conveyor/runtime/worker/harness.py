@@ -344,6 +344,9 @@ class Worker:
                 return None
             await asyncio.sleep(self.settings.heartbeat_interval)
             started = await self._start(envelope, queued, started_event, trace_id)
+        if started.status in (StartStatus.DUPLICATE, StartStatus.ID_IN_USE):
+            await self._refuse_duplicate(message, envelope, started)
+            return None
         if started.status is StartStatus.FINISHED and _missing_dead_letter(started):
             await self._dead_letter_failed(message, envelope)
             await _settle_message(self._acks.ack(message))
@@ -588,6 +591,21 @@ class Worker:
         )
         await _settle_message(self._acks.ack(message))
         return True
+
+    async def _refuse_duplicate(
+        self, message: JobDelivery, envelope: JobEnvelope, started: Started
+    ) -> None:
+        """Skip an envelope that repeats a job (its idempotency key); dead-letter one that
+        takes another job's id, so its publisher can see and replay it under a new id."""
+        key = envelope.idempotency_key
+        if started.status is StartStatus.DUPLICATE:
+            log.info("not run: idempotency key %r belongs to job %s", key, started.duplicate_of)
+        elif key and started.existing_key == key:
+            log.info("not run: a repeated publish of this job (idempotency key %r)", key)
+        else:
+            reason = f"job id {envelope.job_id} already names another job; publish with a new id"
+            await self._dead_letter(message, ErrorCode.JOB_ID_IN_USE, reason, envelope)
+        await _settle_message(self._acks.ack(message))
 
     async def _dead_letter_failed(self, message: JobDelivery, envelope: JobEnvelope) -> None:
         """Publish the dead letter a failed job's first settling did not get out."""
