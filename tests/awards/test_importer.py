@@ -8,21 +8,26 @@ from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped]
 import polars as pl
+import pytest
 
+from conveyor.awards import manifest as manifest_module
+from conveyor.awards import readers
+from conveyor.awards.errors import DatasetLockedError
 from conveyor.awards.generator import generate
-from conveyor.awards.importer import (
+from conveyor.awards.importer import import_files
+from conveyor.awards.manifest import read_manifest
+from conveyor.awards.replacement import SUPERSEDED, import_lock
+from conveyor.awards.row_checks import (
     BAD_AMOUNT,
     BAD_AWARD_DATE,
     BAD_BUDGET,
     BAD_PUBLISHED_DATE,
-    DUPLICATE_REFERENCE,
     MISSING_AMOUNT,
     MISSING_AWARD_DATE,
     MISSING_REFERENCE,
     NEGATIVE_AMOUNT,
-    import_files,
 )
-from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files
+from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, dataset_version, scan_dataset
 
 OLD_HEADERS = [
     "Award Ref No",
@@ -101,7 +106,7 @@ def test_old_header_spellings_map_and_values_parse(tmp_path: Path) -> None:
         preamble=2,
     )
     report = import_files([path], tmp_path / "out")
-    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 2, 0)
+    assert (report.rows, report.rows_imported, report.rows_rejected) == (2, 2, 0)
     file = report.files[0]
     assert file.columns["Organization Name"] == "procuring_entity"
     assert file.columns["Awardee Name"] == "awardee_name"
@@ -174,7 +179,7 @@ def test_new_header_spellings_map_too(tmp_path: Path) -> None:
         ],
     )
     report = import_files([path], tmp_path / "out")
-    assert report.rows_accepted == 1
+    assert report.rows_imported == 1
     assert report.files[0].ignored_headers == []
     row = _read(tmp_path / "out").row(0, named=True)
     assert row["procuring_entity"] == "DPWH - LEYTE 1ST DEO"
@@ -211,19 +216,19 @@ def test_bad_rows_are_rejected_with_row_file_and_reason(tmp_path: Path) -> None:
             ["R7", *good, "1,000", "", "31/31/2020", ""],  # row 8
             ["R8", *good, "1,000", "N/A", "2020-01-02", ""],  # row 9
             ["R9", *good, "1,000", "", "2020-01-02", "soon"],  # row 10
-            ["R1", *good, "2,000", "", "2020-01-03", ""],  # row 11: duplicate of row 2
+            ["R1", *good, "2,000", "", "2020-01-03", ""],  # row 11: replaces row 2
             ["R10", *good, "abc", "", "2020-01-02", ""],  # row 12
         ],
     )
     report = import_files([path], tmp_path / "out")
-    assert report.rows_read == 11
-    assert report.rows_accepted == 1
+    assert report.rows == 11
+    assert report.rows_imported == 1
     assert report.rejected_by_reason == {
         BAD_AMOUNT: 2,
         BAD_AWARD_DATE: 1,
         BAD_BUDGET: 1,
         BAD_PUBLISHED_DATE: 1,
-        DUPLICATE_REFERENCE: 1,
+        SUPERSEDED: 1,
         MISSING_AMOUNT: 1,
         MISSING_AWARD_DATE: 1,
         MISSING_REFERENCE: 1,
@@ -239,11 +244,13 @@ def test_bad_rows_are_rejected_with_row_file_and_reason(tmp_path: Path) -> None:
         (8, BAD_AWARD_DATE, "31/31/2020"),
         (9, BAD_BUDGET, "N/A"),
         (10, BAD_PUBLISHED_DATE, "soon"),
-        (11, DUPLICATE_REFERENCE, "R1"),
+        (2, SUPERSEDED, f"R1 ({path} row 11)"),
         (12, BAD_AMOUNT, "abc"),
     }
     assert all(e.file == str(path) for e in report.examples)
-    assert _read(tmp_path / "out")["award_reference_no"].to_list() == ["R1"]
+    assert _read(tmp_path / "out").select("award_reference_no", "contract_amount").rows() == [
+        ("R1", 2_000.0)
+    ]
     text = report.format()
     assert "unparseable contract_amount: 2" in text
     assert "row 5: unparseable contract_amount ('one thousand')" in text
@@ -340,8 +347,8 @@ def test_xlsx_typed_cells_and_several_sheets_are_read(tmp_path: Path) -> None:
     workbook.save(path)
 
     report = import_files([path], tmp_path / "out")
-    assert (report.rows_read, report.rows_accepted) == (3, 2)
-    assert report.files[0].problems == ["sheet 'Notes': no header row found"]
+    assert (report.rows, report.rows_imported) == (3, 2)
+    assert report.files[0].notes == ["sheet 'Notes': no header row found, skipped"]
     [example] = report.examples
     assert (example.sheet, example.row, example.reason, example.value) == (
         "2019",
@@ -388,6 +395,271 @@ def test_unreadable_files_are_reported_not_fatal(tmp_path: Path) -> None:
         [["Award Ref No", "Contract Amount", "Award Date"], ["G-1", "10", "2020-01-01"]],
     )
     report = import_files([notes, no_header, good], tmp_path / "out")
-    assert report.rows_accepted == 1
-    assert "not a .csv or .xlsx file" in report.files[0].problems[0]
-    assert report.files[1].problems == ["file: no header row found"]
+    assert report.rows_imported == 1
+    assert report.files[0].unreadable == "not a .csv, .xlsx or .xlsm file"
+    assert report.files[1].unreadable is not None
+    assert "no header row" in report.files[1].unreadable
+    assert not report.succeeded
+
+
+HEAD = ["Award Ref No", "Contract Amount", "Award Date"]
+
+
+def _write_bytes(path: Path, text: str, encoding: str) -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_one_megabyte_field_is_imported(tmp_path: Path) -> None:
+    title = "x" * 2**20
+    path = _write_csv(
+        tmp_path / "long.csv", [[*HEAD, "Award Title"], ["L-1", "10", "2020-01-01", title]]
+    )
+    report = import_files([path], tmp_path / "out")
+    assert report.rows_imported == 1
+    assert _read(tmp_path / "out")["award_title"].to_list() == [title]
+
+
+def test_a_field_over_the_limit_makes_only_its_file_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_FIELD_CHARS", 1_000)
+    big = _write_csv(
+        tmp_path / "big.csv",
+        [
+            [*HEAD, "Award Title"],
+            ["B-1", "10", "2020-01-01", "fine"],
+            ["B-2", "10", "2020-01-01", "y" * 1_001],
+            ["B-3", "10", "2020-01-01", "after"],
+        ],
+    )
+    good = _write_csv(tmp_path / "good.csv", [HEAD, ["G-1", "10", "2020-01-01"]])
+    report = import_files([big, good], tmp_path / "out")
+    assert report.files[0].unreadable == (
+        "row 3: a field is longer than the limit of 1,000 characters"
+    )
+    # Nothing of an unreadable file, not even the rows before the damage.
+    assert (report.files[0].rows, report.files[0].imported) == (0, 0)
+    assert _read(tmp_path / "out")["award_reference_no"].to_list() == ["G-1"]
+    assert not report.succeeded
+
+
+def test_a_corrupt_workbook_is_unreadable_and_the_others_import(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"this is not a zip archive")
+    truncated = tmp_path / "truncated.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(HEAD)
+    workbook.save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    good = _write_csv(tmp_path / "good.csv", [HEAD, ["G-1", "10", "2020-01-01"]])
+    report = import_files([broken, truncated, good], tmp_path / "out")
+    assert report.files[0].unreadable == "not an .xlsx workbook (the file is not a zip archive)"
+    assert report.files[1].unreadable is not None
+    assert report.rows_imported == 1
+    assert [f.path for f in report.unreadable_files] == [str(broken), str(truncated)]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        ("utf-8", "UTF-8"),
+        ("utf-8-sig", "UTF-8 with BOM"),
+        ("utf-16", "UTF-16"),
+        ("utf-16-le", "UTF-16 LE (no BOM)"),
+        ("cp1252", "Windows-1252/Latin-1"),
+        ("latin-1", "Windows-1252/Latin-1"),
+    ],
+)
+def test_encodings_are_detected_and_text_kept_exactly(
+    tmp_path: Path, encoding: str, expected: str
+) -> None:
+    text = (
+        "Award Ref No,Awardee Name,Contract Amount,Award Date\r\nE-1,Niño Ñañez,10,2020-01-01\r\n"
+    )
+    path = _write_bytes(tmp_path / "enc.csv", text, encoding)
+    report = import_files([path], tmp_path / "out")
+    assert report.files[0].encoding == expected
+    assert _read(tmp_path / "out")["awardee_name"].to_list() == ["Niño Ñañez"]
+
+
+def test_a_file_in_no_known_encoding_is_rejected_with_the_reason(tmp_path: Path) -> None:
+    # Valid neither as UTF-8 (0xF1 starts a 4-byte sequence) nor as Windows-1252 (0x81).
+    path = tmp_path / "mystery.csv"
+    path.write_bytes(
+        b"Award Ref No,Awardee Name,Contract Amount,Award Date\nE-1,Ni\xf1o\x81,10,2020-01-01\n"
+    )
+    report = import_files([path], tmp_path / "out")
+    reason = report.files[0].unreadable
+    assert reason is not None and reason.startswith("text encoding not recognised")
+    assert "0x81" in reason
+    assert report.rows_imported == 0
+
+
+def test_every_row_is_imported_rejected_or_blank(tmp_path: Path) -> None:
+    path = _write_bytes(
+        tmp_path / "shapes.csv",
+        "Award Ref No,Contract Amount,Award Date\n"
+        "S-1,10,2020-01-01\n"  # row 2: imported
+        "\n"  # row 3: blank
+        ",,\n"  # row 4: blank
+        "S-2,10,2020-01-01,surplus\n"  # row 5: a cell beyond the header
+        "S-3,10,2020-01-01,,\n"  # row 6: empty trailing cells are fine
+        "S-4,10\n"  # row 7: short
+        "S-5,,2020-01-01\n",  # row 8: missing amount
+        "utf-8",
+    )
+    report = import_files([path], tmp_path / "out")
+    file = report.files[0]
+    assert (file.rows, file.imported, file.rejected, file.blank) == (7, 2, 3, 2)
+    assert file.rows == file.imported + file.rejected + file.blank
+    assert {(e.row, e.reason, e.value) for e in report.examples} == {
+        (5, "cells beyond the header: 1 beyond its 3 columns", "surplus"),
+        (7, "short row: 2 cells, the header has 3", None),
+        (8, MISSING_AMOUNT, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("empty.csv", ""),
+        ("header-only.csv", "Award Ref No,Contract Amount,Award Date\n"),
+        ("notes.txt", "hello"),
+        ("all-bad.csv", "Award Ref No,Contract Amount,Award Date\nA-1,bad,2020-01-01\n"),
+    ],
+)
+def test_an_import_that_imports_nothing_has_not_succeeded(
+    tmp_path: Path, name: str, content: str
+) -> None:
+    path = _write_bytes(tmp_path / name, content, "utf-8")
+    report = import_files([path], tmp_path / "out")
+    assert report.rows_imported == 0
+    assert not report.succeeded
+
+
+def test_rejected_rows_and_unreadable_files_are_written_to_the_rejects_file(
+    tmp_path: Path,
+) -> None:
+    bad = _write_csv(
+        tmp_path / "bad.csv", [HEAD, ["A-1", "bad", "2020-01-01"], ["A-2", "10", "2020-01-01"]]
+    )
+    notes = _write_bytes(tmp_path / "notes.txt", "hello", "utf-8")
+    rejects = tmp_path / "report" / "rejects.csv"
+    report = import_files([bad, notes], tmp_path / "out", rejects_file=rejects)
+    assert report.succeeded is False
+    with rejects.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [
+        ["file", "sheet", "row", "reason", "value"],
+        [str(bad), "", "2", BAD_AMOUNT, "bad"],
+        [str(notes), "", "0", "unreadable file: not a .csv, .xlsx or .xlsm file", ""],
+    ]
+    assert f"listed in {rejects}" in report.format()
+
+
+def test_a_later_import_replaces_the_award_and_changes_the_version(tmp_path: Path) -> None:
+    generate(1_000, tmp_path, chunk_rows=300, contractors=20)
+    before = scan_dataset(tmp_path).collect()
+    version = dataset_version(tmp_path)
+    reference = before["award_reference_no"][500]
+    path = _write_csv(
+        tmp_path / "correction.csv",
+        [
+            [*HEAD, "Award Title"],
+            [reference, "42", "2021-02-03", "Corrected"],
+            ["NEW-1", "1", "2021-01-01", "New"],
+        ],
+    )
+    report = import_files([path], tmp_path)
+    assert (report.rows_imported, report.replaced) == (2, 1)
+    after = scan_dataset(tmp_path).collect()
+    assert after.height == 1_001
+    [row] = after.filter(pl.col("award_reference_no") == reference).rows(named=True)
+    assert (row["contract_amount"], row["award_title"]) == (42.0, "Corrected")
+    assert dataset_version(tmp_path) != version
+    # Only the file that held the award was rewritten; the old one stays for readers that
+    # listed it, but is no longer part of the dataset.
+    manifest = read_manifest(tmp_path)
+    assert manifest is not None and [r.name for r in manifest.retired] == ["awards-00001.parquet"]
+    assert (tmp_path / "awards-00001.parquet").exists()
+    assert [p.name for p in dataset_files(tmp_path)] == [
+        "awards-00000.parquet",
+        "awards-00004.parquet",
+        "awards-00002.parquet",
+        "awards-00003.parquet",
+        "awards-00005.parquet",
+    ]
+    assert after["award_reference_no"].is_duplicated().sum() == 0
+
+
+def test_retired_files_are_deleted_by_an_import_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(100, tmp_path, chunk_rows=100, contractors=20)
+    reference = scan_dataset(tmp_path).collect()["award_reference_no"][0]
+    first = _write_csv(tmp_path / "a.csv", [HEAD, [reference, "1", "2021-01-01"]])
+    import_files([first], tmp_path)
+    assert (tmp_path / "awards-00000.parquet").exists()
+    monkeypatch.setattr(manifest_module, "RETIRED_GRACE_SECONDS", 0.0)
+    second = _write_csv(tmp_path / "b.csv", [HEAD, [reference, "2", "2021-01-01"]])
+    report = import_files([second], tmp_path)
+    assert report.replaced == 1
+    assert not (tmp_path / "awards-00000.parquet").exists()
+    frame = scan_dataset(tmp_path).collect()
+    assert frame.height == 100
+    assert frame.filter(pl.col("award_reference_no") == reference)["contract_amount"].to_list() == [
+        2.0
+    ]
+
+
+def test_within_one_import_the_later_file_wins(tmp_path: Path) -> None:
+    first = _write_csv(
+        tmp_path / "first.csv", [HEAD, ["D-1", "1", "2021-01-01"], ["D-2", "5", "2021-01-01"]]
+    )
+    second = _write_csv(tmp_path / "second.csv", [HEAD, ["D-1", "2", "2021-01-01"]])
+    report = import_files([first, second], tmp_path / "out")
+    assert [(f.imported, f.rejected) for f in report.files] == [(1, 1), (1, 0)]
+    assert report.rejected_by_reason == {SUPERSEDED: 1}
+    assert report.examples[0].value == f"D-1 ({second} row 2)"
+    frame = _read(tmp_path / "out")
+    assert frame.select("award_reference_no", "contract_amount").rows() == [
+        ("D-1", 2.0),
+        ("D-2", 5.0),
+    ]
+
+
+def test_a_second_import_into_the_same_dataset_at_once_is_refused(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "a.csv", [HEAD, ["C-1", "1", "2021-01-01"]])
+    out = tmp_path / "out"
+    out.mkdir()
+    with import_lock(out), pytest.raises(DatasetLockedError):
+        import_files([path], out)
+
+
+def test_regenerating_a_dataset_forgets_the_imports_manifest(tmp_path: Path) -> None:
+    generate(50, tmp_path, contractors=20)
+    reference = scan_dataset(tmp_path).collect()["award_reference_no"][0]
+    import_files([_write_csv(tmp_path / "a.csv", [HEAD, [reference, "1", "2021-01-01"]])], tmp_path)
+    assert read_manifest(tmp_path) is not None
+    generate(80, tmp_path, contractors=20, overwrite=True)
+    assert read_manifest(tmp_path) is None
+    assert [p.name for p in dataset_files(tmp_path)] == ["awards-00000.parquet"]
+    assert scan_dataset(tmp_path).collect().height == 80
+
+
+def test_what_a_crashed_import_left_behind_is_cleared(tmp_path: Path) -> None:
+    stale = tmp_path / "out" / ".import-0123abcd"
+    stale.mkdir(parents=True)
+    (stale / "part-000000.parquet").write_bytes(b"half")
+    path = _write_csv(tmp_path / "a.csv", [HEAD, ["C-1", "1", "2021-01-01"]])
+    assert import_files([path], tmp_path / "out").succeeded
+    assert not stale.exists()
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".import-")] == []
+
+
+def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
+    good = _write_csv(tmp_path / "good.csv", [HEAD, ["G-1", "10", "2020-01-01"]])
+    report = import_files([tmp_path / "gone.xlsx", tmp_path, good], tmp_path / "out")
+    assert [f.unreadable for f in report.files] == ["no such file", "not a file", None]
+    assert report.rows_imported == 1

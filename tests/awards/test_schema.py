@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from conveyor.awards.generator import generate
+from conveyor.awards.manifest import DatasetManifest, RetiredFile, write_manifest
 from conveyor.awards.schema import (
     AWARDS_SCHEMA,
     count_rows,
@@ -72,3 +73,25 @@ def test_rows_are_counted(tmp_path: Path) -> None:
     generate(250, tmp_path, chunk_rows=100, contractors=20)
     assert count_rows(tmp_path) == 250
     assert scan_dataset(tmp_path).select(pl.len()).collect().item() == 250
+
+
+def test_a_manifest_names_the_files_of_the_version_and_new_names_skip_retired_ones(
+    tmp_path: Path,
+) -> None:
+    for index in (0, 1, 2):
+        pl.DataFrame(schema=AWARDS_SCHEMA).write_parquet(tmp_path / f"awards-{index:05d}.parquet")
+    before = dataset_version(tmp_path)
+    write_manifest(
+        tmp_path,
+        DatasetManifest(
+            files=["awards-00002.parquet", "awards-00000.parquet"],
+            retired=[RetiredFile("awards-00001.parquet", 0.0)],
+        ),
+    )
+    assert [p.name for p in dataset_files(tmp_path)] == [
+        "awards-00002.parquet",
+        "awards-00000.parquet",
+    ]
+    assert dataset_version(tmp_path) != before
+    assert next_file_index(tmp_path) == 3
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -11,7 +11,7 @@ import aio_pika.abc
 import msgspec
 import pytest
 
-from conveyor.awards.schema import count_rows, dataset_version
+from conveyor.awards.schema import count_rows, dataset_version, scan_dataset
 from conveyor.contracts.events import DatasetUpdated
 from conveyor.runtime.broker import Broker
 from tests.cli._run import conveyor
@@ -85,3 +85,84 @@ async def test_no_announce_and_an_import_accepting_nothing_publish_nothing(
     # Both runs are over: an event would already be in the queue.
     await asyncio.sleep(0.3)
     assert await dataset_events.get(fail=False) is None
+
+
+async def _next_event(queue: aio_pika.abc.AbstractQueue) -> DatasetUpdated:
+    message = None
+    async with asyncio.timeout(10):
+        while message is None:
+            message = await queue.get(fail=False)
+            await asyncio.sleep(0.02)
+    await message.ack()
+    return msgspec.json.decode(message.body, type=DatasetUpdated)
+
+
+async def test_a_reimport_replaces_the_award_and_announces_a_new_version(
+    dataset_events: aio_pika.abc.AbstractQueue, namespace: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "awards"
+    first = _csv(tmp_path / "first.csv", ["2022-001", "2022-002"])
+    assert (await _import(namespace, str(first), "--out", str(out)))[0] == 0
+    before = await _next_event(dataset_events)
+    correction = tmp_path / "correction.csv"
+    correction.write_text(
+        "AWARD REFERENCE NO.,Supplier Name,Contract Amount (PHP),Award Date\n"
+        "2022-002,Corrected Supplier,99,2022-05-01\n",
+        encoding="utf-8",
+    )
+    status, stdout, stderr = await _import(namespace, str(correction), "--out", str(out))
+    assert status == 0, stderr
+    assert "1 existing award(s) replaced" in stdout
+    after = await _next_event(dataset_events)
+    assert after.version != before.version
+    assert after.rows == 2 == count_rows(out)
+    frame = scan_dataset(out).collect().sort("award_reference_no")
+    assert frame.select("award_reference_no", "awardee_name").rows() == [
+        ("2022-001", "Santos Builders, Inc."),
+        ("2022-002", "Corrected Supplier"),
+    ]
+
+
+async def test_an_unreadable_file_exits_1_while_the_others_are_imported(
+    namespace: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "data" / "awards"
+    good = _csv(tmp_path / "good.csv", ["2023-001"])
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK but not really")
+    status, stdout, stderr = await _import(
+        namespace, str(broken), str(good), "--out", str(out), "--no-announce"
+    )
+    assert status == 1, stderr
+    assert "Traceback" not in stderr
+    assert f"{broken}: UNREADABLE, nothing imported: not an .xlsx workbook" in stdout
+    assert count_rows(out) == 1
+    # The rejects file goes beside the dataset unless --rejects names one.
+    [rejects] = (tmp_path / "data" / "import-reports").glob("*-rejects.csv")
+    with rejects.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1][:3] == [str(broken), "", "0"]
+    assert f"listed in {rejects}" in stdout
+
+
+@pytest.mark.parametrize("content", ["", ",".join(HEADERS) + "\n"])
+async def test_an_import_of_nothing_exits_1(namespace: str, tmp_path: Path, content: str) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text(content, encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+    status, stdout, stderr = await _import(
+        namespace, str(empty), "--out", str(tmp_path / "awards"), "--rejects", str(rejects)
+    )
+    assert status == 1, stderr
+    assert "0 imported" in stdout
+    assert rejects.exists()
+
+
+async def test_an_out_that_is_a_file_is_a_usage_error(namespace: str, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "awards"
+    not_a_dir.write_text("x")
+    status, _, stderr = await _import(
+        namespace, str(_csv(tmp_path / "a.csv", ["1"])), "--out", str(not_a_dir)
+    )
+    assert status == 2
+    assert "is not a directory" in stderr

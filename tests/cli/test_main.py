@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 import types
 from typing import Any
@@ -50,3 +51,15 @@ def test_conveyor_without_a_command_prints_usage_and_fails() -> None:
 
     assert result.returncode == 2
     assert "usage: conveyor" in result.stderr
+
+
+def test_version_prints_the_installed_package_version() -> None:
+    result = conveyor("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"conveyor {importlib.metadata.version('conveyor-cli')}"
+
+
+def test_version_is_also_an_option_of_the_full_parser() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0

@@ -68,6 +68,10 @@ async def test_listing_shows_only_own_jobs_newest_first_with_filters(
     assert await listed("type=diagnostics") == [third["job_id"], first["job_id"]]
     assert await listed("state=queued") == [second["job_id"], first["job_id"]]
     assert await listed("type=diagnostics&state=running") == [third["job_id"]]
+    both = [third["job_id"], second["job_id"], first["job_id"]]
+    assert await listed("state=queued,running") == both
+    assert await listed("state=running&state=queued") == both
+    assert await listed("state=running&state=succeeded") == [third["job_id"]]
 
 
 async def test_listing_pages_with_the_cursor_until_it_runs_out(client: Client) -> None:
@@ -89,6 +93,8 @@ async def test_listing_pages_with_the_cursor_until_it_runs_out(client: Client) -
     ("query", "field"),
     [
         ("state=sleeping", "state"),
+        ("state=queued,sleeping", "state"),
+        ("state=queued&state=sleeping", "state"),
         ("limit=0", "limit"),
         ("limit=many", "limit"),
         ("limit=100000", "limit"),

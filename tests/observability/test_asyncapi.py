@@ -17,13 +17,14 @@ import pika
 import pytest
 from redis.asyncio import Redis
 
-from conveyor.contracts.asyncapi import build_asyncapi
+from conveyor.contracts.asyncapi import build_asyncapi, public_server_url
 from conveyor.contracts.events import JOB_EVENT_KINDS
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES
 from conveyor.contracts.topology import Topology
 from conveyor.runtime.tokens import mint_token
 from tests.cli._run import clean_environ, conveyor
 from tests.gateway.helpers import SECRET
+from tests.observability.asyncapi_parser import official_diagnostics
 from tests.observability.processes import stop
 from tests.support.jobs import MAINTENANCE
 from tests.support.namespace import AMQP_URL
@@ -156,4 +157,71 @@ async def test_a_job_published_with_pika_from_the_document_alone_is_processed_an
 def test_conveyor_schema_asyncapi_prints_the_document_for_the_configured_namespace() -> None:
     result = conveyor("schema", "--asyncapi", env=clean_environ(CONVEYOR_NAMESPACE="acme"))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == json.loads(json.dumps(build_asyncapi(Topology("acme"))))
+    expected = build_asyncapi(Topology("acme"), server_url="amqp://127.0.0.1:5672")
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected))
+
+
+def test_the_official_parser_reads_the_generated_document_without_errors_or_warnings() -> None:
+    report = official_diagnostics(build_asyncapi(Topology("conveyor")))
+    assert report["parsed"]
+    assert report["errors"] == []
+    assert report["warnings"] == []
+    # What is left is advice only (it names AsyncAPI 3, which the document does not use yet).
+    assert {d["code"] for d in report["others"]} <= {"asyncapi-latest-version"}
+
+
+async def test_the_official_parser_reads_the_served_document_without_errors_or_warnings(
+    stack: str,
+) -> None:
+    async with aiohttp.ClientSession() as http, http.get(f"{stack}/api/v1/asyncapi.json") as r:
+        doc = await r.json()
+    report = await asyncio.to_thread(official_diagnostics, doc)
+    assert report["parsed"]
+    assert (report["errors"], report["warnings"]) == ([], [])
+
+
+def test_every_message_has_its_own_id_summary_and_headers_that_fit_it() -> None:
+    doc = build_asyncapi(Topology("conveyor"))
+    messages = doc["components"]["messages"]
+    assert [m["messageId"] for m in messages.values()] == list(messages)
+    for name, message in messages.items():
+        assert message["summary"], name
+        assert "``" not in message["summary"] + message["description"], name
+    assert "traceparent" in messages["DiagnosticsJob"]["headers"]["properties"]
+    event_headers = messages["JobSucceeded"]["headers"]["properties"]
+    assert {"x-conveyor-cursor", "x-conveyor-prev-cursor"} <= set(event_headers)
+    assert "x-conveyor-cursor" not in json.dumps(messages["DiagnosticsJob"]["headers"])
+    assert "headers" not in messages["CancelJob"]  # nothing reads headers on control commands
+    assert doc["info"]["license"]["name"] and doc["info"]["contact"]["email"]
+    assert {tag["name"] for tag in doc["tags"]} == {
+        tag["name"] for m in messages.values() for tag in m["tags"]
+    }
+
+
+def test_the_document_says_what_outside_publishers_need_to_know() -> None:
+    doc = build_asyncapi(Topology("conveyor"))
+    messages, channels = doc["components"]["messages"], doc["channels"]
+    assert "'job.*.succeeded.#'" in channels["job.{owner}.{kind}.{job_type}"]["description"]
+    assert "any label" in messages["DatasetUpdated"]["description"]
+    assert "already cancelled" not in messages["CancelJob"]["description"]
+    assert "records the cancellation" in messages["CancelJob"]["description"]
+
+
+def test_the_public_server_url_drops_credentials_query_and_trailing_slash() -> None:
+    cases = {
+        "amqp://guest:secret@rabbit:5672/?heartbeat=30": "amqp://rabbit:5672",
+        "amqps://u:p@broker.example/prod": "amqps://broker.example/prod",
+        "amqp://[::1]:5672/": "amqp://[::1]:5672",
+        "amqp://localhost": "amqp://localhost",
+    }
+    assert {url: public_server_url(url) for url in cases} == cases
+
+
+def test_conveyor_schema_asyncapi_names_the_configured_broker_without_credentials() -> None:
+    env = clean_environ(
+        CONVEYOR_NAMESPACE="acme", CONVEYOR_AMQP_URL="amqp://ana:s3cret@rabbit.internal:5673/"
+    )
+    result = conveyor("schema", "--asyncapi", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["servers"]["rabbitmq"]["url"] == "amqp://rabbit.internal:5673"
+    assert "s3cret" not in result.stdout

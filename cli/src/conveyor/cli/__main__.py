@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -46,10 +47,18 @@ def _subcommand_modules(only: str | None = None) -> list[ModuleType]:
 def _module_of(argv: Sequence[str]) -> str | None:
     """The module of the command ``argv`` names first (``dead-letters`` -> ``dead_letters``):
     importing only it keeps ``conveyor jobs list`` from importing polars for ``data``."""
-    if not argv:
+    if not argv or argv[0].startswith("-"):
         return None
     name = f"conveyor.cli.{argv[0].replace('-', '_')}"
     return name if name in (*SUBCOMMANDS, *OPTIONAL_SUBCOMMANDS) else None
+
+
+def version() -> str:
+    """The installed ``conveyor-cli`` package's version."""
+    try:
+        return importlib.metadata.version("conveyor-cli")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -57,6 +66,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="conveyor",
         description="Conveyor: background jobs as asyncio services over RabbitMQ and Redis.",
     )
+    parser.add_argument("--version", action="version", version=f"conveyor {version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in _subcommand_modules(only):
         module.register(subparsers)
@@ -65,6 +75,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if list(argv) == ["--version"]:  # at once: without importing every subcommand (polars)
+        print(f"conveyor {version()}")
+        return 0
     args = build_parser(_module_of(argv)).parse_args(argv)
     try:
         code: int = args.func(args)

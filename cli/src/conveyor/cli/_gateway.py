@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -105,6 +106,24 @@ class GatewayClient:
             raise GatewayRequestError(None, f"cannot reach the gateway at {url}: {exc}") from exc
         except TimeoutError as exc:
             raise GatewayRequestError(None, f"the gateway at {url} did not answer in time") from exc
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A successful GET response whose body is still to be read (files of any size: no
+        total time limit, only one per read)."""
+        url = self.base_url + path
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
+        try:
+            async with self._session.get(url, timeout=timeout) as response:
+                if response.status >= 400:
+                    raise _error_from(response.status, await response.text())
+                yield response
+        except aiohttp.ClientConnectionError as exc:
+            raise GatewayRequestError(None, f"cannot reach the gateway at {url}: {exc}") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise GatewayRequestError(None, f"the answer from {url} broke off: {exc}") from exc
+        except TimeoutError as exc:
+            raise GatewayRequestError(None, f"the gateway at {url} stopped answering") from exc
 
 
 def _error_from(status: int, text: str) -> GatewayRequestError:

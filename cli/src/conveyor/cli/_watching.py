@@ -8,20 +8,53 @@ connection. ``tail_events`` prints events as they come.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.table import Column
+from rich.text import Text
 
 from conveyor.cli._gateway import GatewayClient, GatewayRequestError
+from conveyor.cli._results import summarize
 from conveyor.cli._tables import console
 
 FINAL = {"job.succeeded": "succeeded", "job.failed": "failed", "job.cancelled": "cancelled"}
+STATE_OF_EVENT = {
+    "job.queued": "queued",
+    "job.started": "running",
+    "job.progressed": "running",
+    "job.retrying": "retrying",
+    **FINAL,
+}
+"""The job's state once an event happened (the same table as the web page's)."""
 RECONNECTS = 5
 CLOSE_UNAUTHORIZED = 4401
+
+
+class ElapsedColumn(ProgressColumn):
+    """How long the job has run (from its ``job.started`` to its end, by the gateway's clock),
+    labelled, so the column is not a bare time next to the counts."""
+
+    def render(self, task: Task) -> Text:
+        started: dt.datetime | None = task.fields.get("started_at")
+        if started is None:
+            return Text("not started", style="progress.elapsed")
+        finished: dt.datetime | None = task.fields.get("finished_at")
+        end = finished or dt.datetime.now(dt.UTC)
+        seconds = max(0, int((end - started).total_seconds()))
+        return Text(f"ran {dt.timedelta(seconds=seconds)}", style="progress.elapsed")
+
+
+def _timestamp(event: dict[str, Any]) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(event["at"]))
+    except (KeyError, ValueError):
+        return None
 
 
 async def _messages(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str, Any]]:
@@ -52,8 +85,8 @@ def describe(event: dict[str, Any]) -> str:
             detail += f" {event['message']}"
     elif kind in ("failed", "retrying") and event.get("error"):
         detail = event["error"].get("message", "")
-    elif kind == "succeeded" and event.get("result") is not None:
-        detail = json.dumps(event["result"], separators=(",", ":"))
+    elif kind == "succeeded":
+        detail = summarize(str(event.get("job_id", "?")), event.get("result"))
     elif kind in ("queued", "started"):
         detail = f"attempt {event.get('attempt', 1)}"
     elif kind == "cancelled":
@@ -66,15 +99,21 @@ async def watch_jobs(client: GatewayClient, job_ids: list[str], *, as_json: bool
     last_seq = dict.fromkeys(job_ids, 0)
     final: dict[str, str] = {}
     live = console.is_terminal and not as_json
+    whole = Column(no_wrap=True)  # ids are copied from here: never folded
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False, table_column=whole),
+        TextColumn("{task.fields[job_type]}", markup=False, table_column=Column(no_wrap=True)),
+        TextColumn("{task.fields[state]}", markup=False, table_column=Column(min_width=9)),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeElapsedColumn(),
+        ElapsedColumn(),
         console=console,
         disable=not live,
     )
-    bars = {job_id: progress.add_task(job_id, total=None) for job_id in job_ids}
+    bars = {
+        job_id: progress.add_task(job_id, total=None, job_type="", state="waiting")
+        for job_id in job_ids
+    }
     with progress:
         for attempt in range(RECONNECTS + 1):
             try:
@@ -124,12 +163,19 @@ def _apply(
     event = message["event"]
     kind = event.get("event")
     bar = bars[job_id]
+    fields: dict[str, Any] = {"job_type": event.get("job_type", "")}
+    if kind in STATE_OF_EVENT:
+        fields["state"] = STATE_OF_EVENT[kind]
+    if kind == "job.started":
+        fields["started_at"], fields["finished_at"] = _timestamp(event), None
     if kind == "job.progressed":
         progress.update(bar, completed=event.get("done", 0), total=event.get("total"))
     if kind in FINAL:
         final[job_id] = FINAL[kind]
+        fields["finished_at"] = _timestamp(event)
         total = progress.tasks[bar].total or 1
-        progress.update(bar, total=total, completed=total, description=f"{job_id} {FINAL[kind]}")
+        progress.update(bar, total=total, completed=total)
+    progress.update(bar, **fields)
     if as_json:
         print(json.dumps(event), flush=True)
     elif not live or kind in FINAL:

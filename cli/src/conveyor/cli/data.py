@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
+from conveyor.awards.errors import DatasetLockedError
 from conveyor.awards.generator import DEFAULT_CHUNK_ROWS, DatasetExistsError, generate
 from conveyor.awards.importer import import_files
 from conveyor.awards.schema import count_rows, dataset_files, dataset_version
@@ -30,9 +32,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="succeed without writing when OUT already holds a dataset (a first-start step)",
     )
 
-    imp = commands.add_parser("import", help="import public award CSV/XLSX files")
+    imp = commands.add_parser(
+        "import",
+        help="import public award CSV/XLSX files (a re-imported award replaces the old one)",
+        description="Exit status: 0 when every file was read and at least one row imported; "
+        "1 when a file was unreadable or nothing was imported; 2 on a usage error.",
+    )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--out", type=Path, required=True, help="dataset directory")
+    imp.add_argument(
+        "--rejects",
+        type=Path,
+        help="CSV file listing every rejected row and unreadable file "
+        "(default: import-reports/<time>-rejects.csv beside the dataset directory)",
+    )
     imp.add_argument(
         "--no-announce", action="store_true", help="do not publish dataset.updated afterwards"
     )
@@ -49,11 +62,7 @@ def run(args: argparse.Namespace) -> int:
         case "generate":
             return _generate(args)
         case "import":
-            report = import_files(args.files, args.out)
-            print(report.format())
-            if report.rows_accepted and not args.no_announce:
-                _announce(args.out)
-            return 0 if report.rows_accepted or not report.rows_read else 1
+            return _import(args)
         case "info":
             return _info(args.dir)
     raise AssertionError(f"unknown data command {args.data_command!r}")
@@ -84,6 +93,29 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"rows/s    {report.rows_per_second:,.0f}")
     print(f"version   {report.version}")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        print(f"conveyor data import: {out} is not a directory", file=sys.stderr)
+        return 2
+    rejects = args.rejects or default_rejects_file(out, dt.datetime.now(dt.UTC))
+    try:
+        report = import_files(args.files, out, rejects_file=rejects)
+    except DatasetLockedError as exc:
+        print(f"conveyor data import: {exc}", file=sys.stderr)
+        return 2
+    print(report.format())
+    # Announced whenever the dataset changed, even if another file was unreadable.
+    if report.rows_imported and not args.no_announce:
+        _announce(out)
+    return 0 if report.succeeded else 1
+
+
+def default_rejects_file(dataset_dir: Path, now: dt.datetime) -> Path:
+    """``import-reports/<UTC time>-rejects.csv`` beside the dataset directory."""
+    return dataset_dir.parent / "import-reports" / f"{now:%Y%m%dT%H%M%S%fZ}-rejects.csv"
 
 
 def _info(directory: Path) -> int:

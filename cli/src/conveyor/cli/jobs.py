@@ -1,17 +1,22 @@
-"""``conveyor jobs``: submit any job type, watch with progress bars, list, get, cancel, tail."""
+"""``conveyor jobs``: submit any job type, watch with progress bars, list, get, cancel, retry,
+read results, download files, tail events."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from conveyor.cli._download import download
 from conveyor.cli._fields import parse_body
 from conveyor.cli._gateway import (
+    CliUsageError,
     GatewayClient,
+    GatewayRequestError,
     add_gateway_options,
     print_json,
     run_command,
 )
+from conveyor.cli._results import print_result, size
 from conveyor.cli._tables import console, print_table
 from conveyor.cli._watching import tail_events, watch_jobs
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES
@@ -58,7 +63,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     listing = commands.add_parser("list", help="list jobs, newest first")
     listing.add_argument("--type", dest="job_type", choices=sorted(JOB_REQUEST_TYPES))
-    listing.add_argument("--state", choices=[s.value for s in JobState])
+    listing.add_argument(
+        "--state",
+        dest="states",
+        action="append",
+        default=[],
+        metavar="STATE",
+        help="only jobs in this state; repeat it or list several with commas "
+        f"(--state queued,running). One of: {', '.join(s.value for s in JobState)}",
+    )
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--all", action="store_true", help="admins: every user's jobs")
     listing.add_argument("--cursor", help="the next_cursor a previous page printed")
@@ -74,6 +87,41 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     cancel.add_argument("job_id", metavar="JOB_ID")
     add_gateway_options(cancel)
     cancel.set_defaults(func=lambda a: run_command(_cancel, a, prog=PROG))
+
+    retry = commands.add_parser(
+        "retry",
+        help="submit a failed or cancelled job again",
+        description="Submit the same request again as a new job (what the page's Retry does); "
+        "prints the new job's id.",
+    )
+    retry.add_argument("job_id", metavar="JOB_ID")
+    retry.add_argument("--watch", action="store_true", help="then follow it until it finishes")
+    add_gateway_options(retry)
+    retry.set_defaults(func=lambda a: run_command(_retry, a, prog=PROG))
+
+    result = commands.add_parser(
+        "result",
+        help="print a finished job's result",
+        description="Print what a succeeded job produced: tables for aggregates and search "
+        "results, the sum, file or counts of the others. --json prints it as JSON.",
+    )
+    result.add_argument("job_id", metavar="JOB_ID")
+    add_gateway_options(result)
+    result.set_defaults(func=lambda a: run_command(_result, a, prog=PROG))
+
+    fetch = commands.add_parser(
+        "download",
+        help="download a finished export's file",
+        description="Stream the job's file from the gateway. Without -o it is saved under the "
+        "name the gateway offers, in the current directory.",
+    )
+    fetch.add_argument("job_id", metavar="JOB_ID")
+    fetch.add_argument(
+        "-o", "--output", metavar="PATH", help="a file, a directory, or - for stdout"
+    )
+    fetch.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_gateway_options(fetch)
+    fetch.set_defaults(func=lambda a: run_command(_download, a, prog=PROG))
 
     events = commands.add_parser("events", help="tail job events as they happen")
     events.add_argument("--job", dest="job_id", metavar="JOB_ID", help="only this job's events")
@@ -106,9 +154,22 @@ async def _watch(client: GatewayClient, args: argparse.Namespace) -> int:
     return 0 if set(final.values()) == {"succeeded"} else 1
 
 
+def parse_states(values: list[str]) -> list[str]:
+    """``--state`` values (repeated, or comma-separated) as known state names, in order."""
+    known = [s.value for s in JobState]
+    states = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    for state in states:
+        if state not in known:
+            raise CliUsageError(f"--state {state!r}: not one of {', '.join(known)}")
+    return list(dict.fromkeys(states))
+
+
 async def _list(client: GatewayClient, args: argparse.Namespace) -> int:
     params = {"limit": str(args.limit)}
-    for name in ("job_type", "state", "cursor"):
+    states = parse_states(args.states)
+    if states:
+        params["state"] = ",".join(states)
+    for name in ("job_type", "cursor"):
         if getattr(args, name):
             params["type" if name == "job_type" else name] = getattr(args, name)
     if args.all:
@@ -146,6 +207,53 @@ async def _cancel(client: GatewayClient, args: argparse.Namespace) -> int:
         print_json(record)
     else:
         print(f"{record['job_id']} {record['state']}")
+    return 0
+
+
+RETRYABLE = ("failed", "cancelled")
+
+
+async def _retry(client: GatewayClient, args: argparse.Namespace) -> int:
+    record = await client.request("GET", f"/api/v1/jobs/{args.job_id}")
+    if record["state"] not in RETRYABLE:
+        raise GatewayRequestError(
+            None, f"job {args.job_id} is {record['state']}: only failed or cancelled jobs retry"
+        )
+    # As the page does: the same request, as a new job of the same type.
+    created = await client.request(
+        "POST", f"/api/v1/jobs/{record['job_type']}", body=record["request"]
+    )
+    if args.json and not args.watch:
+        print_json(created)
+    else:
+        print(created["job_id"], flush=True)
+    if not args.watch:
+        return 0
+    final = await watch_jobs(client, [created["job_id"]], as_json=args.json)
+    return 0 if set(final.values()) == {"succeeded"} else 1
+
+
+async def _result(client: GatewayClient, args: argparse.Namespace) -> int:
+    record = await client.request("GET", f"/api/v1/jobs/{args.job_id}")
+    if record["state"] != "succeeded":
+        reason = (record.get("error") or {}).get("message")
+        why = f" ({reason})" if reason else ""
+        raise GatewayRequestError(None, f"job {args.job_id} is {record['state']}{why}: no result")
+    payload = record.get("result")
+    if isinstance(payload, dict) and payload.get("type") == "cached":
+        # Aggregates and search results are kept apart from the record.
+        payload = await client.request("GET", f"/api/v1/jobs/{args.job_id}/result")
+    if args.json:
+        print_json(payload)
+    else:
+        print_result(args.job_id, record["job_type"], payload)
+    return 0
+
+
+async def _download(client: GatewayClient, args: argparse.Namespace) -> int:
+    where, written = await download(client, args.job_id, out=args.output, force=args.force)
+    if where != "-":
+        print(f"{where} ({size(written)})")
     return 0
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from conveyor.contracts.asyncapi import build_asyncapi
+from conveyor.contracts.asyncapi import build_asyncapi, public_server_url
 from conveyor.contracts.schema import json_schema
 from conveyor.contracts.topology import Topology
+from conveyor.runtime.settings import Settings, SettingsError, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -28,15 +28,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--asyncapi",
         action="store_true",
         help="print the AsyncAPI document of the AMQP interface instead "
-        "(exchanges named for CONVEYOR_NAMESPACE, default 'conveyor')",
+        "(exchanges named for CONVEYOR_NAMESPACE, the server from CONVEYOR_AMQP_URL without "
+        "its credentials), as the gateway serves it",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.asyncapi:
-        namespace = os.environ.get("CONVEYOR_NAMESPACE", "conveyor")
-        document = build_asyncapi(Topology(namespace))
+        try:
+            settings = load_settings(Settings)
+        except SettingsError as exc:
+            print(f"conveyor schema: {exc}", file=sys.stderr)
+            return 2
+        document = build_asyncapi(
+            Topology(settings.namespace), server_url=public_server_url(settings.amqp_url)
+        )
     else:
         document = json_schema()
     text = json.dumps(document, indent=2, sort_keys=False) + "\n"

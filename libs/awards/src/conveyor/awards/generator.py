@@ -15,6 +15,7 @@ import polars as pl
 
 from conveyor.awards import vocabulary as vocab
 from conveyor.awards.contractors import contractor_names, zipf_weights
+from conveyor.awards.manifest import remove_manifest
 from conveyor.awards.marginals_data import Marginals, load_marginals
 from conveyor.awards.regions import region_of
 from conveyor.awards.schema import (
@@ -22,6 +23,7 @@ from conveyor.awards.schema import (
     data_file_name,
     dataset_files,
     dataset_version,
+    stored_files,
     temporary_name,
 )
 
@@ -130,9 +132,11 @@ def generate(
             raise
     commit_files(written)
     # Old files past the new last index go after the new ones are in place, so readers see
-    # a complete dataset throughout (briefly with extra old files, never with a gap).
+    # a complete dataset throughout (briefly with extra old files, never with a gap). An
+    # import's manifest goes too: the new files are the whole dataset now.
+    remove_manifest(out)
     replaced = {final for _, final in written}
-    for stale in existing:
+    for stale in stored_files(out):
         if stale not in replaced:
             stale.unlink(missing_ok=True)
     return GenerationReport(

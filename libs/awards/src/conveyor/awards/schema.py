@@ -1,4 +1,5 @@
-"""The awards dataset's column types and on-disk layout (a directory of numbered parquet files)."""
+"""The awards dataset's column types and on-disk layout (a directory of numbered parquet files,
+and a manifest naming the current ones once an import replaced awards)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from conveyor.awards.manifest import read_manifest
 from conveyor.contracts.jobs import AWARD_COLUMNS
 
 DATASET_DIR = "awards"
@@ -47,8 +49,8 @@ def temporary_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.tmp")
 
 
-def dataset_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """The dataset's parquet files in index order (temporary files are not part of it)."""
+def stored_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Every ``awards-*.parquet`` on disk in index order, retired ones included."""
     found = [
         (int(m.group(1)), p)
         for p in Path(directory).iterdir()
@@ -57,9 +59,23 @@ def dataset_files(directory: str | os.PathLike[str]) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def dataset_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The parquet files of the dataset's current version, in order.
+
+    Those the manifest names when there is one (``conveyor.awards.manifest``: an import that
+    replaced awards), else every ``awards-*.parquet`` in index order. Temporary files are
+    never part of it.
+    """
+    manifest = read_manifest(directory)
+    if manifest is None:
+        return stored_files(directory)
+    return [Path(directory) / name for name in manifest.files]
+
+
 def next_file_index(directory: str | os.PathLike[str]) -> int:
-    """The index the next file appended to the dataset gets."""
-    files = dataset_files(directory)
+    """The index the next file added to the dataset gets (past every file on disk, so a
+    retired file's name is never reused while a reader may still hold it)."""
+    files = stored_files(directory)
     if not files:
         return 0
     m = _FILE_RE.match(files[-1].name)

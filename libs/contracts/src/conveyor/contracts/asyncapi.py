@@ -9,6 +9,9 @@ routing keys; each channel's ``bindings.amqp.exchange`` names the exchange to us
 
 from __future__ import annotations
 
+import inspect
+import re
+import urllib.parse
 from typing import Any
 
 import msgspec
@@ -21,26 +24,92 @@ from conveyor.contracts.events import (
     SystemHealthReported,
 )
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES, JobEnvelope, Priority
-from conveyor.contracts.topology import Topology, control_routing_key, job_routing_key
+from conveyor.contracts.topology import (
+    HEADER_CURSOR,
+    HEADER_PREV_CURSOR,
+    Topology,
+    control_routing_key,
+    job_routing_key,
+)
 
 ASYNCAPI_VERSION = "2.6.0"
 _REF = "#/components/schemas/{name}"
 _AMQP_BINDING = "0.2.0"
-TRACE_HEADERS: dict[str, Any] = {
+DEFAULT_SERVER_URL = "amqp://localhost:5672"
+LICENSE_NAME = "Proprietary"
+"""The repository grants no open-source license."""
+CONTACT = {
+    "name": "Conveyor maintainers",
+    "url": "https://b-seed-dc73078f.example/conveyor",
+    "email": "maintainers@users.noreply.b-seed-dc73078f.example",
+}
+"""Who answers for the interface: the maintainers' address of the repository's commits."""
+
+_TRACEPARENT = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+    "description": "W3C Trace Context traceparent.",
+}
+_TRACESTATE = {"type": "string", "description": "W3C Trace Context tracestate."}
+JOB_HEADERS: dict[str, Any] = {
     "type": "object",
-    "description": "AMQP message headers. W3C trace context is optional but recommended: the "
-    "job's spans then continue the publisher's trace.",
+    "description": "Optional. With a W3C trace context the job's spans (worker, handler, Redis, "
+    "events) continue the publisher's trace; without one the job starts its own trace.",
+    "properties": {"traceparent": _TRACEPARENT, "tracestate": _TRACESTATE},
+}
+"""Headers the workers read on a job message."""
+JOB_EVENT_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "Set by Conveyor on every job event. The cursors place the event in its "
+    "owner's event stream (Redis stream entry ids, ordered): a consumer that already has the "
+    f"event at '{HEADER_PREV_CURSOR}' can apply this one without looking for a gap; otherwise "
+    "it may have missed events (job events are not persistent) and can read them from "
+    "'GET /api/v1/jobs/{job_id}/events?after_seq=N' using the body's 'seq'.",
     "properties": {
-        "traceparent": {
+        HEADER_CURSOR: {
             "type": "string",
-            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
-            "description": "W3C Trace Context traceparent",
+            "pattern": r"^[0-9]+-[0-9]+$",
+            "description": "This event's entry id in its owner's event stream; the same value "
+            "as a WebSocket event's 'cursor'.",
         },
-        "tracestate": {"type": "string", "description": "W3C Trace Context tracestate"},
+        HEADER_PREV_CURSOR: {
+            "type": "string",
+            "pattern": r"^[0-9]+-[0-9]+$",
+            "description": "The owner-stream entry just before this event's ('0-0' if none).",
+        },
+        "traceparent": {**_TRACEPARENT, "description": "The job's trace (W3C traceparent)."},
+        "tracestate": _TRACESTATE,
     },
 }
-"""Headers Conveyor reads on every message it consumes."""
+"""Headers Conveyor sets on the job events it publishes."""
 _DOMAIN_EVENTS = (DatasetUpdated, DatasetValidationFailed, SystemHealthReported)
+_INBOUND_DOMAIN_EVENTS = (DatasetUpdated,)
+"""Domain events other services publish to Conveyor; the rest Conveyor publishes."""
+_TAGS = {
+    "jobs": "Submitting jobs: one routing key per job type on the jobs exchange.",
+    "job-events": "Job lifecycle events on the events exchange, numbered per job by 'seq'.",
+    "domain-events": "Events about the data and the system on the events exchange.",
+    "control": "Commands every running instance receives on its own queue.",
+}
+
+
+def _tags(*names: str) -> list[dict[str, str]]:
+    return [{"name": name} for name in names]
+
+
+def public_server_url(amqp_url: str) -> str:
+    """``amqp_url`` without user, password, query or trailing slash: safe to publish.
+
+    ``amqp://guest:secret@rabbit:5672/?heartbeat=30`` -> ``amqp://rabbit:5672``; a named virtual
+    host stays (``amqp://rabbit/prod``).
+    """
+    parts = urllib.parse.urlsplit(amqp_url)
+    host = parts.hostname or "localhost"
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    path = "" if parts.path in ("", "/") else parts.path
+    return urllib.parse.urlunsplit((parts.scheme or "amqp", netloc, path, "", ""))
 
 
 def _tag(cls: Any) -> str:
@@ -57,15 +126,42 @@ def _channel_binding(exchange: dict[str, Any]) -> dict[str, Any]:
     return {"amqp": {"is": "routingKey", "exchange": exchange, "bindingVersion": _AMQP_BINDING}}
 
 
-def _message(name: str, payload: dict[str, Any], summary: str) -> dict[str, Any]:
-    return {
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def _summary(cls: Any) -> str:
+    """The docstring's first paragraph as one plain line (reST literals unquoted)."""
+    first = (cls.__doc__ or "").strip().split("\n\n")[0]
+    return _LITERAL.sub(r"\1", " ".join(first.split()))
+
+
+def _description(cls: Any) -> str:
+    """The whole docstring as CommonMark (reST ``literals`` become `code`)."""
+    paragraphs = inspect.cleandoc(cls.__doc__ or "").split("\n\n")
+    return "\n\n".join(_LITERAL.sub(r"`\1`", " ".join(p.split())) for p in paragraphs)
+
+
+def _message(
+    name: str,
+    payload: dict[str, Any],
+    cls: Any,
+    *,
+    tag: str,
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "messageId": name,
         "name": name,
         "title": name,
-        "summary": summary,
+        "summary": _summary(cls),
+        "description": _description(cls),
         "contentType": "application/json",
-        "headers": TRACE_HEADERS,
+        "tags": _tags(tag),
         "payload": payload,
     }
+    if headers is not None:
+        message["headers"] = headers
+    return message
 
 
 def _asyncapi_schema(node: Any) -> Any:
@@ -82,14 +178,11 @@ def _asyncapi_schema(node: Any) -> Any:
     return node
 
 
-def _doc(cls: Any) -> str:
-    return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) -> dict[str, Any]:
+    """The AsyncAPI document for the deployment whose names ``topology`` gives.
 
-
-def build_asyncapi(
-    topology: Topology, *, server_url: str = "amqp://localhost:5672/"
-) -> dict[str, Any]:
-    """The AsyncAPI document for the deployment whose names ``topology`` gives."""
+    ``server_url`` is published as is: pass it through ``public_server_url`` first.
+    """
     requests = list(JOB_REQUEST_TYPES.items())
     event_types = list(JOB_EVENT_KINDS)
     control_types = list(AnyControlCommand.__args__)
@@ -108,7 +201,7 @@ def build_asyncapi(
             "allOf": [envelope_ref, {"properties": {"request": request_ref}}],
             "description": f"A JobEnvelope whose request is a {cls.__name__}.",
         }
-        messages[name] = _message(name, payload, _doc(cls))
+        messages[name] = _message(name, payload, cls, tag="jobs", headers=JOB_HEADERS)
         channels[job_routing_key(job_type)] = {
             "description": f"Submit a {job_type!r} job: publish to the {topology.jobs!r} "
             f"exchange with routing key {job_routing_key(job_type)!r}.",
@@ -119,6 +212,7 @@ def build_asyncapi(
                 "description": "Persistent (delivery mode 2), content type application/json; "
                 "set the AMQP priority from the envelope's priority (x-amqp-priority). The "
                 "worker creates the job record if none exists.",
+                "tags": _tags("jobs"),
                 "bindings": {
                     "amqp": {
                         "deliveryMode": 2,
@@ -135,15 +229,15 @@ def build_asyncapi(
     event_refs = []
     for event_cls, ref in zip(event_types, roots[offset : offset + len(event_types)], strict=True):
         name = event_cls.__name__
-        messages[name] = _message(
-            name, ref, _doc(event_cls) or f"The job's {_tag(event_cls)} event."
-        )
+        messages[name] = _message(name, ref, event_cls, tag="job-events", headers=JOB_EVENT_HEADERS)
         event_refs.append({"$ref": f"#/components/messages/{name}"})
     channels["job.{owner}.{kind}.{job_type}"] = {
         "description": f"Job events on the {topology.events!r} exchange. Bind "
         "'job.<owner>.#' for one owner's jobs or 'job.#' for all; events of a job carry a "
         "gap-free 'seq'. Owner names are escaped into one word ('.', '*', '#', '%' "
-        "percent-encoded).",
+        "percent-encoded). Job types may contain dots (maintenance jobs: "
+        "'maintenance.cleanup_exports'), so the type can span several words: bind "
+        "'job.*.succeeded.#', not 'job.*.succeeded.*', to get every job type's successes.",
         "parameters": {
             "owner": {"schema": {"type": "string"}, "description": "The job's owner, escaped"},
             "kind": {
@@ -152,13 +246,14 @@ def build_asyncapi(
             },
             "job_type": {
                 "schema": {"type": "string", "enum": list(JOB_REQUEST_TYPES)},
-                "description": "The job type",
+                "description": "The job type (one or more words)",
             },
         },
         "bindings": _channel_binding(_exchange(topology.events)),
         "subscribe": {
             "operationId": "receive_job_events",
             "summary": "Follow job events (non-persistent; Redis keeps each job's history)",
+            "tags": _tags("job-events"),
             "message": {"oneOf": event_refs},
         },
     }
@@ -168,25 +263,38 @@ def build_asyncapi(
         _DOMAIN_EVENTS, roots[offset : offset + len(_DOMAIN_EVENTS)], strict=True
     ):
         name, key = domain_cls.__name__, _tag(domain_cls)
-        messages[name] = _message(name, ref, _doc(domain_cls))
-        operation = {"message": {"$ref": f"#/components/messages/{name}"}}
+        messages[name] = _message(name, ref, domain_cls, tag="domain-events")
+        # One direction per channel (a message id is unique in the document): outside services
+        # announce new data, Conveyor reports on the data and the system.
+        inbound = domain_cls in _INBOUND_DOMAIN_EVENTS
         channels[key] = {
-            "description": f"Domain event {key!r} on the {topology.events!r} exchange.",
+            "description": f"Domain event {key!r} on the {topology.events!r} exchange. "
+            + (
+                "Other services may publish it (Conveyor's workers consume it) or bind it too."
+                if inbound
+                else "Published by Conveyor's maintenance service; bind it to receive it."
+            ),
             "bindings": _channel_binding(_exchange(topology.events)),
-            "publish": {"operationId": f"publish_{key.replace('.', '_')}", **operation},
-            "subscribe": {"operationId": f"receive_{key.replace('.', '_')}", **operation},
+            "publish" if inbound else "subscribe": {
+                "operationId": f"{'publish' if inbound else 'receive'}_{key.replace('.', '_')}",
+                "summary": f"{'Announce' if inbound else 'Receive'} {key}",
+                "tags": _tags("domain-events"),
+                "message": {"$ref": f"#/components/messages/{name}"},
+            },
         }
 
     offset += len(_DOMAIN_EVENTS)
     for control_cls, ref in zip(control_types, roots[offset:], strict=True):
         name, key = control_cls.__name__, control_routing_key(_tag(control_cls))
-        messages[name] = _message(name, ref, _doc(control_cls))
+        messages[name] = _message(name, ref, control_cls, tag="control")
         channels[key] = {
             "description": f"Control command on the {topology.control!r} exchange; every "
             "instance that obeys it receives it on its own queue.",
             "bindings": _channel_binding(_exchange(topology.control)),
             "publish": {
                 "operationId": f"command_{_tag(control_cls)}",
+                "summary": _summary(control_cls),
+                "tags": _tags("control"),
                 "message": {"$ref": f"#/components/messages/{name}"},
             },
         }
@@ -200,7 +308,10 @@ def build_asyncapi(
             "description": "Jobs, job events, domain events and control commands of one Conveyor "
             f"deployment (namespace {topology.namespace!r}). Bodies are JSON; unknown fields "
             "are ignored, so new optional fields may appear at any time.",
+            "contact": CONTACT,
+            "license": {"name": LICENSE_NAME},
         },
+        "tags": [{"name": name, "description": text} for name, text in _TAGS.items()],
         "servers": {
             "rabbitmq": {"url": server_url, "protocol": "amqp", "protocolVersion": "0.9.1"}
         },

@@ -10,7 +10,12 @@ class ControlCommand(Message, tag_field="command", kw_only=True):
 
 
 class CancelJob(ControlCommand, tag="cancel_job", kw_only=True):
-    """Stop the running job ``job_id`` wherever it runs (its state is already cancelled)."""
+    """Stop the handler of job ``job_id`` on whichever worker runs it now.
+
+    The gateway's cancel (``POST /api/v1/jobs/{id}/cancel``) records the cancellation in Redis
+    and then sends this, so a job that is still queued never starts. Sent alone, it only stops a
+    job that is running at that moment; the worker then records it as cancelled.
+    """
 
     job_id: str
 

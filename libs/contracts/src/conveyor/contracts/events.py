@@ -33,15 +33,21 @@ class JobEvent(Event, kw_only=True):
 
 
 class JobQueued(JobEvent, tag="job.queued", kw_only=True):
+    """The job was accepted and waits for a worker (``attempt`` 1, or again after a replay)."""
+
     attempt: int = 1
 
 
 class JobStarted(JobEvent, tag="job.started", kw_only=True):
+    """A worker started attempt ``attempt`` of the job."""
+
     attempt: int = 1
     worker: str = ""
 
 
 class JobProgressed(JobEvent, tag="job.progressed", kw_only=True):
+    """The running job did ``done`` of ``total`` steps (throttled; later ones coalesce)."""
+
     done: int = 0
     total: int | None = None
     message: str | None = None
@@ -57,14 +63,20 @@ class JobRetrying(JobEvent, tag="job.retrying", kw_only=True):
 
 
 class JobSucceeded(JobEvent, tag="job.succeeded", kw_only=True):
+    """The job finished; ``result`` is small or refers to where the result is kept."""
+
     result: AnyJobResult | None = None
 
 
 class JobFailed(JobEvent, tag="job.failed", kw_only=True):
+    """The job failed for good (no attempts left, or an error not worth retrying)."""
+
     error: JobError
 
 
 class JobCancelled(JobEvent, tag="job.cancelled", kw_only=True):
+    """The job was cancelled before it finished."""
+
     reason: str | None = None
 
 
@@ -88,10 +100,16 @@ JOB_EVENT_KINDS: dict[type[JobEvent], str] = {
 
 
 class DatasetUpdated(Event, tag="dataset.updated", kw_only=True):
-    """New awards data landed; caches of older versions are dropped and warmed anew."""
+    """New awards data landed; caches of older versions are dropped and warmed anew.
+
+    Workers never trust ``version``: each one reads the dataset's version from its files (names,
+    sizes, mtimes), so an outside publisher may put any label that helps its own logs (e.g. the
+    import's date or the source file's checksum). ``conveyor data import`` puts that computed
+    version.
+    """
 
     version: str
-    """Opaque version of the dataset (changes whenever its files change)."""
+    """A label of the new data, for logs only (workers compute the version from the files)."""
     rows: int | None = None
     source: str | None = None
 
@@ -103,6 +121,8 @@ class ValidationProblem(Message, kw_only=True):
 
 
 class DatasetValidationFailed(Event, tag="dataset.validation_failed", kw_only=True):
+    """Dataset validation found problems in ``version``: counts and examples per kind."""
+
     version: str
     problems: list[ValidationProblem] = []
 
@@ -114,6 +134,8 @@ class HealthCheck(Message, kw_only=True):
 
 
 class SystemHealthReported(Event, tag="system.health", kw_only=True):
+    """The periodic health check's findings: ``ok`` unless one of ``checks`` failed."""
+
     ok: bool
     checks: list[HealthCheck] = []
 

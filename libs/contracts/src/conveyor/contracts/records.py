@@ -7,6 +7,7 @@ import enum
 
 from conveyor.contracts._base import Message
 from conveyor.contracts.errors import JobError
+from conveyor.contracts.events import AnyJobEvent
 from conveyor.contracts.jobs import AnyJobRequest, AnyJobResult, Priority
 
 
@@ -69,3 +70,21 @@ class JobPage(Message, kw_only=True):
 
     jobs: list[JobRecord]
     next_cursor: str | None = None
+
+
+class JobEventPage(Message, kw_only=True):
+    """A job's recorded events after ``after_seq``, oldest first (``GET /jobs/{id}/events``).
+
+    For clients without a WebSocket: pass ``next_after_seq`` back as ``after_seq`` to read on.
+    History is capped per job (``CONVEYOR_EVENT_HISTORY_MAX``), so the first event may come
+    after a gap when older ones were trimmed; ``seq`` says so.
+    """
+
+    job_id: str
+    events: list[AnyJobEvent]
+    next_after_seq: int
+    """The ``seq`` of the page's last event (``after_seq`` when the page is empty)."""
+    more: bool
+    """Whether more events were recorded after this page when it was read."""
+    last_seq: int
+    """The ``seq`` of the job's newest event when the page was read."""

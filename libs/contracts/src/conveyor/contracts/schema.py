@@ -11,13 +11,14 @@ from conveyor.contracts.errors import ErrorResponse
 from conveyor.contracts.events import AnyEvent
 from conveyor.contracts.heartbeats import WorkerHeartbeat
 from conveyor.contracts.jobs import AnyJobRequest, JobEnvelope
-from conveyor.contracts.records import JobPage, JobRecord
+from conveyor.contracts.records import JobEventPage, JobPage, JobRecord
 
 EXPORTED: dict[str, Any] = {
     "JobEnvelope": JobEnvelope,
     "JobRequest": AnyJobRequest,
     "JobRecord": JobRecord,
     "JobPage": JobPage,
+    "JobEventPage": JobEventPage,
     "Event": AnyEvent,
     "ControlCommand": AnyControlCommand,
     "WorkerHeartbeat": WorkerHeartbeat,

@@ -25,6 +25,10 @@ HEADER_DELAY_MS = "conveyor-delay-ms"
 """Delayed retries: selects the delay queue (a headers-exchange binding). Not ``x-``-prefixed:
 headers exchanges ignore ``x-`` headers when matching, which would route to every queue."""
 HEADER_DEAD_AT = "x-conveyor-dead-lettered-at"
+HEADER_CURSOR = "x-conveyor-cursor"
+"""Job events: the entry id of the event in its owner's Redis event stream."""
+HEADER_PREV_CURSOR = "x-conveyor-prev-cursor"
+"""Job events: the owner-stream entry just before this event's ("0-0" if none)."""
 
 _ESCAPES = {"%": "%25", ".": "%2E", "*": "%2A", "#": "%23"}
 

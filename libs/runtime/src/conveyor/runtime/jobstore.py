@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -444,16 +444,19 @@ class JobStore:
         *,
         owner: str | None,
         job_type: str | None = None,
-        state: JobState | None = None,
+        state: JobState | Collection[JobState] | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> JobPage:
         """Newest first; ``owner=None`` lists every job (admins); ``ValueError`` on a bad cursor.
 
+        ``state`` keeps jobs in that state, or in any of several.
+
         Filters apply while walking the time index, at most ``20 * limit`` ids per call, so a
         page may hold fewer than ``limit`` jobs while ``next_cursor`` says there may be more.
         """
         index = self.keys.all_jobs if owner is None else self.keys.owner_jobs(owner)
+        states = {state} if isinstance(state, JobState) else set(state or ())
         after = decode_cursor(cursor) if cursor else None
         max_score = "+inf" if after is None else str(after[0])
         jobs: list[JobRecord] = []
@@ -478,7 +481,7 @@ class JobStore:
                 record = records.get(position[1])
                 if record is None or (job_type and record.job_type != job_type):
                     continue
-                if state and record.state != state:
+                if states and record.state not in states:
                     continue
                 jobs.append(record)
                 if len(jobs) == limit:

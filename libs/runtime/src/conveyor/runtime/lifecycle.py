@@ -24,6 +24,11 @@ from conveyor.contracts.control import CancelJob
 from conveyor.contracts.events import JOB_EVENT_KINDS, JobCancelled, JobEvent, JobQueued
 from conveyor.contracts.jobs import JobEnvelope
 from conveyor.contracts.records import JobRecord, JobState
+
+# The cursor headers are part of the events' contract (the AsyncAPI document names them);
+# re-exported here for the readers that import them from the lifecycle.
+from conveyor.contracts.topology import HEADER_CURSOR as HEADER_CURSOR
+from conveyor.contracts.topology import HEADER_PREV_CURSOR as HEADER_PREV_CURSOR
 from conveyor.contracts.topology import (
     control_routing_key,
     job_event_routing_key,
@@ -41,11 +46,6 @@ from conveyor.runtime.telemetry import (
 )
 
 log = logging.getLogger(__name__)
-
-HEADER_CURSOR = "x-conveyor-cursor"
-"""Job events: the entry id of the event in its owner's Redis stream."""
-HEADER_PREV_CURSOR = "x-conveyor-prev-cursor"
-"""Job events: the owner-stream entry just before this event's (see ``Appended``)."""
 
 _MAX_EVENTS_PER_WRITE = 256
 _RECORD_ATTEMPTS = 2

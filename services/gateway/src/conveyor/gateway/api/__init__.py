@@ -5,7 +5,16 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from conveyor.gateway.api import asyncapi, download, health, jobs, openapi, schedules, submit
+from conveyor.gateway.api import (
+    asyncapi,
+    download,
+    health,
+    job_events,
+    jobs,
+    openapi,
+    schedules,
+    submit,
+)
 from conveyor.gateway.api._routes import Route
 from conveyor.gateway.api.admin import ROUTES as ADMIN_ROUTES
 from conveyor.gateway.api.results import ROUTES as RESULT_ROUTES
@@ -13,6 +22,7 @@ from conveyor.gateway.api.results import ROUTES as RESULT_ROUTES
 ROUTES: list[Route] = [
     *jobs.ROUTES,
     *download.ROUTES,
+    *job_events.ROUTES,
     *RESULT_ROUTES,
     *submit.ROUTES,
     *health.ROUTES,

@@ -6,9 +6,8 @@ import functools
 
 import msgspec
 from aiohttp import web
-from yarl import URL
 
-from conveyor.contracts.asyncapi import build_asyncapi
+from conveyor.contracts.asyncapi import build_asyncapi, public_server_url
 from conveyor.contracts.topology import Topology
 from conveyor.gateway.api._routes import Route
 from conveyor.gateway.state import gateway_of
@@ -19,8 +18,7 @@ ASYNCAPI_PATH = "/api/v1/asyncapi.json"
 @functools.lru_cache(maxsize=4)
 def _document(namespace: str, amqp_url: str) -> bytes:
     # Credentials never leave the gateway: the document names the broker's host and port only.
-    url = URL(amqp_url)
-    server = str(url.with_user(None).with_password(None).with_query(None))
+    server = public_server_url(amqp_url)
     return msgspec.json.encode(build_asyncapi(Topology(namespace), server_url=server))
 
 

@@ -69,6 +69,20 @@ def _owner_filter(principal: Principal, owner: str | None, all_jobs: str | None)
     return principal.user
 
 
+def parse_states(values: list[str]) -> frozenset[JobState]:
+    """``state`` given once or more, each one state or several separated by commas."""
+    states = set()
+    for name in (part.strip() for value in values for part in value.split(",")):
+        if not name:
+            continue
+        try:
+            states.add(JobState(name))
+        except ValueError:
+            allowed = ", ".join(s.value for s in JobState)
+            raise ValidationFailedError(f"state must be one of: {allowed}", field="state") from None
+    return frozenset(states)
+
+
 async def list_jobs(request: web.Request) -> web.Response:
     gw = gateway_of(request)
     query = request.query
@@ -76,13 +90,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     job_type = query.get("type") or None
     if job_type is not None and job_type not in JOB_REQUEST_TYPES:
         raise ValidationFailedError(f"no job type {job_type!r}", field="type")
-    state: JobState | None = None
-    if query.get("state"):
-        try:
-            state = JobState(query["state"])
-        except ValueError:
-            allowed = ", ".join(s.value for s in JobState)
-            raise ValidationFailedError(f"state must be one of: {allowed}", field="state") from None
+    states = parse_states(query.getall("state", []))
     cursor = query.get("cursor") or None
     if cursor is not None:
         try:
@@ -90,7 +98,11 @@ async def list_jobs(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise ValidationFailedError(str(exc), field="cursor") from None
     page = await gw.store.list_jobs(
-        owner=owner, job_type=job_type, state=state, limit=_limit(query.get("limit")), cursor=cursor
+        owner=owner,
+        job_type=job_type,
+        state=states or None,
+        limit=_limit(query.get("limit")),
+        cursor=cursor,
     )
     return json_response(page)
 
@@ -130,9 +142,18 @@ ROUTES = [
             query_param(
                 "type", "Only jobs of this type.", type="string", enum=sorted(JOB_REQUEST_TYPES)
             ),
-            query_param(
-                "state", "Only jobs in this state.", type="string", enum=[s.value for s in JobState]
-            ),
+            {
+                "name": "state",
+                "in": "query",
+                "description": "Only jobs in these states: repeat the parameter or separate "
+                "states with commas (state=queued,running).",
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [s.value for s in JobState]},
+                },
+                "style": "form",
+                "explode": True,
+            },
             query_param(
                 "limit",
                 "Page size.",
