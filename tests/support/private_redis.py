@@ -17,6 +17,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from conveyor.runtime.redis_client import open_redis
+
 
 def spare_port() -> int:
     with socket.socket() as sock:
@@ -76,7 +78,8 @@ class PrivateRedis:
         await self.start()
 
     def client(self) -> Redis:
-        return Redis.from_url(self.url)
+        """A client made as the services make theirs."""
+        return open_redis(self.url)
 
     def remove(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)

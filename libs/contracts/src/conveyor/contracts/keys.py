@@ -40,6 +40,11 @@ class Keys:
         """Set: ids of jobs that are queued, running or retrying."""
         return self._key("jobs", "active")
 
+    @property
+    def store_epoch(self) -> str:
+        """String: a random marker; gone or changed means Redis lost its data meanwhile."""
+        return self._key("store", "epoch")
+
     def idempotency(self, owner: str, key: str) -> str:
         """String: ``<job id> <request digest>`` for an owner's Idempotency-Key."""
         return self._key("idempotency", owner, key)

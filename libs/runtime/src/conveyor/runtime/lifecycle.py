@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 from opentelemetry.trace import SpanKind
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from conveyor.contracts.codecs import encode
@@ -48,9 +47,6 @@ from conveyor.runtime.telemetry import (
 log = logging.getLogger(__name__)
 
 _MAX_EVENTS_PER_WRITE = 256
-_RECORD_ATTEMPTS = 2
-"""Tries at recording a published job: the second one gets a fresh connection when the first
-found its pooled one closed (as after a Redis restart)."""
 
 CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 
@@ -103,7 +99,8 @@ class JobLifecycle:
             attempt=envelope.attempt,
         )
         try:
-            outcome = await self._record_queued(envelope, queued)
+            # Idempotent (create, or read what exists): the client may retry it safely.
+            outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
         except RedisError as exc:
             log.warning(
                 "job %s queued but not recorded (its worker will record it): %s",
@@ -116,19 +113,6 @@ class JobLifecycle:
             return outcome
         self.announce(queued, outcome)
         return None
-
-    async def _record_queued(
-        self, envelope: JobEnvelope, queued: JobQueued
-    ) -> Appended | JobRecord:
-        # Creating is idempotent (create, or read what exists), so a retry is safe even when
-        # the first try was applied and only its reply was lost.
-        for attempt in range(1, _RECORD_ATTEMPTS + 1):
-            try:
-                return await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
-            except RedisConnectionError:
-                if attempt == _RECORD_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
 
     async def _publish_job(self, envelope: JobEnvelope) -> None:
         await self.broker.publish(

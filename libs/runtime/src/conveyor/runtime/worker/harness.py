@@ -22,6 +22,7 @@ import msgspec
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import DeliveredMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from redis.exceptions import RedisError
 
 from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
 from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
@@ -83,6 +84,8 @@ from conveyor.runtime.worker.signals import RejectJob, RetryJob
 log = logging.getLogger(__name__)
 
 _RUNNING = (JobState.RUNNING,)
+_SETTLE_RETRY_FIRST = 0.5
+_SETTLE_RETRY_MAX = 10.0
 
 
 @dataclass
@@ -396,12 +399,33 @@ class Worker:
             series.duration.observe(time.monotonic() - running.started)
         acked = False
         try:
-            acked = await asyncio.shield(self._settle(message, envelope, context, outcome))
+            acked = await asyncio.shield(
+                self._settle_once_recorded(message, envelope, context, outcome)
+            )
         finally:
             self._running.pop(envelope.job_id, None)
             for again in running.redeliveries:
                 await _settle_message(self._acks.ack(again) if acked else self._acks.nack(again))
         return outcome
+
+    async def _settle_once_recorded(
+        self,
+        message: JobDelivery,
+        envelope: JobEnvelope,
+        context: JobContext,
+        outcome: Outcome,
+    ) -> bool:
+        """``_settle``, tried again while Redis cannot record the outcome. The handler has run:
+        giving the message back instead would run it a second time (each step of ``_settle``
+        is safe to repeat: a transition applies once, an ack after the outcome)."""
+        delay = _SETTLE_RETRY_FIRST
+        while True:
+            try:
+                return await self._settle(message, envelope, context, outcome)
+            except RedisError as exc:
+                log.warning("outcome not recorded (%s); trying again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _SETTLE_RETRY_MAX)
 
     async def _start(
         self, envelope: JobEnvelope, queued: JobQueued, started: JobStarted, trace_id: str | None
