@@ -201,18 +201,29 @@ def test_dev_refuses_a_metrics_port_in_use_naming_the_worker_and_the_option() ->
     assert "--metrics-port" in result.stderr
 
 
-async def test_dev_stops_everything_and_fails_naming_a_child_that_died(
+async def test_dev_restarts_a_child_that_died_and_keeps_the_others_running(
     namespace: str, tmp_path: Path
 ) -> None:
     async with running_dev(namespace, tmp_path) as dev:
         children = dev.children()
 
         children["conveyor.export_worker"].kill()
-        code = await asyncio.wait_for(dev.process.wait(), 60)
+        async with asyncio.timeout(60):
+            while "export-worker restarted" not in dev.output:
+                await asyncio.sleep(0.1)
 
-        assert code != 0
-        assert "export-worker exited unexpectedly" in dev.output
-        _, alive = psutil.wait_procs(children.values(), timeout=5)
+        assert "export-worker exited (killed by SIGKILL); restarting it in 1 s" in dev.output
+        now = dev.children()
+        assert set(now) == MODULES, dev.output
+        assert now["conveyor.export_worker"].pid != children["conveyor.export_worker"].pid
+        for module in MODULES - {"conveyor.export_worker"}:
+            assert now[module].pid == children[module].pid, f"{module} was restarted"
+        url = f"http://127.0.0.1:{dev.port}/api/v1/health"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 200, await response.text()
+        dev.process.send_signal(signal.SIGINT)  # Ctrl-C still stops them all
+        assert await asyncio.wait_for(dev.process.wait(), 60) == 0, dev.output
+        _, alive = psutil.wait_procs(now.values(), timeout=5)
         assert alive == [], dev.output
 
 

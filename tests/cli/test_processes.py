@@ -10,6 +10,7 @@ import time
 import psutil
 
 from conveyor.cli._processes import ChildSpec, Printer, ProcessGroup, describe_exit
+from conveyor.cli._supervision import Backoff, supervise
 from tests.cli._run import clean_environ
 
 
@@ -72,3 +73,46 @@ async def test_a_child_ignoring_sigterm_is_killed_with_its_helpers_after_the_gra
     assert alive == []
     assert "stubborn did not stop within 1 s; killing it" in out.getvalue()
     assert "stubborn stopped (killed by SIGKILL)" in out.getvalue()
+
+
+async def test_supervision_restarts_an_exiting_child_with_a_growing_delay() -> None:
+    out = io.StringIO()
+    group = ProcessGroup(Printer(["flaky", "steady"], out), grace=5)
+    await group.start(_python("flaky", "raise SystemExit(1)"))
+    await group.start(_python("steady", "import time; time.sleep(60)"))
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(
+        supervise(group, group_printer(out), stop, Backoff(first=0.1, cap=0.4))
+    )
+    async with asyncio.timeout(20):
+        while out.getvalue().count("flaky restarted") < 3:
+            await asyncio.sleep(0.02)
+    stop.set()
+    assert await supervisor is None
+    await group.stop()
+    text = out.getvalue()
+    delays = [line.rsplit(" in ", 1)[1] for line in text.splitlines() if "restarting it" in line]
+    assert delays[:3] == ["0.1 s", "0.2 s", "0.4 s"]
+    assert "flaky exited (exit code 1)" in text
+    assert "steady restarted" not in text
+
+
+async def test_supervision_stops_on_a_configuration_error() -> None:
+    out = io.StringIO()
+    group = ProcessGroup(Printer(["misconfigured"], out), grace=5)
+    await group.start(_python("misconfigured", "raise SystemExit(2)"))
+    crashed = await supervise(group, group_printer(out), asyncio.Event(), Backoff(first=0.1))
+    await group.stop()
+    assert crashed == "misconfigured"
+    assert "misconfigured exited with a configuration error (exit code 2)" in out.getvalue()
+    assert "restarting" not in out.getvalue()
+
+
+def group_printer(out: io.StringIO) -> Printer:
+    return Printer(["flaky", "steady", "misconfigured"], out)
+
+
+def test_a_stable_run_resets_the_backoff() -> None:
+    backoff = Backoff(first=1, cap=8, stable_after=30)
+    assert [backoff.delay("w", uptime=1) for _ in range(5)] == [1, 2, 4, 8, 8]
+    assert backoff.delay("w", uptime=31) == 1

@@ -8,20 +8,22 @@ import contextlib
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from redis.asyncio import Redis
 
 from conveyor.contracts.keys import Keys
-from conveyor.contracts.schedules import Schedule
-from conveyor.maintenance.firing import PUBLISH_ATTEMPTS, Fired, ScheduleFirer
+from conveyor.contracts.schedules import Schedule, ScheduleTrigger
+from conveyor.maintenance.firing import PUBLISH_ATTEMPTS, Fired, ScheduleFirer, firing_job_id
 from conveyor.maintenance.leadership import LeaderLock
 from conveyor.maintenance.scheduler import Scheduler
 from conveyor.maintenance.settings import MaintenanceSettings
 from conveyor.runtime.broker import BrokerUnavailableError
 from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.resources import open_resources
 from conveyor.runtime.schedule_store import ScheduleStore
 from conveyor.runtime.settings import SettingsError, load_settings
@@ -143,35 +145,101 @@ class _RefusingLifecycle:
         raise BrokerUnavailableError("publish")
 
 
-async def test_a_firing_that_cannot_publish_is_recorded_as_not_queued_and_never_retried(
-    module_namespace: str, redis: Redis, namespace_keys: Keys, store: JobStore
+def _firer(
+    redis: Redis, keys: Keys, store: JobStore, lifecycle: object, lock: LeaderLock
+) -> ScheduleFirer:
+    return ScheduleFirer(
+        redis=redis,
+        keys=keys,
+        lifecycle=lifecycle,  # type: ignore[arg-type]
+        job_store=store,
+        schedules=ScheduleStore(redis, keys),
+        lock=lock,
+        claim_ttl=60,
+    )
+
+
+async def test_a_firing_that_cannot_publish_stays_pending_and_is_queued_once_later(
+    module_namespace: str,
+    redis: Redis,
+    namespace_keys: Keys,
+    module_store: JobStore,
+    module_lifecycle: JobLifecycle,
 ) -> None:
+    store, lifecycle = module_store, module_lifecycle
     schedules = ScheduleStore(redis, namespace_keys)
     schedule = every_second("refused")
     await schedules.put(schedule)
     lock = LeaderLock(redis, namespace_keys, instance="refused-test", ttl=30)
     assert await lock.try_acquire()
-    lifecycle = _RefusingLifecycle()
-    firer = ScheduleFirer(
-        redis=redis,
-        keys=namespace_keys,
-        lifecycle=lifecycle,  # type: ignore[arg-type]
-        job_store=store,
-        schedules=schedules,
-        lock=lock,
-        claim_ttl=60,
-    )
+    refusing = _RefusingLifecycle()
+    firer = _firer(redis, namespace_keys, store, refusing, lock)
     fire_time = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    job_id = firing_job_id("refused", fire_time)
     try:
         assert await firer.fire(schedule, fire_time) is Fired.FAILED
-        assert lifecycle.attempts == PUBLISH_ATTEMPTS
+        assert refusing.attempts == PUBLISH_ATTEMPTS
         last = (await schedules.run_states(["refused"]))["refused"].last
         assert last is not None
         assert last.scheduled_for == fire_time
         assert last.error is not None and "RabbitMQ is unavailable" in last.error
-        # The claim stays: the same fire time is never queued by a later attempt.
+        # The claim stays: APScheduler firing the same time again queues nothing...
         assert await firer.fire(schedule, fire_time) is Fired.ALREADY
-        assert lifecycle.attempts == PUBLISH_ATTEMPTS
+        assert refusing.attempts == PUBLISH_ATTEMPTS
+        # ...but the firing is pending, and a sync retries it (one attempt while refused).
+        assert await firer.recover_pending({"refused": schedule}) == [Fired.FAILED]
+        assert refusing.attempts == PUBLISH_ATTEMPTS + 1
+        working = _firer(redis, namespace_keys, store, lifecycle, lock)
+        assert await working.recover_pending({"refused": schedule}) == [Fired.QUEUED]
+        assert await store.get(job_id) is not None
+        assert await working.recover_pending({"refused": schedule}) == []  # queued once
+        assert await redis.zcard(namespace_keys.schedule_pending_firings) == 0
     finally:
         await lock.release()
         await redis.hdel(namespace_keys.schedules, "refused")  # type: ignore[misc]
+
+
+class _DyingLifecycle:
+    """A lifecycle whose publish never completes: the leader dies before it queues the job."""
+
+    async def submit(self, envelope: object) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_firing_claimed_by_a_leader_that_died_before_queueing_is_queued_by_the_next(
+    module_namespace: str,
+    redis: Redis,
+    namespace_keys: Keys,
+    module_store: JobStore,
+    tmp_path: Path,
+) -> None:
+    store = module_store
+    # Hourly, so the new leader's only firing in this test is the recovered one.
+    schedule = msgspec.structs.replace(
+        every_second("orphaned"), trigger=ScheduleTrigger(interval_seconds=3600)
+    )
+    await ScheduleStore(redis, namespace_keys).put(schedule)
+    dead = LeaderLock(redis, namespace_keys, instance="dies", ttl=30)
+    assert await dead.try_acquire()
+    fire_time = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    firing = asyncio.create_task(
+        _firer(redis, namespace_keys, store, _DyingLifecycle(), dead).fire(schedule, fire_time)
+    )
+    job_id = firing_job_id("orphaned", fire_time)
+    await _wait_async(lambda: redis.zcard(namespace_keys.schedule_pending_firings))
+    firing.cancel()  # the leader dies between its claim and its publish
+    await redis.delete(namespace_keys.scheduler_leader)  # and its lock expires
+    try:
+        async with running_scheduler(module_namespace, tmp_path):
+            await _wait_async(lambda: store.get(job_id))
+        record = await store.get(job_id)
+        assert record is not None and record.owner == "scheduler"
+        assert await redis.zcard(namespace_keys.schedule_pending_firings) == 0
+    finally:
+        await redis.hdel(namespace_keys.schedules, "orphaned")  # type: ignore[misc]
+
+
+async def _wait_async(probe: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await probe():
+            await asyncio.sleep(0.05)

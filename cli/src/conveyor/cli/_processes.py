@@ -1,4 +1,4 @@
-"""Local child processes run together, honcho-style: prefixed output and one stop for all.
+"""Local child processes run together, honcho-style: prefixed output, restarts, one stop for all.
 
 Children start in their own session, so a Ctrl-C in the terminal reaches only ``conveyor dev``,
 which then stops every child the same way: SIGTERM to the child, a grace period, then SIGKILL
@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -34,6 +35,7 @@ class _Child:
     process: asyncio.subprocess.Process
     exited: asyncio.Task[int]
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
 
 class Printer:
@@ -77,11 +79,17 @@ class ProcessGroup:
     def __init__(self, printer: Printer, *, grace: float) -> None:
         self._printer = printer
         self._grace = grace
-        self._children: list[_Child] = []
+        self._children: dict[str, _Child] = {}
+        self._gone: list[_Child] = []
+        """Children that exited and were replaced: their output may still be draining."""
 
     @property
     def pids(self) -> list[int]:
-        return [c.process.pid for c in self._children]
+        return [c.process.pid for c in self._children.values()]
+
+    def uptime(self, name: str) -> float:
+        """Seconds since the child named ``name`` (last) started."""
+        return time.monotonic() - self._children[name].started
 
     async def start(self, spec: ChildSpec) -> None:
         process = await asyncio.create_subprocess_exec(
@@ -96,18 +104,25 @@ class ProcessGroup:
         for stream in (process.stdout, process.stderr):
             assert stream is not None
             child.pumps.append(asyncio.create_task(self._pump(spec.name, stream)))
-        self._children.append(child)
+        previous = self._children.get(spec.name)
+        if previous is not None:
+            self._gone.append(previous)
+        self._children[spec.name] = child
+
+    async def restart(self, name: str) -> None:
+        """Start the (exited) child named ``name`` again, with the same command."""
+        await self.start(self._children[name].spec)
 
     async def first_exit(self) -> tuple[str, int]:
         """Wait until some child exits; its name and return code."""
-        waiters = {c.exited: c for c in self._children}
+        waiters = {c.exited: c for c in self._children.values()}
         done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         child = waiters[next(iter(done))]
         return child.spec.name, child.exited.result()
 
     async def stop(self) -> None:
         """SIGTERM every running child, SIGKILL what is left after the grace period."""
-        running = [c for c in self._children if c.process.returncode is None]
+        running = [c for c in self._children.values() if c.process.returncode is None]
         for child in running:
             with contextlib.suppress(ProcessLookupError):
                 child.process.send_signal(signal.SIGTERM)
@@ -125,18 +140,18 @@ class ProcessGroup:
                 await asyncio.wait(pending)
         # Processes forked by a child may still hold its group (and its output pipes) open.
         self.kill()
-        pumps = [p for c in self._children for p in c.pumps]
+        pumps = [p for c in [*self._gone, *self._children.values()] for p in c.pumps]
         if pumps:
             _, unfinished = await asyncio.wait(pumps, timeout=5)
             for pump in unfinished:
                 pump.cancel()
-        for child in self._children:
+        for child in self._children.values():
             outcome = describe_exit(child.exited.result())
             self._printer.system(f"{child.spec.name} stopped ({outcome})")
 
     def kill(self) -> None:
         """SIGKILL every child's process group now."""
-        for child in self._children:
+        for child in self._children.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.process.pid, signal.SIGKILL)
 

@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import DATASET_DIR, dataset_files
-from conveyor.cli._processes import ChildSpec, Printer, ProcessGroup, describe_exit
+from conveyor.cli._processes import ChildSpec, Printer, ProcessGroup
+from conveyor.cli._supervision import Backoff, supervise
 from conveyor.runtime.settings import (
     GatewaySettings,
     SettingsError,
@@ -217,26 +218,15 @@ async def _run_children(children: list[ChildSpec], url: str, grace: float) -> in
             await group.start(child)
         printer.system(f"started {', '.join(c.name for c in children)} (pids {group.pids})")
         announce = asyncio.create_task(_announce_when_healthy(url, printer))
-        exited = asyncio.create_task(group.first_exit())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait([exited, stopping], return_when=asyncio.FIRST_COMPLETED)
+        crashed = await supervise(group, printer, stop, Backoff())
         announce.cancel()
-        stopping.cancel()
-        # A stop request wins over a child exiting at the same moment.
-        if exited.done() and not stop.is_set():
-            crashed, returncode = exited.result()
-            printer.system(
-                f"{crashed} exited unexpectedly ({describe_exit(returncode)}); stopping the others"
-            )
-        else:
-            exited.cancel()
     finally:
         # Also on errors (a child that cannot be started): never leave the others running.
         await group.stop()
         for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
     if crashed:
-        print(f"conveyor dev: {crashed} exited unexpectedly", file=sys.stderr)
+        print(f"conveyor dev: {crashed} cannot start (a configuration error)", file=sys.stderr)
         return 1
     return 0
 

@@ -37,6 +37,8 @@ class ErrorCode(enum.StrEnum):
     """The export's filters match more rows than one export may hold."""
     EXPORT_QUOTA_EXCEEDED = "export_quota_exceeded"
     """The owner already keeps as many export bytes as the quota allows."""
+    JOB_ID_IN_USE = "job_id_in_use"
+    """A published envelope reused the id of another job (dead-lettered, never run)."""
     WORKER_SHUTDOWN = "worker_shutdown"
     INTERNAL = "internal"
 

@@ -40,6 +40,11 @@ class Keys:
         """Set: ids of jobs that are queued, running or retrying."""
         return self._key("jobs", "active")
 
+    @property
+    def store_epoch(self) -> str:
+        """String: a random marker; gone or changed means Redis lost its data meanwhile."""
+        return self._key("store", "epoch")
+
     def idempotency(self, owner: str, key: str) -> str:
         """String: ``<job id> <request digest>`` for an owner's Idempotency-Key."""
         return self._key("idempotency", owner, key)
@@ -124,6 +129,12 @@ class Keys:
     def schedule_firing(self, name: str, fire_time: str) -> str:
         """String with TTL: ``<job id> <fence>`` of the one job a schedule's firing queued."""
         return self._key("schedules", "firing", name, fire_time)
+
+    @property
+    def schedule_pending_firings(self) -> str:
+        """Sorted set: ``<fire time ISO>|<name>`` claimed but not yet queued, scored by the fire
+        time (unix seconds); a leader re-queues what a dead one (or a refused publish) left."""
+        return self._key("schedules", "pending")
 
     def statistics(self, day: str) -> str:
         """String: the headline numbers (JSON) computed for one day (``YYYY-MM-DD``)."""

@@ -88,15 +88,26 @@ return {1, state, r[1], r[2], r[3]}
 
 # KEYS: job, job_events, owner_jobs, all_jobs, active, owner_events
 # ARGV: score_ms, retention_s, hmax, omax, q_prefix, q_suffix, job_id,
-#       attempt, max_crashes, s_prefix, s_suffix, n_create_fields, create fields..., start fields...
+#       attempt, max_crashes, s_prefix, s_suffix, n_create_fields, worker, heartbeat key prefix,
+#       created_at, idempotency key name ('' if none), its ttl, create fields..., start fields...
+# (Two key names travel in ARGV, built or chosen here; fine on a single Redis or Sentinel.)
 _START = (
     _APPEND_EVENT
     + """
 local state = redis.call('HGET', KEYS[1], 'state')
 local n = tonumber(ARGV[12])
 local c = {'', ''}
+if state and redis.call('HGET', KEYS[1], 'created_at') ~= ARGV[15] then
+  -- Another envelope under this id: redeliveries and retries keep the job's creation time.
+  return {6, state, 0, redis.call('HGET', KEYS[1], 'idempotency_key') or ''}
+end
 if not state then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 13, 12 + n))
+  local claim = ARGV[16]
+  if claim ~= '' and not redis.call('SET', claim, ARGV[7] .. ' amqp', 'NX', 'EX', ARGV[17]) then
+    local holder = string.match(redis.call('GET', claim) or '', '^%S+')
+    if holder and holder ~= ARGV[7] then return {5, holder, 0} end
+  end
+  redis.call('HSET', KEYS[1], unpack(ARGV, 18, 17 + n))
   local q = append_event(KEYS[1], KEYS[2], KEYS[6],
     ARGV[5], ARGV[6], ARGV[3], ARGV[4], ARGV[7], ARGV[2])
   c = {q[2], q[3]}
@@ -110,18 +121,33 @@ end
 if tonumber(ARGV[8]) < tonumber(redis.call('HGET', KEYS[1], 'attempt') or '1') then
   return {2, state, 0}
 end
-if state == 'succeeded' or state == 'failed' or state == 'cancelled' then return {0, state, 0} end
+if state == 'succeeded' or state == 'failed' or state == 'cancelled' then
+  return {0, state, 0, redis.call('HGET', KEYS[1], 'dead_lettered') or ''}
+end
 local crashes = 0
 if state == 'running' then
+  -- Running on a worker whose heartbeat lives: a redelivery after that worker's connection
+  -- dropped, not a crash. (The key is built here: its name is in the record.)
+  local holder = redis.call('HGET', KEYS[1], 'worker')
+  if holder and holder ~= ARGV[13] and redis.call('EXISTS', ARGV[14] .. holder) == 1 then
+    return {4, state, tonumber(redis.call('HGET', KEYS[1], 'crashes') or '0')}
+  end
   crashes = redis.call('HINCRBY', KEYS[1], 'crashes', 1)
   if crashes >= tonumber(ARGV[9]) then return {3, state, crashes} end
 end
-redis.call('HSET', KEYS[1], 'state', 'running', unpack(ARGV, 13 + n))
+redis.call('HSET', KEYS[1], 'state', 'running', unpack(ARGV, 18 + n))
 local r = append_event(KEYS[1], KEYS[2], KEYS[6],
     ARGV[10], ARGV[11], ARGV[3], ARGV[4], ARGV[7], ARGV[2])
 return {1, state, crashes, r[1], r[2], r[3], c[1], c[2]}
 """
 )
+
+# KEYS: job. Only on a record that still exists: a purged one is not brought back bare.
+_MARK_DEAD_LETTERED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'dead_lettered', '1')
+return 1
+"""
 
 _SEQ_MARK = b'"seq":1'
 
@@ -134,6 +160,12 @@ class StartStatus(enum.Enum):
     """The message is an older attempt than the record's (a duplicate): skip it."""
     CRASHED_TOO_OFTEN = 3
     """Workers died during this job too often: dead-letter it."""
+    RUNNING_ELSEWHERE = 4
+    """Another worker, alive by its heartbeat, runs this attempt: hold the message."""
+    DUPLICATE = 5
+    """Another job of the owner has this envelope's idempotency key: skip it."""
+    ID_IN_USE = 6
+    """The job id names another envelope's job (its record has another creation time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +187,12 @@ class Started:
     status: StartStatus
     previous_state: str
     crashes: int
+    dead_lettered: bool = False
+    """For a finished job: whether its dead letter was published (see ``mark_dead_lettered``)."""
+    duplicate_of: str = ""
+    """For ``DUPLICATE``: the job that has the idempotency key."""
+    existing_key: str = ""
+    """For ``ID_IN_USE``: the idempotency key of the job that has the id ("" if none)."""
     created: Appended | None = None
     """The ``job.queued`` event, when this start also created the record."""
     started: Appended | None = None
@@ -197,6 +235,7 @@ class JobStore:
         self._create = self._scripts.register(_CREATE, "create")
         self._transition = self._scripts.register(_TRANSITION, "transition")
         self._start = self._scripts.register(_START, "start")
+        self._mark_dead_lettered = self._scripts.register(_MARK_DEAD_LETTERED, "dead_lettered")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -262,8 +301,14 @@ class JobStore:
         worker: str,
         max_crashes: int,
         trace_id: str | None,
+        idempotency_ttl: int = 86_400,
     ) -> Started:
-        """Mark the envelope's attempt running, creating the record first if it is missing."""
+        """Mark the envelope's attempt running, creating the record first if it is missing.
+
+        Creating it claims the envelope's idempotency key (for ``idempotency_ttl`` seconds),
+        so two envelopes published with one key run once.
+        """
+        key = envelope.idempotency_key
         q_prefix, q_suffix = _split_event(queued)
         s_prefix, s_suffix = _split_event(started)
         create_fields = _record_fields(envelope, trace_id)
@@ -288,12 +333,23 @@ class JobStore:
                 s_prefix,
                 s_suffix,
                 len(create_fields),
+                worker,
+                self.keys.worker(""),
+                _iso(envelope.created_at),
+                self.keys.idempotency(envelope.owner, key) if key else "",
+                idempotency_ttl,
                 *create_fields,
                 *start_fields,
             ],
         )
         status = StartStatus(res[0])
         previous = _text(res[1])
+        if status is StartStatus.FINISHED:
+            return Started(status, previous, 0, dead_lettered=bool(_text(res[3])))
+        if status is StartStatus.DUPLICATE:
+            return Started(status, "", 0, duplicate_of=previous)
+        if status is StartStatus.ID_IN_USE:
+            return Started(status, previous, 0, existing_key=_text(res[3]))
         if status is not StartStatus.STARTED:
             return Started(status, previous, int(res[2]))
         seq = int(res[3])
@@ -301,7 +357,11 @@ class JobStore:
         if _text(res[6]):
             created = _appended(seq - 1, res[6], res[7], q_prefix, q_suffix)
         running = _appended(seq, res[4], res[5], s_prefix, s_suffix)
-        return Started(status, previous, int(res[2]), created, running)
+        return Started(status, previous, int(res[2]), created=created, started=running)
+
+    async def mark_dead_lettered(self, job_id: str) -> None:
+        """Note that a failed job's dead letter is published, so a redelivery need not."""
+        await self._scripts.call(self._mark_dead_lettered, keys=[self.keys.job(job_id)], args=[])
 
     async def transition(
         self,

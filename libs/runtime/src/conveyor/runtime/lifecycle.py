@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from opentelemetry.trace import SpanKind
+from redis.exceptions import RedisError
 
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.control import CancelJob
@@ -76,8 +77,12 @@ class JobLifecycle:
     async def submit_or_existing(
         self, envelope: JobEnvelope, *, amqp_priority: int | None = None
     ) -> JobRecord | None:
-        """Like ``submit``; returns ``None`` if this call created the record, else the record
-        a worker already created and moved on (as of the attempt to create it).
+        """Like ``submit``; returns the record a worker already created and moved on (as of
+        the attempt to create it), else ``None``: this call created the record, or could not.
+
+        Once the broker has confirmed the job it will run, so a Redis failure after that is not
+        raised: the job's worker creates the record when it starts the job. Raising would tell
+        the caller the job was not taken, and a caller that retried would get it twice.
 
         ``amqp_priority`` queues the job at another priority than its envelope's (fair share).
         """
@@ -97,7 +102,17 @@ class JobLifecycle:
             owner=envelope.owner,
             attempt=envelope.attempt,
         )
-        outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+        try:
+            # Idempotent (create, or read what exists): the client may retry it safely.
+            outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+        except RedisError as exc:
+            log.warning(
+                "job %s queued but not recorded (its worker will record it): %s",
+                envelope.job_id,
+                exc,
+                extra={"job_id": envelope.job_id},
+            )
+            return None
         if isinstance(outcome, JobRecord):
             return outcome
         self.announce(queued, outcome)

@@ -14,7 +14,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import HiredisRespSerializer
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _SERIALIZER = HiredisRespSerializer()
@@ -61,9 +64,21 @@ class HiredisPackedSSLConnection(_HiredisPacking, _CancellableWrites, SSLConnect
     """A TLS connection (``rediss://``) whose commands are packed by hiredis."""
 
 
+RECONNECT_RETRIES = 2
+"""Tries again, on a new connection, of a command whose connection failed. After a Redis
+restart every pooled connection is closed by the server, and without this each one fails
+its first command; a command that times out is never retried (it may have run)."""
+
+
 def open_redis(url: str) -> Redis:
     """A client for ``url`` (``redis://`` or ``rediss://``); connects lazily."""
     tls = url.startswith("rediss://")
     return Redis.from_url(
-        url, connection_class=HiredisPackedSSLConnection if tls else HiredisPackedConnection
+        url,
+        connection_class=HiredisPackedSSLConnection if tls else HiredisPackedConnection,
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.02, cap=0.5),
+            RECONNECT_RETRIES,
+            supported_errors=(RedisConnectionError,),
+        ),
     )

@@ -96,8 +96,8 @@ class ScriptBatcher:
 
         Straight on a pooled connection: redis-py's Pipeline object (command stack, response
         callbacks, per-call bookkeeping) cost a quarter of the batch's CPU. The connection's
-        retry policy applies as it did to the pipeline (the services' clients have none: the
-        batch fails and the next one gets a new connection).
+        retry policy applies as it did to the pipeline (the services' clients send the batch
+        again on a new connection when theirs failed; see ``redis_client``).
         """
         # hiredis packs each call itself: redis-py's packing wrapper (argument checks, a tuple
         # rebuilt per call) cost as much again.

@@ -13,6 +13,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import GatewaySettings
+from conveyor.runtime.store_epoch import StoreEpoch
 
 if TYPE_CHECKING:
     from conveyor.gateway.limits import UserLimits
@@ -32,6 +33,8 @@ class Gateway:
     intake: EventIntake
     app: web.Application
     limits: UserLimits
+    epoch: StoreEpoch | None = None
+    """Made by the first health check: whether Redis lost its data (see ``store_epoch``)."""
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

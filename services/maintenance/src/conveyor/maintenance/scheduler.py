@@ -40,6 +40,7 @@ from conveyor.maintenance.settings import MaintenanceSettings
 from conveyor.runtime.resources import Resources
 from conveyor.runtime.schedule_store import ScheduleStore
 from conveyor.runtime.schedule_triggers import build_trigger, first_fire_time
+from conveyor.runtime.store_epoch import StoreEpoch
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class Scheduler:
             lock=self.lock,
             claim_ttl=max(settings.retention_seconds, 2 * 86_400),
         )
+        self._epoch = StoreEpoch(resources.redis, resources.keys)
         self._apscheduler: AsyncIOScheduler | None = None
         self._loaded: dict[str, bytes] = {}
         self._reload = asyncio.Event()
@@ -123,11 +125,15 @@ class Scheduler:
         return self._apscheduler is not None
 
     async def start(self) -> None:
+        await self._epoch.check()
+        await self._seed()
+        await self._listen_for_reloads()
+        self._task = asyncio.create_task(self._lead_when_possible(), name="scheduler")
+
+    async def _seed(self) -> None:
         seeded = await self.store.seed(default_schedules(self._settings.schedule_timezone))
         if seeded:
             log.info("seeded %d default schedules", seeded)
-        await self._listen_for_reloads()
-        self._task = asyncio.create_task(self._lead_when_possible(), name="scheduler")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -193,12 +199,18 @@ class Scheduler:
         """Make the APScheduler jobs match the definitions in Redis."""
         scheduler = self._apscheduler
         assert scheduler is not None
+        if await self._epoch.check():
+            # Redis came back empty: the schedules went with it. The defaults come back;
+            # schedules added through the API are lost (RELIABILITY.md).
+            log.error("Redis lost its data: seeding the default schedules again")
+            await self._seed()
         schedules = {s.name: s for s in await self.store.all()}
         wanted = {name: s for name, s in schedules.items() if not s.paused}
         for name in list(self._loaded):
             if name not in wanted or self._loaded[name] != encode(wanted[name]):
                 scheduler.remove_job(name)
                 del self._loaded[name]
+        await self._firer.recover_pending(schedules)
         states = await self.store.run_states(list(wanted))
         for name, schedule in wanted.items():
             if name in self._loaded:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from conveyor.contracts.jobs import Priority
 from conveyor.contracts.records import Progress
 from conveyor.runtime.telemetry import phase_span
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,7 +90,13 @@ class JobContext:
     async def _flush_after(self, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
-        await self.flush_progress()
+        try:
+            await self.flush_progress()
+        except Exception as exc:
+            # Progress is advisory and this task has no one awaiting it: a Redis or broker
+            # outage must neither fail the job nor leave an exception nobody retrieves. The
+            # next report, or the outcome, carries on.
+            log.warning("progress not recorded: %s", exc, extra={"job_id": self.job_id})
 
     async def flush_progress(self) -> None:
         """Publish the pending progress, if any (the harness calls it before the outcome)."""

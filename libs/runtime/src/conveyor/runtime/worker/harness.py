@@ -22,6 +22,7 @@ import msgspec
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import DeliveredMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from redis.exceptions import RedisError
 
 from conveyor.contracts.codecs import control_decoder, encode, envelope_decoder
 from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
@@ -49,7 +50,7 @@ from conveyor.contracts.topology import (
 )
 from conveyor.runtime.broker import Broker, BrokerUnavailableError, service_queue_arguments
 from conveyor.runtime.direct_consumer import DirectConsumer
-from conveyor.runtime.jobstore import JobStore, StartStatus
+from conveyor.runtime.jobstore import JobStore, Started, StartStatus
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.logs import job_id_var
 from conveyor.runtime.metrics import Metrics
@@ -85,6 +86,8 @@ from conveyor.runtime.worker.signals import RejectJob, RetryJob
 log = logging.getLogger(__name__)
 
 _RUNNING = (JobState.RUNNING,)
+_SETTLE_RETRY_FIRST = 0.5
+_SETTLE_RETRY_MAX = 10.0
 
 
 @dataclass
@@ -94,6 +97,9 @@ class _Running:
     task: asyncio.Task[Any]
     cancel_reason: str | None = None
     started: float = field(default_factory=time.monotonic)
+    redeliveries: list[JobDelivery] = field(default_factory=list)
+    """The job's message again, redelivered after a channel loss while this run goes on: it
+    is settled with the run, never run a second time beside it."""
 
 
 class Worker:
@@ -303,6 +309,11 @@ class Worker:
             await self._dead_letter(message, ErrorCode.PUBLISHER_NOT_ALLOWED, refusal, envelope)
             await _settle_message(self._acks.ack(message))
             return
+        running = self._running.get(envelope.job_id)
+        if running is not None and running.envelope.attempt == envelope.attempt:
+            running.redeliveries.append(message)
+            log.info("job redelivered while it runs here; it settles with this run")
+            return
         if envelope.job_type in self._paused:
             await self._park(message, envelope)
             return
@@ -342,14 +353,22 @@ class Worker:
             JobStarted, envelope, attempt=envelope.attempt, worker=self.settings.instance
         )
         trace_id = current_trace_id()
-        started = await self.store.start(
-            envelope,
-            queued,
-            started_event,
-            worker=self.settings.instance,
-            max_crashes=self.settings.max_crashes,
-            trace_id=trace_id,
-        )
+        started = await self._start(envelope, queued, started_event, trace_id)
+        while started.status is StartStatus.RUNNING_ELSEWHERE:
+            # Its worker lives (a broker blip redelivered the message here): hold the message
+            # until that run ends or that worker dies, which is when it counts as a crash.
+            if self._stopping:
+                await _settle_message(self._acks.nack(message))
+                return None
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            started = await self._start(envelope, queued, started_event, trace_id)
+        if started.status in (StartStatus.DUPLICATE, StartStatus.ID_IN_USE):
+            await self._refuse_duplicate(message, envelope, started)
+            return None
+        if started.status is StartStatus.FINISHED and _missing_dead_letter(started):
+            await self._dead_letter_failed(message, envelope)
+            await _settle_message(self._acks.ack(message))
+            return None
         if started.status in (StartStatus.FINISHED, StartStatus.STALE):
             log.info("skipping %s job (%s)", started.previous_state, started.status.name.lower())
             await _settle_message(self._acks.ack(message))
@@ -393,11 +412,47 @@ class Worker:
         finally:
             series.in_flight.dec()
             series.duration.observe(time.monotonic() - running.started)
+        acked = False
         try:
-            await asyncio.shield(self._settle(message, envelope, context, outcome))
+            acked = await asyncio.shield(
+                self._settle_once_recorded(message, envelope, context, outcome)
+            )
         finally:
             self._running.pop(envelope.job_id, None)
+            for again in running.redeliveries:
+                await _settle_message(self._acks.ack(again) if acked else self._acks.nack(again))
         return outcome
+
+    async def _settle_once_recorded(
+        self,
+        message: JobDelivery,
+        envelope: JobEnvelope,
+        context: JobContext,
+        outcome: Outcome,
+    ) -> bool:
+        """``_settle``, tried again while Redis cannot record the outcome. The handler has run:
+        giving the message back instead would run it a second time (each step of ``_settle``
+        is safe to repeat: a transition applies once, an ack after the outcome)."""
+        delay = _SETTLE_RETRY_FIRST
+        while True:
+            try:
+                return await self._settle(message, envelope, context, outcome)
+            except RedisError as exc:
+                log.warning("outcome not recorded (%s); trying again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _SETTLE_RETRY_MAX)
+
+    async def _start(
+        self, envelope: JobEnvelope, queued: JobQueued, started: JobStarted, trace_id: str | None
+    ) -> Started:
+        return await self.store.start(
+            envelope,
+            queued,
+            started,
+            worker=self.settings.instance,
+            max_crashes=self.settings.max_crashes,
+            trace_id=trace_id,
+        )
 
     async def _call_handler(
         self, handler: Handler[Any], envelope: JobEnvelope, context: JobContext
@@ -481,8 +536,8 @@ class Worker:
         envelope: JobEnvelope,
         context: JobContext | None,
         outcome: Outcome,
-    ) -> None:
-        """Record the outcome, then ack (or requeue/nack), then announce it."""
+    ) -> bool:
+        """Record the outcome, then ack (or requeue/nack), then announce it; whether it acked."""
         if context is not None and not isinstance(outcome, Requeued | Cancelled):
             await context.close()
         job_type = envelope.job_type
@@ -495,25 +550,28 @@ class Worker:
                 await self._transition(envelope, JobState.SUCCEEDED, event, fields)
                 self._processed += 1
                 self.metrics.job_type(job_type).succeeded.inc()
-                await _settle_message(self._acks.ack(message))
             case Cancelled(reason):
                 event = _event(JobCancelled, envelope, reason=reason)
                 await self._transition(envelope, JobState.CANCELLED, event, {})
                 self.metrics.jobs_finished.labels(job_type, "cancelled").inc()
-                await _settle_message(self._acks.ack(message))
             case Requeued():
                 event = _event(JobQueued, envelope, attempt=envelope.attempt)
                 await self._transition(envelope, JobState.QUEUED, event, {})
                 await _settle_message(self._acks.nack(message))
+                return False
             case Failed(error, retryable, delay) if retryable and not _last(envelope):
-                await self._retry(message, envelope, error, delay)
+                return await self._retry(message, envelope, error, delay)
             case Failed(error, _, _):
                 event = _event(JobFailed, envelope, error=error)
                 await self._transition(envelope, JobState.FAILED, event, {"error": error})
                 self._failed += 1
                 self.metrics.jobs_finished.labels(job_type, "failed").inc()
+                # Recorded failed first, so a redelivery never runs it again; a redelivery
+                # after a lost dead letter publishes it (see ``_dead_letter_failed``).
                 await self._dead_letter(message, error.code, error.message, envelope)
-                await _settle_message(self._acks.ack(message))
+                await self.store.mark_dead_lettered(envelope.job_id)
+        await _settle_message(self._acks.ack(message))
+        return True
 
     async def _transition(
         self, envelope: JobEnvelope, to: JobState, event: Any, fields: dict[str, Any]
@@ -534,7 +592,7 @@ class Worker:
         envelope: JobEnvelope,
         error: JobError,
         delay: float | None,
-    ) -> None:
+    ) -> bool:
         if delay is None:
             delay = backoff_delay(
                 envelope.attempt, self.settings.retry_base_delay, self.settings.retry_max_delay
@@ -556,7 +614,7 @@ class Worker:
         except BrokerUnavailableError as exc:
             log.error("retry not scheduled (%s); the message goes back to the queue", exc)
             await _settle_message(self._acks.nack(message))
-            return
+            return False
         event = _event(
             JobRetrying,
             envelope,
@@ -571,6 +629,32 @@ class Worker:
             "attempt %d failed (%s); retrying in %.3f s", envelope.attempt, error.message, delay
         )
         await _settle_message(self._acks.ack(message))
+        return True
+
+    async def _refuse_duplicate(
+        self, message: JobDelivery, envelope: JobEnvelope, started: Started
+    ) -> None:
+        """Skip an envelope that repeats a job (its idempotency key); dead-letter one that
+        takes another job's id, so its publisher can see and replay it under a new id."""
+        key = envelope.idempotency_key
+        if started.status is StartStatus.DUPLICATE:
+            log.info("not run: idempotency key %r belongs to job %s", key, started.duplicate_of)
+        elif key and started.existing_key == key:
+            log.info("not run: a repeated publish of this job (idempotency key %r)", key)
+        else:
+            reason = f"job id {envelope.job_id} already names another job; publish with a new id"
+            await self._dead_letter(message, ErrorCode.JOB_ID_IN_USE, reason, envelope)
+        await _settle_message(self._acks.ack(message))
+
+    async def _dead_letter_failed(self, message: JobDelivery, envelope: JobEnvelope) -> None:
+        """Publish the dead letter a failed job's first settling did not get out."""
+        record = await self.store.get(envelope.job_id)
+        error = record.error if record is not None else None
+        if error is None:
+            error = JobError(code=ErrorCode.HANDLER_ERROR, message="failed (reason not recorded)")
+        log.warning("publishing the dead letter of a failed job that has none yet")
+        await self._dead_letter(message, error.code, error.message, envelope)
+        await self.store.mark_dead_lettered(envelope.job_id)
 
     async def _dead_letter(
         self,
@@ -617,6 +701,10 @@ E = TypeVar("E", bound=JobEvent)
 
 def _event(cls: type[E], envelope: JobEnvelope, **fields: Any) -> E:
     return cls(job_id=envelope.job_id, job_type=envelope.job_type, owner=envelope.owner, **fields)
+
+
+def _missing_dead_letter(started: Started) -> bool:
+    return started.previous_state == JobState.FAILED.value and not started.dead_lettered
 
 
 def _last(envelope: JobEnvelope) -> bool:

@@ -9,36 +9,48 @@ import msgspec
 from aiohttp import web
 
 from conveyor.gateway.api._routes import Route, json_response
-from conveyor.gateway.state import GATEWAY, gateway_of
+from conveyor.gateway.state import GATEWAY, Gateway, gateway_of
 from conveyor.runtime.queue_sampler import QueueSampler
+from conveyor.runtime.store_epoch import StoreEpoch
 
 PING_TIMEOUT = 2.0
 QUEUE_SAMPLER = web.AppKey("queue_sampler", QueueSampler)
 
 
 class HealthReport(msgspec.Struct, kw_only=True):
-    """``status`` is ``ok`` when every check passed, else ``unavailable``."""
+    """``status`` is ``ok`` when every check passed, else ``unavailable``. ``redis_data_lost_at``
+    says when this gateway last saw Redis come back without its data (records, histories and
+    added schedules from before are gone); the service itself is healthy again by then."""
 
     status: str
     checks: dict[str, str]
+    redis_data_lost_at: str | None = None
 
 
-async def _check_redis(request: web.Request) -> str:
+async def _check_redis(gw: Gateway) -> str:
+    if gw.epoch is None:
+        gw.epoch = StoreEpoch(gw.redis, gw.store.keys)
     try:
         async with asyncio.timeout(PING_TIMEOUT):
-            await gateway_of(request).redis.ping()
+            await gw.epoch.check()  # one round trip: reachable, and whether data was lost
     except Exception as exc:  # any failure is the answer, not an error of ours
         return f"unavailable: {type(exc).__name__}: {exc}"
     return "ok"
 
 
 async def health(request: web.Request) -> web.Response:
+    gw = gateway_of(request)
     checks = {
-        "redis": await _check_redis(request),
-        "rabbitmq": "ok" if gateway_of(request).broker.is_available else "unavailable",
+        "redis": await _check_redis(gw),
+        "rabbitmq": "ok" if gw.broker.is_available else "unavailable",
     }
     ok = all(value == "ok" for value in checks.values())
-    report = HealthReport(status="ok" if ok else "unavailable", checks=checks)
+    lost_at = gw.epoch.lost_at if gw.epoch is not None else None
+    report = HealthReport(
+        status="ok" if ok else "unavailable",
+        checks=checks,
+        redis_data_lost_at=lost_at.isoformat() if lost_at else None,
+    )
     return json_response(report, status=200 if ok else 503)
 
 

@@ -1,0 +1,79 @@
+"""Rule 1 of fault survival: a client that follows the gateway's status codes never gets a job
+twice and never loses one, even when Redis restarts or is down as it submits.
+
+The gateway and a worker run as processes on a private Redis (the shared one is never stopped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from conveyor.contracts.codecs import job_event_decoder
+from conveyor.contracts.events import JobSucceeded
+from conveyor.contracts.keys import Keys
+from conveyor.contracts.records import JobState
+from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.tokens import mint_token
+from tests.gateway.helpers import SECRET, new_user
+from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE, wait_for_state
+from tests.support.private_redis import PrivateRedis, private_redis
+from tests.support.services import running_worker, start_gateway
+
+
+@pytest.fixture
+async def own_redis() -> AsyncIterator[PrivateRedis]:
+    async with private_redis() as server:
+        yield server
+
+
+async def _submit(
+    http: aiohttp.ClientSession, url: str, token: str
+) -> tuple[int, dict[str, object]]:
+    async with http.post(
+        f"{url}/api/v1/jobs/diagnostics",
+        json={"numbers": [1, 2]},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as response:
+        return response.status, await response.json()
+
+
+async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
+    module_namespace: str, own_redis: PrivateRedis
+) -> None:
+    env = {"CONVEYOR_REDIS_URL": own_redis.url, "CONVEYOR_JWT_SECRET": SECRET}
+    gateway, url = await start_gateway(module_namespace, **env)
+    token = mint_token(SECRET, new_user())
+    redis: Redis = own_redis.client()
+    store = JobStore(redis, Keys(module_namespace), retention_seconds=3600, history_max=100)
+    try:
+        async with aiohttp.ClientSession() as http:
+            status, before = await _submit(http, url, token)
+            assert status == 202
+            # A restart leaves the gateway's pooled connections closed by the server.
+            await own_redis.restart()
+            status, after_restart = await _submit(http, url, token)
+            assert status == 202, after_restart
+            # Redis down: the broker takes the job, so the answer is 202, never a 503 that
+            # a client would retry into a second job.
+            await own_redis.kill()
+            status, while_down = await _submit(http, url, token)
+            assert status == 202, while_down
+            assert while_down["state"] == "queued"
+        await own_redis.start()
+        async with running_worker(MAINTENANCE, module_namespace, redis, **env, **FAST_WORKER_ENV):
+            ids = [str(job["job_id"]) for job in (before, after_restart, while_down)]
+            for job_id in ids[1:]:  # the first job's record went with the restart
+                record = await wait_for_state(store, job_id, {JobState.SUCCEEDED}, timeout=30)
+                assert record.attempt == 1
+                events = [
+                    job_event_decoder.decode(body)
+                    for _, body in await store.events_after(job_id, 0)
+                ]
+                assert sum(isinstance(e, JobSucceeded) for e in events) == 1
+    finally:
+        await gateway.stop()
+        await redis.aclose()
