@@ -46,7 +46,9 @@ async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
 ) -> None:
     env = {"CONVEYOR_REDIS_URL": own_redis.url, "CONVEYOR_JWT_SECRET": SECRET}
     gateway, url = await start_gateway(module_namespace, **env)
-    token = mint_token(SECRET, new_user())
+    user = new_user()
+    token = mint_token(SECRET, user)
+    admin = mint_token(SECRET, new_user(), roles=("admin",))
     redis: Redis = own_redis.client()
     store = JobStore(redis, Keys(module_namespace), retention_seconds=3600, history_max=100)
     try:
@@ -57,16 +59,22 @@ async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
             await own_redis.restart()
             status, after_restart = await _submit(http, url, token)
             assert status == 202, after_restart
-            # Redis down: the broker takes the job, so the answer is 202, never a 503 that
-            # a client would retry into a second job.
+            # Redis down. A user's submit needs Redis for the per-user limits before anything
+            # is published: a 503 with Retry-After, and nothing queued.
             await own_redis.kill()
-            status, while_down = await _submit(http, url, token)
+            status, refused = await _submit(http, url, token)
+            assert status == 503, refused
+            # An admin is exempt from the limits: the broker takes the job, so the answer is
+            # 202 although Redis cannot record it (never a 503 a client would retry into a
+            # second job); the worker records it when it starts it.
+            status, while_down = await _submit(http, url, admin)
             assert status == 202, while_down
             assert while_down["state"] == "queued"
         await own_redis.start()
         async with running_worker(MAINTENANCE, module_namespace, redis, **env, **FAST_WORKER_ENV):
-            ids = [str(job["job_id"]) for job in (before, after_restart, while_down)]
-            for job_id in ids[1:]:  # the first job's record went with the restart
+            # The first job's record went with the restart; its worker records it again.
+            for job in (before, after_restart, while_down):
+                job_id = str(job["job_id"])
                 record = await wait_for_state(store, job_id, {JobState.SUCCEEDED}, timeout=30)
                 assert record.attempt == 1
                 events = [
@@ -74,6 +82,10 @@ async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
                     for _, body in await store.events_after(job_id, 0)
                 ]
                 assert sum(isinstance(e, JobSucceeded) for e in events) == 1
+            # The refused submit never ran: it would have been queued before the admin's job.
+            page = await store.list_jobs(owner=user)
+            ran = {job.job_id for job in page.jobs}
+            assert ran == {before["job_id"], after_restart["job_id"]}
     finally:
         await gateway.stop()
         await redis.aclose()
