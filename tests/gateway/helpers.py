@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import os
 import socket
 import struct
@@ -100,6 +101,8 @@ class FakeWorker:
             job_id=record["job_id"],
             owner=record["owner"],
             priority=Priority(record["priority"]),
+            # The job's own creation time: another one would make it another job's envelope.
+            created_at=dt.datetime.fromisoformat(record["created_at"]),
         )
         started = await self.store.start(
             envelope,

@@ -278,7 +278,14 @@ async def _requeue_record(lifecycle: JobLifecycle, envelope: JobEnvelope) -> Non
         allowed=(JobState.FAILED,),
         to=JobState.QUEUED,
         event=event,
-        fields={"attempt": 1, "crashes": 0, "error": None, "finished_at": None},
+        # ``dead_lettered`` cleared: should this run fail too, its own dead letter must go out.
+        fields={
+            "attempt": 1,
+            "crashes": 0,
+            "error": None,
+            "finished_at": None,
+            "dead_lettered": None,
+        },
     )
     if outcome.ok and outcome.event is not None:
         await store.redis.sadd(store.keys.active_jobs, envelope.job_id)

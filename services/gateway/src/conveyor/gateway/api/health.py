@@ -17,7 +17,7 @@ PING_TIMEOUT = 2.0
 QUEUE_SAMPLER = web.AppKey("queue_sampler", QueueSampler)
 
 
-class HealthReport(msgspec.Struct, kw_only=True):
+class HealthReport(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``status`` is ``ok`` when every check passed, else ``unavailable``. ``redis_data_lost_at``
     says when this gateway last saw Redis come back without its data (records, histories and
     added schedules from before are gone); the service itself is healthy again by then."""
