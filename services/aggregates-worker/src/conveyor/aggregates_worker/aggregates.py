@@ -14,6 +14,7 @@ import polars as pl
 
 from conveyor.aggregates_worker.errors import ComputationCancelledError
 from conveyor.aggregates_worker.hot_table import CATEGORICAL_COLUMNS, HotTable
+from conveyor.awards.folding import fold
 from conveyor.contracts.jobs import (
     AggregatesRequest,
     AggregatesResult,
@@ -30,6 +31,7 @@ TOP_COLUMNS = {
     "top_contractors": "awardee_name",
     "top_organizations": "procuring_entity",
     "top_areas": "area_of_delivery",
+    "top_regions": "region",
     "top_categories": "business_category",
 }
 """Result field -> the column its top-N list groups by."""
@@ -130,17 +132,20 @@ def _compute(
 
 
 def _top(table: HotTable, lazy: pl.LazyFrame, column: str, n: int) -> pl.LazyFrame:
-    """The ``n`` names with the highest total (then count, then name: a deterministic order)."""
+    """The ``n`` names with the highest total, then count, then folded name, then exact name
+    (code point order): every tie broken, the same way everywhere (filter_semantics)."""
+    if column in CATEGORICAL_COLUMNS:  # codes into the table's texts, folded once at load
+        name = pl.lit(table.texts).gather(pl.col(column))
+        folded = pl.lit(table.folded).gather(pl.col(column))
+    else:  # the few small columns are Enums
+        name = pl.col(column).cast(pl.String)
+        folded = fold(name)
     return (
         lazy.group_by(column)
         .agg(_AMOUNT.sum().alias("total"), pl.len().alias("count"))
         .drop_nulls(column)
-        .with_columns(
-            # Names are codes into the table's texts; the few small columns are Enums.
-            pl.lit(table.texts).gather(pl.col(column)).alias(column)
-            if column in CATEGORICAL_COLUMNS
-            else pl.col(column).cast(pl.String)
-        )
-        .sort(["total", "count", column], descending=[True, True, False])
+        .with_columns(folded.alias("_folded"), name.alias(column))
+        .sort(["total", "count", "_folded", column], descending=[True, True, False, False])
         .head(n)
+        .select(column, "total", "count")
     )
