@@ -115,6 +115,8 @@ class Matcher:
         return self._bits
 
     def _bits_of_part(self, frame: pl.DataFrame) -> list[tuple[np.ndarray[Any, Any], int]]:
+        if not self.term_groups:  # then ``frame`` holds only the conditions' columns
+            return []
         used = np.zeros(len(self.folded), dtype=bool)
         for column in KEYWORD_COLUMNS:
             used[frame.get_column(column).to_physical().drop_nulls().to_numpy()] = True
