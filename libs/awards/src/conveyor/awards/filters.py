@@ -66,7 +66,9 @@ def _conditions(filters: AwardFilters, *, ignore_case: bool) -> list[pl.Expr]:
             _equals_any("area_of_delivery", filters.areas, ignore_case=ignore_case)
             | _equals_any("region", filters.areas, ignore_case=ignore_case)
         )
-    conditions.extend(contains_terms(search_terms(filters.keywords)))
+    terms = search_terms(filters.keywords)
+    if terms:
+        conditions.append(contains_terms(terms))
     if filters.time_ranges:
         conditions.append(
             pl.any_horizontal(

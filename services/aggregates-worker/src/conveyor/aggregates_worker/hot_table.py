@@ -25,7 +25,7 @@ import polars as pl
 from conveyor.aggregates_worker.errors import AggregatesError
 from conveyor.aggregates_worker.references import ReferenceCode, finish, prefix_of
 from conveyor.awards.filters import KEYWORD_COLUMNS, TIE_BREAKER, filter_expression
-from conveyor.awards.folding import fold, search_terms
+from conveyor.awards.folding import fold_series, search_terms
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, dataset_version
 from conveyor.contracts.jobs import AwardFilters
 
@@ -300,7 +300,7 @@ def _load(
     rank[order] = np.arange(order.size, dtype=np.uint32)
     frame = frame.with_columns(pl.Series(RANK, rank))
     del rank
-    folded = texts_by_code.to_frame().select(fold(pl.col("texts"))).to_series()
+    folded = fold_series(texts_by_code)
     text_rank = texts_by_code.rank("ordinal").cast(pl.UInt32)
     step()
     return HotTable(version, frame, order, texts_by_code, folded, text_rank, references)
