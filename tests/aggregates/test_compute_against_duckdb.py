@@ -15,6 +15,8 @@ from conveyor.aggregates_worker.hot_table import HotTable, load_hot_table
 from conveyor.aggregates_worker.search import search_awards
 from conveyor.contracts.jobs import AggregatesRequest, AwardFilters, SearchRequest, SortKey
 from tests.support.duckdb_oracle import (
+    AREAS,
+    REGIONS,
     TOP_COLUMNS,
     Oracle,
     awards_frame,
@@ -119,3 +121,18 @@ def test_top_n_ties_go_by_count_then_folded_name_then_exact_name(
     assert [(g.name, g.total, g.count) for g in got.top_contractors] == oracle.aggregates(f, 3)[
         "top_contractors"
     ]
+
+
+def test_a_top_area_or_region_given_back_as_areas_selects_exactly_its_awards(
+    table: HotTable,
+) -> None:
+    def aggregate(f: AwardFilters) -> Any:
+        request = AggregatesRequest(filters=f, top_n=20)
+        return compute_aggregates(table, request, cancelled=threading.Event(), progress=nothing)
+
+    everything = aggregate(AwardFilters())
+    entries = [*everything.top_areas, *everything.top_regions]
+    assert len(entries) == len(AREAS) + len(REGIONS)
+    for entry in entries:
+        summary = aggregate(AwardFilters(areas=[entry.name])).summary
+        assert (summary.count, summary.total) == (entry.count, entry.total), entry.name

@@ -19,8 +19,8 @@ from conveyor.aggregates_worker.hot_table import (
     ENUM_COLUMNS,
     RANK,
     HotTable,
-    Matcher,
 )
+from conveyor.aggregates_worker.matcher import Matcher
 from conveyor.awards.filters import TIE_BREAKER, sort_columns
 from conveyor.awards.folding import search_terms
 from conveyor.contracts.jobs import Award, SearchRequest, SearchResult
