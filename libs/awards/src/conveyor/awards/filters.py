@@ -27,9 +27,9 @@ def filter_expression(filters: AwardFilters, *, ignore_case: bool = False) -> pl
     """One boolean expression: true for the awards that pass every filter in ``filters``.
 
     The rules are ``conveyor.contracts.filter_semantics`` (shown in the OpenAPI document and
-    docs/filters.md). Name lists compare exactly; ``ignore_case=True`` compares lowercased
-    values instead (no client asks for it; kept for tools). Keywords go through
-    ``conveyor.awards.folding``, as search terms do.
+    docs/filters.md). Name lists compare exactly (``ignore_case=True``, which no request
+    sets, compares them lowercased). Keywords go through ``conveyor.awards.folding``, as
+    search terms do.
 
     Values travel as literals (``is_in`` lists, literal substrings), never as query text, so
     quotes, regex metacharacters or SQL in them match only themselves. A row whose column is

@@ -123,6 +123,7 @@ class ExportRequest(JobRequest, tag="export", kw_only=True):
     columns: Annotated[list[AwardColumn], msgspec.Meta(min_length=1)] | None = None
     """Columns to include, in this order; all columns when omitted."""
     sort: Annotated[list[SortKey], msgspec.Meta(max_length=17)] = []
+    """Then ``award_reference_no``; without keys, dataset order (docs/filters.md)."""
 
 
 class AggregatesRequest(JobRequest, tag="aggregates", kw_only=True):
