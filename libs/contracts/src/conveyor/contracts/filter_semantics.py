@@ -14,7 +14,8 @@ TEXT_MATCHING = (
     '"Ordoñez" and "ORDONEZ" both become "ordonez"), a final sigma read as sigma, every run of '
     "whitespace (spaces, tabs, line breaks, no-break spaces) read as one space, and the ends "
     "trimmed. The folded text is split at spaces into terms; text in double quotes is one term "
-    "kept whole (a phrase), and a quote left open runs to the end. Each term must occur, "
+    "kept whole (a phrase), a quote left open runs to the end, and a quote inside a word is "
+    "part of the word. Each term must occur, "
     "literally (no wildcards, no regular expressions), inside at least one of award_title, "
     "notice_title, awardee_name or procuring_entity; different terms may occur in different "
     "columns. So the keyword canal drainage and the query canal drainage both find awards "
@@ -48,7 +49,7 @@ AGGREGATES = (
 
 ORDER = (
     "Search results follow the request's sort keys (nulls last in every key), then "
-    "award_reference_no ascending, which is unique; without sort keys they are in "
+    "award_reference_no ascending (the tie-breaker); without sort keys they are in "
     'award_reference_no order. Text sorts by Unicode code point (case-sensitive: "B" before '
     '"a"). An export with sort keys is ordered the same way. An export without sort keys '
     "lists the awards in dataset order: file by file, row by row, as the import or the "
