@@ -90,6 +90,9 @@ def search_terms(texts: Iterable[str]) -> list[str]:
     (a phrase), an unclosed quote runs to the end, a quote inside a word is part of it.
     Blank terms are dropped, and a repeated term counts once (in its first place).
     """
+    texts = list(texts)
+    if not texts:  # the common case (no keywords) stays off polars: cache lookups use this
+        return []
     found: list[str] = []
     for folded in fold_texts(texts):
         for phrase, word in _TERM.findall(folded):
