@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import reduce
 
-import numpy as np
 import polars as pl
 
 KEYWORD_COLUMNS = ("award_title", "notice_title", "awardee_name", "procuring_entity")
@@ -113,7 +112,7 @@ def contains_terms(terms: Sequence[str]) -> pl.Expr:
         columns = [
             fold_series(batch.struct.field(c), whitespace=whitespace) for c in KEYWORD_COLUMNS
         ]
-        found = pl.Series(np.ones(batch.len(), dtype=bool))
+        found = pl.repeat(True, batch.len(), dtype=pl.Boolean, eager=True)
         for term in wanted:
             hits = [c.str.contains(term, literal=True).fill_null(False) for c in columns]
             found &= reduce(operator.or_, hits)
