@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from conveyor.contracts.jobs import (
     SortKey,
 )
 from tests.export.support import expected_export
+from tests.support import folding
 
 KEYWORD_COLUMNS = ("award_title", "notice_title", "awardee_name", "procuring_entity")
 
@@ -48,7 +48,7 @@ def aggregates(directory: Path, request: AggregatesRequest) -> dict[str, Any]:
                 groups[r[column]].append(r)
         ranked = sorted(
             ((n, total(g), len(g)) for n, g in groups.items()),
-            key=lambda t: (-t[1], -t[2], t[0].encode()),
+            key=lambda t: (-t[1], -t[2], folding.fold(t[0]), t[0]),
         )
         return ranked[: request.top_n]
 
@@ -62,24 +62,16 @@ def aggregates(directory: Path, request: AggregatesRequest) -> dict[str, Any]:
         "top_contractors": top("awardee_name"),
         "top_organizations": top("procuring_entity"),
         "top_areas": top("area_of_delivery"),
+        "top_regions": top("region"),
         "top_categories": top("business_category"),
     }
-
-
-def terms(query: str) -> list[str]:
-    found = [a if a else b for a, b in re.findall(r'"([^"]*)"?|(\S+)', query)]
-    return list(dict.fromkeys(" ".join(t.split()).lower() for t in found if t.strip()))
 
 
 def search(directory: Path, request: SearchRequest) -> tuple[int, list[str]]:
     """(total matches, the page's award references)."""
     rows = filtered(directory, request, sort=request.sort or [SortKey(column="award_reference_no")])
-    wanted = terms(request.query)
-    matches = [
-        r
-        for r in rows
-        if all(any(t in r[c].lower() for c in KEYWORD_COLUMNS if r[c] is not None) for t in wanted)
-    ]
+    wanted = folding.terms([request.query])
+    matches = [r for r in rows if folding.matches(r, wanted, KEYWORD_COLUMNS)]
     start = (request.page - 1) * request.page_size
     return len(matches), [
         r["award_reference_no"] for r in matches[start : start + request.page_size]

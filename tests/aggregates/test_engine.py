@@ -97,6 +97,11 @@ def test_the_cache_key_ignores_spelling_but_not_meaning() -> None:
     assert request_digest(a) != request_digest(AggregatesRequest(filters=a.filters, top_n=11))
     s = SearchRequest(query='Road "san jose"')
     assert request_digest(s) == request_digest(SearchRequest(query='"SAN  JOSE" road'))
+    # Keywords are read as the query is: words apart, accents and case folded.
+    words = AggregatesRequest(filters=AwardFilters(keywords=["Cañal  Drainage"]))
+    apart = AggregatesRequest(filters=AwardFilters(keywords=["drainage", "canal"]))
+    phrase = AggregatesRequest(filters=AwardFilters(keywords=['"canal drainage"']))
+    assert request_digest(words) == request_digest(apart) != request_digest(phrase)
     assert request_digest(s) != request_digest(
         SearchRequest(query=s.query, sort=[SortKey(column="award_date")])
     )

@@ -20,6 +20,7 @@ from conveyor.awards.filters import (
 from conveyor.awards.generator import GenerationReport
 from conveyor.awards.schema import AWARDS_SCHEMA, conform
 from conveyor.contracts.jobs import AwardFilters, DateRange, SortKey, ValueRange
+from tests.support import folding
 
 Row = dict[str, Any]
 
@@ -96,9 +97,8 @@ def _expected(rows: list[Row], f: AwardFilters, *, ignore_case: bool = False) ->
             return False
         if f.areas and not (one_of(r["area_of_delivery"], f.areas) or one_of(r["region"], f.areas)):
             return False
-        for keyword in (k.strip().lower() for k in f.keywords):
-            if keyword and not any(keyword in (r[c] or "").lower() for c in KEYWORD_COLUMNS):
-                return False
+        if not folding.matches(r, folding.terms(f.keywords), KEYWORD_COLUMNS):
+            return False
         if f.time_ranges and not (
             r["award_date"] is not None
             and any(t.start <= r["award_date"] <= t.end for t in f.time_ranges)

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from conveyor.awards.schema import DATE_COLUMNS, MONEY_COLUMNS, dataset_files
 from conveyor.contracts.jobs import AWARD_COLUMNS, ExportRequest
+from tests.support import folding
 
 Row = tuple[Any, ...]
 
@@ -76,7 +77,7 @@ def dataset_rows(directory: Path) -> list[dict[str, Any]]:
 def expected_export(directory: Path, request: ExportRequest) -> tuple[list[str], list[Row]]:
     """What the export must contain, computed in plain Python from the filters' documentation."""
     f = request.filters
-    keywords = [k.strip().lower() for k in f.keywords if k.strip()]
+    keywords = folding.terms(f.keywords)
 
     def passes(r: dict[str, Any]) -> bool:
         checks = [
@@ -84,10 +85,7 @@ def expected_export(directory: Path, request: ExportRequest) -> tuple[list[str],
             not f.organizations or r["procuring_entity"] in f.organizations,
             not f.business_categories or r["business_category"] in f.business_categories,
             not f.areas or r["area_of_delivery"] in f.areas or r["region"] in f.areas,
-            all(
-                any(k in (r[c] or "").lower() for c in _KEYWORD_COLUMNS if r[c] is not None)
-                for k in keywords
-            ),
+            folding.matches(r, keywords, _KEYWORD_COLUMNS),
             not f.time_ranges
             or (
                 r["award_date"] is not None

@@ -7,10 +7,17 @@ from functools import reduce
 
 import polars as pl
 
+from conveyor.awards.folding import KEYWORD_COLUMNS, contains_terms, search_terms
 from conveyor.contracts.jobs import AwardFilters, SortKey
 
-KEYWORD_COLUMNS = ("award_title", "notice_title", "awardee_name", "procuring_entity")
-"""Where each keyword is looked for."""
+__all__ = [
+    "KEYWORD_COLUMNS",
+    "TIE_BREAKER",
+    "apply_filters",
+    "apply_sort",
+    "filter_expression",
+    "sort_columns",
+]
 
 TIE_BREAKER = "award_reference_no"
 """Appended to every sort so equal keys come out in the same order every time (unique)."""
@@ -19,16 +26,10 @@ TIE_BREAKER = "award_reference_no"
 def filter_expression(filters: AwardFilters, *, ignore_case: bool = False) -> pl.Expr:
     """One boolean expression: true for the awards that pass every filter in ``filters``.
 
-    Empty lists mean no filter; the filters combine with AND, the values within one with OR.
-
-    - contractors, organizations, business_categories: equality with ``awardee_name``,
-      ``procuring_entity``, ``business_category``. Exact by default, because the dashboard
-      sends names it got from the data; ``ignore_case=True`` compares lowercased values.
-    - areas: equal to ``area_of_delivery`` or to ``region`` (the dashboard sends both kinds).
-    - keywords: every keyword (trimmed) appears, case-insensitively and literally (no regex,
-      no wildcards), in the award title, notice title, contractor or procuring entity.
-    - time_ranges: ``award_date`` within any of the ranges, both ends inclusive.
-    - value_range: ``contract_amount`` within the bounds, both inclusive.
+    The rules are ``conveyor.contracts.filter_semantics`` (shown in the OpenAPI document and
+    docs/filters.md). Name lists compare exactly (``ignore_case=True``, which no request
+    sets, compares them lowercased). Keywords go through ``conveyor.awards.folding``, as
+    search terms do.
 
     Values travel as literals (``is_in`` lists, literal substrings), never as query text, so
     quotes, regex metacharacters or SQL in them match only themselves. A row whose column is
@@ -65,7 +66,9 @@ def _conditions(filters: AwardFilters, *, ignore_case: bool) -> list[pl.Expr]:
             _equals_any("area_of_delivery", filters.areas, ignore_case=ignore_case)
             | _equals_any("region", filters.areas, ignore_case=ignore_case)
         )
-    conditions.extend(_contains_keyword(k) for k in _keywords(filters.keywords))
+    terms = search_terms(filters.keywords)
+    if terms:
+        conditions.append(contains_terms(terms))
     if filters.time_ranges:
         conditions.append(
             pl.any_horizontal(
@@ -114,24 +117,3 @@ def _equals_any(column: str, values: Sequence[str], *, ignore_case: bool) -> pl.
 def _lowercase(values: Sequence[str]) -> list[str]:
     # Lowercased by polars (not str.lower) so values and columns fold the same way.
     return pl.Series(values, dtype=pl.String).str.to_lowercase().to_list()
-
-
-def keyword_terms(values: Sequence[str]) -> list[str]:
-    """Keywords as the filter matches them: trimmed, lowercased, blanks dropped, each once.
-
-    For engines that match keywords their own way (the aggregates worker's in-memory table)
-    with exactly the semantics of ``filter_expression``.
-    """
-    return _keywords(values)
-
-
-def _keywords(values: Sequence[str]) -> list[str]:
-    """Trimmed, lowercased, blank ones dropped, duplicates once (in their first order)."""
-    lowered = _lowercase([v.strip() for v in values])
-    return list(dict.fromkeys(k for k in lowered if k))
-
-
-def _contains_keyword(lowered: str) -> pl.Expr:
-    return pl.any_horizontal(
-        pl.col(c).str.to_lowercase().str.contains(lowered, literal=True) for c in KEYWORD_COLUMNS
-    )

@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from conveyor.contracts._base import Message, Tagged
+from conveyor.contracts.filter_semantics import FIELD_RULES, FILTERS_DESCRIPTION
 
 # -- shared filters --------------------------------------------------------------------------
 
@@ -44,6 +45,10 @@ FilterValue = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 FilterList = Annotated[list[FilterValue], msgspec.Meta(max_length=1000)]
 
 
+def _rule(field: str) -> msgspec.Meta:
+    return msgspec.Meta(description=FIELD_RULES[field])
+
+
 class DateRange(Message, kw_only=True):
     """An inclusive range of award dates."""
 
@@ -72,18 +77,17 @@ class ValueRange(Message, kw_only=True):
 
 
 class AwardFilters(Message, kw_only=True):
-    """Filters shared by export, aggregates and search; the names the dashboard already sends.
+    __doc__ = FILTERS_DESCRIPTION  # the rules live in filter_semantics (OpenAPI, docs, page)
 
-    Values are matched as data, never spliced into query text. Empty lists mean "no filter".
-    """
-
-    contractors: FilterList = []
-    organizations: FilterList = []
-    areas: FilterList = []
-    business_categories: FilterList = []
-    keywords: FilterList = []
-    time_ranges: Annotated[list[DateRange], msgspec.Meta(max_length=100)] = []
-    value_range: ValueRange | None = None
+    contractors: Annotated[FilterList, _rule("contractors")] = []
+    organizations: Annotated[FilterList, _rule("organizations")] = []
+    areas: Annotated[FilterList, _rule("areas")] = []
+    business_categories: Annotated[FilterList, _rule("business_categories")] = []
+    keywords: Annotated[FilterList, _rule("keywords")] = []
+    time_ranges: Annotated[
+        list[DateRange], msgspec.Meta(max_length=100, description=FIELD_RULES["time_ranges"])
+    ] = []
+    value_range: Annotated[ValueRange | None, _rule("value_range")] = None
 
 
 class SortKey(Message, kw_only=True):
@@ -168,6 +172,7 @@ class ExportRequest(JobRequest, tag="export", kw_only=True):
     columns: Annotated[list[AwardColumn], msgspec.Meta(min_length=1)] | None = None
     """Columns to include, in this order; all columns when omitted."""
     sort: Annotated[list[SortKey], msgspec.Meta(max_length=17)] = []
+    """Then ``award_reference_no``; without keys, dataset order (docs/filters.md)."""
 
 
 class AggregatesRequest(JobRequest, tag="aggregates", kw_only=True):
@@ -180,8 +185,7 @@ class AggregatesRequest(JobRequest, tag="aggregates", kw_only=True):
 class SearchRequest(JobRequest, tag="search", kw_only=True):
     """Full-table keyword search over award titles and names.
 
-    ``query`` holds terms that must all match (case-insensitive); a "quoted phrase" matches
-    as a whole.
+    ``query`` holds terms that must all match, read as keywords are (see ``AwardFilters``).
     """
 
     query: Annotated[str, msgspec.Meta(max_length=1000)] = ""
@@ -337,7 +341,7 @@ class MonthTotal(Message, kw_only=True):
 
 
 class GroupTotal(Message, kw_only=True):
-    """One name's awards in a top-N list (by total value, then count, then name)."""
+    """One name's awards in a top-N list (order: see ``AwardFilters``, Aggregates)."""
 
     name: str
     total: float
@@ -360,6 +364,8 @@ class AggregatesResult(Message, kw_only=True):
     """By ``procuring_entity``."""
     top_areas: list[GroupTotal] = []
     """By ``area_of_delivery``."""
+    top_regions: list[GroupTotal] = []
+    """By ``region`` (the ``areas`` filter takes both kinds of name)."""
     top_categories: list[GroupTotal] = []
     """By ``business_category``."""
 

@@ -14,6 +14,7 @@ import polars as pl
 
 from conveyor.aggregates_worker.errors import ComputationCancelledError
 from conveyor.aggregates_worker.hot_table import CATEGORICAL_COLUMNS, HotTable
+from conveyor.awards.folding import fold
 from conveyor.contracts.jobs import (
     AggregatesRequest,
     AggregatesResult,
@@ -30,6 +31,7 @@ TOP_COLUMNS = {
     "top_contractors": "awardee_name",
     "top_organizations": "procuring_entity",
     "top_areas": "area_of_delivery",
+    "top_regions": "region",
     "top_categories": "business_category",
 }
 """Result field -> the column its top-N list groups by."""
@@ -96,9 +98,13 @@ def _compute(
         # up from the days, not grouped again from the rows. Nulls are dropped after grouping:
         # filtering first would copy the columns of every row (once per query, in parallel).
         lazy.group_by("award_date").agg(totals).drop_nulls("award_date"),
-        *(_top(table, lazy, column, request.top_n) for column in TOP_COLUMNS.values()),
+        *(_top_candidates(lazy, column, request.top_n) for column in TOP_COLUMNS.values()),
     ]
-    summary, by_day, *tops = pl.collect_all(queries)
+    summary, by_day, *candidates = pl.collect_all(queries)
+    tops = [
+        _top(table, found, column, request.top_n)
+        for found, column in zip(candidates, TOP_COLUMNS.values(), strict=True)
+    ]
     month = pl.col("award_date").dt.year().cast(pl.Int32) * 100 + pl.col("award_date").dt.month()
     by_month = by_day.group_by(month.alias("month")).agg(pl.sum("total", "count")).sort("month")
     by_year = (
@@ -129,18 +135,36 @@ def _compute(
     return result
 
 
-def _top(table: HotTable, lazy: pl.LazyFrame, column: str, n: int) -> pl.LazyFrame:
-    """The ``n`` names with the highest total (then count, then name: a deterministic order)."""
+def _top_candidates(lazy: pl.LazyFrame, column: str, n: int) -> pl.LazyFrame:
+    """The groups of ``column`` that can make its top ``n``: those reaching the n-th highest
+    total (ties included), names still as codes."""
+    total = pl.col("total")
     return (
         lazy.group_by(column)
         .agg(_AMOUNT.sum().alias("total"), pl.len().alias("count"))
         .drop_nulls(column)
-        .with_columns(
-            # Names are codes into the table's texts; the few small columns are Enums.
-            pl.lit(table.texts).gather(pl.col(column)).alias(column)
-            if column in CATEGORICAL_COLUMNS
-            else pl.col(column).cast(pl.String)
+        .filter(total >= total.top_k(n).min())
+    )
+
+
+def _top(table: HotTable, candidates: pl.DataFrame, column: str, n: int) -> pl.DataFrame:
+    """The ``n`` names with the highest total, then count, then folded name, then exact name
+    (code point order): every tie broken, the same way everywhere (filter_semantics).
+
+    Names are looked up for the few candidates only, eagerly: as literals in the lazy query
+    the table's whole text columns were hashed on every run.
+    """
+    if column in CATEGORICAL_COLUMNS:  # codes into the table's texts, folded once at load
+        codes = candidates.get_column(column)
+        named = candidates.with_columns(
+            table.texts.gather(codes).alias(column), table.folded.gather(codes).alias("_folded")
         )
-        .sort(["total", "count", column], descending=[True, True, False])
+    else:  # the few small columns are Enums
+        named = candidates.with_columns(pl.col(column).cast(pl.String)).with_columns(
+            fold(pl.col(column)).alias("_folded")
+        )
+    return (
+        named.sort(["total", "count", "_folded", column], descending=[True, True, False, False])
         .head(n)
+        .select(column, "total", "count")
     )

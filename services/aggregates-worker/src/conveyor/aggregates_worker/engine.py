@@ -25,7 +25,7 @@ from conveyor.aggregates_worker.aggregates import compute_aggregates
 from conveyor.aggregates_worker.errors import ComputationCancelledError
 from conveyor.aggregates_worker.hot_table import HotTable, load_hot_table
 from conveyor.aggregates_worker.search import query_terms, search_awards
-from conveyor.awards.filters import keyword_terms
+from conveyor.awards.folding import search_terms
 from conveyor.awards.schema import dataset_version
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import AggregatesRequest, AwardFilters, CachedResult, SearchRequest
@@ -51,7 +51,7 @@ def normalised_filters(filters: AwardFilters) -> dict[str, Any]:
         "organizations": sorted(set(filters.organizations)),
         "areas": sorted(set(filters.areas)),
         "business_categories": sorted(set(filters.business_categories)),
-        "keywords": sorted(keyword_terms(filters.keywords)),
+        "keywords": sorted(search_terms(filters.keywords)),
         "time_ranges": sorted(
             {(r.start.isoformat(), r.end.isoformat()) for r in filters.time_ranges}
         ),

@@ -3,7 +3,7 @@
 Titles and names become 4-byte codes into one list of this table's texts, the small text
 columns Enums with sorted categories (1-2 bytes); group-bys run on integers and both sort by
 their text (codes through ``text_rank``). Keyword matching runs on the distinct texts,
-lowercased once at load (about a million distinct titles instead of ten million rows), and
+folded once at load (about a million distinct titles instead of ten million rows), and
 reaches the rows through their codes; name filters compare codes too. The reference columns,
 a different value in every row, are held as numbers (``references``), decoded only for a
 page's rows; the default order is ``order``, and ``RANK`` stands for it in other sorts.
@@ -23,8 +23,10 @@ import numpy as np
 import polars as pl
 
 from conveyor.aggregates_worker.errors import AggregatesError
+from conveyor.aggregates_worker.matcher import Matcher
 from conveyor.aggregates_worker.references import ReferenceCode, finish, prefix_of
-from conveyor.awards.filters import KEYWORD_COLUMNS, TIE_BREAKER, filter_expression, keyword_terms
+from conveyor.awards.filters import TIE_BREAKER, filter_expression
+from conveyor.awards.folding import fold_series, search_terms
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, dataset_version
 from conveyor.contracts.jobs import AwardFilters
 
@@ -51,95 +53,6 @@ class LoadCancelledError(AggregatesError):
     """Loading stopped because nobody waits for the table any more."""
 
 
-@dataclass(slots=True)
-class Matcher:
-    """Filters and search terms prepared against a table; evaluates the table or a slice.
-
-    Terms are matched against distinct texts, never per row: over every text of the table
-    for a whole-table mask (once, then kept), or over only the texts a slice uses, so a
-    search's first page costs work in proportion to the rows it looks at.
-    """
-
-    conditions: pl.Expr | None
-    """Every non-keyword filter (codes, dates, amounts); ``None`` when there is none."""
-    term_groups: tuple[tuple[str, ...], ...]
-    """The lowercased terms, in groups of up to 64 (one bit each)."""
-    lowered: pl.Series
-    """The table's keyword texts lowercased, by physical code."""
-    _bits: list[tuple[np.ndarray[Any, Any], int]] | None = None
-    """Per group, every code's bits and the value with all set (on first whole-table use)."""
-
-    @property
-    def everything(self) -> bool:
-        return self.conditions is None and not self.term_groups
-
-    @property
-    def columns(self) -> list[str]:
-        """The columns ``mask`` reads (a slice of rows needs only these gathered)."""
-        read = [] if self.conditions is None else self.conditions.meta.root_names()
-        if self.term_groups:
-            read.extend(KEYWORD_COLUMNS)
-        return list(dict.fromkeys(read))
-
-    def mask(self, frame: pl.DataFrame, *, part: bool = False) -> pl.Series | None:
-        """Rows of ``frame`` that match; ``None`` means all.
-
-        ``part``: ``frame`` is a small part of the table; only the texts it uses are matched.
-        """
-        if self.everything:
-            return None
-        columns: list[pl.Expr] = []
-        if self.conditions is not None:
-            columns.append(self.conditions)
-        for by_code, want in self._bits_of_part(frame) if part else self._all_bits():
-            if int(np.bitwise_or.reduce(by_code, initial=0)) != want:
-                # Some term occurs in none of these texts.
-                return pl.Series("mask", np.zeros(frame.height, dtype=bool))
-            # A row's bits are the OR of its four columns' bits (one gather per column,
-            # whatever the number of terms); it matches when every bit is set.
-            codes = pl.Series(by_code)
-            bits = pl.reduce(
-                lambda a, b: a | b,
-                [
-                    pl.lit(codes).gather(pl.col(c).to_physical()).fill_null(0)
-                    for c in KEYWORD_COLUMNS
-                ],
-            )
-            columns.append(bits == want)
-        return frame.select(pl.all_horizontal(columns).alias("mask")).to_series()
-
-    def _all_bits(self) -> list[tuple[np.ndarray[Any, Any], int]]:
-        if self._bits is None:
-            self._bits = [_term_bits(self.lowered, terms) for terms in self.term_groups]
-        return self._bits
-
-    def _bits_of_part(self, frame: pl.DataFrame) -> list[tuple[np.ndarray[Any, Any], int]]:
-        used = np.zeros(len(self.lowered), dtype=bool)
-        for column in KEYWORD_COLUMNS:
-            used[frame.get_column(column).to_physical().drop_nulls().to_numpy()] = True
-        codes = np.flatnonzero(used)
-        texts = self.lowered.gather(pl.Series(codes.astype(np.uint32)))
-        found = []
-        for terms in self.term_groups:
-            some, want = _term_bits(texts, terms)
-            by_code = np.zeros(len(self.lowered), dtype=some.dtype)
-            by_code[codes] = some
-            found.append((by_code, want))
-        return found
-
-
-def _term_bits(texts: pl.Series, terms: Sequence[str]) -> tuple[np.ndarray[Any, Any], int]:
-    """Each text's bits (one per term it contains, literally) and the value with all set."""
-    dtype = next(
-        d for d in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(d).bits >= len(terms)
-    )
-    bits = np.zeros(len(texts), dtype=dtype)
-    for index, term in enumerate(terms):
-        hit = texts.str.contains(term, literal=True).fill_null(False).to_numpy()
-        bits[hit] |= dtype(1 << index)
-    return bits, (1 << len(terms)) - 1
-
-
 @dataclass(frozen=True, slots=True)
 class HotTable:
     """One dataset version in memory. Immutable: a new version is a new table."""
@@ -154,8 +67,8 @@ class HotTable:
     first page walks it and stops early."""
     texts: pl.Series
     """The four text columns' texts by code (they share one dictionary; null for no code)."""
-    lowered: pl.Series
-    """``texts`` lowercased, by code."""
+    folded: pl.Series
+    """``texts`` folded as keywords are (``conveyor.awards.folding.fold``), by code."""
     text_rank: pl.Series
     """Each code's place in text order (sorting by a text column sorts by this)."""
     references: dict[str, ReferenceCode] = field(default_factory=dict)
@@ -178,14 +91,14 @@ class HotTable:
         return self.matcher(filters).mask(self.frame)
 
     def terms_mask(self, terms: Sequence[str]) -> pl.Series | None:
-        """Rows where every lowercased ``term`` occurs literally in one keyword column.
+        """Rows where every folded ``term`` occurs literally in one keyword column.
 
         ``None`` (all rows) when there are no terms. A null column never matches.
         """
         return self.matcher(AwardFilters(), terms).mask(self.frame)
 
     def matcher(self, filters: AwardFilters, terms: Sequence[str] = ()) -> Matcher:
-        """``filters`` and the extra search ``terms`` (lowercased), prepared for ``mask``."""
+        """``filters`` and the extra search ``terms`` (folded), prepared for ``mask``."""
         conditions: list[pl.Expr] = [
             self._equals_any(column, values)
             for column, values in (
@@ -203,11 +116,11 @@ class HotTable:
         ranges = AwardFilters(time_ranges=filters.time_ranges, value_range=filters.value_range)
         if _has_conditions(ranges):
             conditions.append(filter_expression(ranges))
-        every_term = list(dict.fromkeys([*keyword_terms(filters.keywords), *terms]))
+        every_term = list(dict.fromkeys([*search_terms(filters.keywords), *terms]))
         return Matcher(
             conditions=pl.all_horizontal(conditions) if conditions else None,
             term_groups=tuple(tuple(every_term[i : i + 64]) for i in range(0, len(every_term), 64)),
-            lowered=self.lowered,
+            folded=self.folded,
         )
 
     def _equals_any(self, column: str, values: Sequence[str]) -> pl.Expr:
@@ -297,10 +210,10 @@ def _load(
     rank[order] = np.arange(order.size, dtype=np.uint32)
     frame = frame.with_columns(pl.Series(RANK, rank))
     del rank
-    lowered = texts_by_code.str.to_lowercase()
+    folded = fold_series(texts_by_code)
     text_rank = texts_by_code.rank("ordinal").cast(pl.UInt32)
     step()
-    return HotTable(version, frame, order, texts_by_code, lowered, text_rank, references)
+    return HotTable(version, frame, order, texts_by_code, folded, text_rank, references)
 
 
 def _read_files(

@@ -5,7 +5,6 @@ Synchronous: runs in a worker thread, checking for cancellation between its step
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,15 +19,15 @@ from conveyor.aggregates_worker.hot_table import (
     ENUM_COLUMNS,
     RANK,
     HotTable,
-    Matcher,
 )
-from conveyor.awards.filters import TIE_BREAKER, keyword_terms, sort_columns
+from conveyor.aggregates_worker.matcher import Matcher
+from conveyor.awards.filters import TIE_BREAKER, sort_columns
+from conveyor.awards.folding import search_terms
 from conveyor.contracts.jobs import Award, SearchRequest, SearchResult
 
 Progress = Callable[[int, int, str], None]
 """``(steps_done, steps_total, message)``."""
 
-_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _POSITION = "_position"
 CODED_COLUMNS = (*CATEGORICAL_COLUMNS, *ENUM_COLUMNS)
 _FIRST_SLICE = 65_536
@@ -41,13 +40,8 @@ _MAX_COUNTS = 256
 
 
 def query_terms(query: str) -> list[str]:
-    """The terms a query requires: words, and "quoted phrases" kept whole; lowercased, once each.
-
-    An unclosed quote runs to the end of the query; quotes inside a word are part of it.
-    """
-    raw = [phrase if phrase is not None and word is None else word for phrase, word in
-           ((m.group(1), m.group(2)) for m in _TOKEN.finditer(query))]  # fmt: skip
-    return keyword_terms([" ".join(t.split()) for t in raw if t])
+    """The folded terms a query requires, read as keywords are (``search_terms``)."""
+    return search_terms([query])
 
 
 def search_awards(

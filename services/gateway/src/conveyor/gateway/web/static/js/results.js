@@ -91,6 +91,7 @@ const BREAKDOWNS = [
   { key: "top_contractors", title: "Top contractors", label: "name", kind: "bars" },
   { key: "top_organizations", title: "Top procuring entities", label: "name", kind: "bars" },
   { key: "top_areas", title: "Top areas of delivery", label: "name", kind: "bars" },
+  { key: "top_regions", title: "Top regions", label: "name", kind: "bars" },
   { key: "top_categories", title: "Top business categories", label: "name", kind: "bars" },
 ];
 
