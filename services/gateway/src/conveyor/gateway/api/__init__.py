@@ -5,7 +5,16 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from conveyor.gateway.api import asyncapi, download, health, jobs, openapi, schedules, submit
+from conveyor.gateway.api import (
+    asyncapi,
+    download,
+    health,
+    jobs,
+    openapi,
+    schedules,
+    statistics,
+    submit,
+)
 from conveyor.gateway.api._routes import Route
 from conveyor.gateway.api.admin import ROUTES as ADMIN_ROUTES
 from conveyor.gateway.api.results import ROUTES as RESULT_ROUTES
@@ -18,6 +27,7 @@ ROUTES: list[Route] = [
     *health.ROUTES,
     *openapi.ROUTES,
     *schedules.ROUTES,
+    *statistics.ROUTES,
     *asyncapi.ROUTES,
     *ADMIN_ROUTES,
 ]
