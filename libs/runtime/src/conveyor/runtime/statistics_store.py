@@ -75,7 +75,7 @@ class StatisticsStore:
         return [(d, _decode(body)) for d, body in zip(wanted, bodies, strict=True)]
 
 
-def _decode(body: bytes | None) -> DailyStatistics | None:
+def _decode(body: bytes | str | None) -> DailyStatistics | None:
     if body is None:
         return None
     try:
