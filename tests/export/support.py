@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 from openpyxl import load_workbook
+from openpyxl.utils.escape import unescape
 
 from conveyor.awards.schema import DATE_COLUMNS, MONEY_COLUMNS, dataset_files
 from conveyor.contracts.jobs import AWARD_COLUMNS, ExportRequest
@@ -18,7 +19,11 @@ Row = tuple[Any, ...]
 
 
 def read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and data rows of every sheet (each sheet must repeat the header); dates as dates."""
+    """Header and data rows of every sheet (each sheet must repeat the header); dates as dates.
+
+    openpyxl hands over text as written: its ``_xHHHH_`` escapes are decoded here, as the
+    spec says and as Excel and LibreOffice do.
+    """
     wb = load_workbook(path, read_only=True)
     header: list[str] | None = None
     rows: list[Row] = []
@@ -30,10 +35,16 @@ def read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
         for row in sheet:
             # Read-only openpyxl ends a row at its last cell; null values are no cell at all.
             padded = (*row, *[None] * (len(first) - len(row)))
-            rows.append(tuple(v.date() if isinstance(v, dt.datetime) else v for v in padded))
+            rows.append(tuple(_xlsx_value(v) for v in padded))
     wb.close()
     assert header is not None
     return header, rows
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return unescape(value) if isinstance(value, str) else value
 
 
 def read_csv(path: Path) -> tuple[list[str], list[Row]]:

@@ -41,6 +41,7 @@ class ExportConfig:
     chunk_rows: int = 50_000
     max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET
     ttl: dt.timedelta = dt.timedelta(hours=24)
+    neutralise_formulas: bool = True
 
     @classmethod
     def from_settings(cls, settings: ExportSettings) -> ExportConfig:
@@ -49,6 +50,7 @@ class ExportConfig:
             chunk_rows=settings.export_chunk_rows,
             max_rows_per_sheet=settings.xlsx_max_rows_per_sheet,
             ttl=dt.timedelta(hours=settings.export_ttl_hours),
+            neutralise_formulas=settings.csv_neutralise_formulas,
         )
 
     @property
@@ -78,6 +80,8 @@ async def export_awards(
         written.seconds,
         written.size_bytes,
     )
+    if written.truncated_cells:
+        log.warning("%s: %d text cells cut at Excel's limit", relative, written.truncated_cells)
     finished = utcnow()
     return FileResult(
         filename=f"awards-{finished:%Y%m%d-%H%M%S}.{request.format}",
@@ -86,6 +90,7 @@ async def export_awards(
         size_bytes=written.size_bytes,
         rows=written.rows,
         expires_at=finished + exports.ttl,
+        truncated_cells=written.truncated_cells,
     )
 
 
@@ -107,6 +112,7 @@ async def _write_in_thread(
             progress=progress,
             chunk_rows=exports.chunk_rows,
             max_rows_per_sheet=exports.max_rows_per_sheet,
+            neutralise_formulas=exports.neutralise_formulas,
         )
     )
     try:

@@ -21,3 +21,5 @@ class ExportSettings(WorkerSettings, kw_only=True, frozen=True):
     """Rows read, written and reported per step; cancellation is noticed between steps."""
     export_ttl_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
     """Hours an export can be downloaded before it expires."""
+    csv_neutralise_formulas: bool = True
+    """CSV: prefix text cells starting with = + - @ tab or CR with ' (spreadsheets run them)."""
