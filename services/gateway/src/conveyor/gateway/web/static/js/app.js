@@ -2,6 +2,7 @@
 
 import { AdminView } from "./admin.js";
 import { Api, claimsOf } from "./api.js";
+import { DailyStatsCard } from "./daily_stats.js";
 import { $, notify } from "./dom.js";
 import { setUpSubmitForm } from "./forms.js";
 import { JobBoard } from "./jobs.js";
@@ -37,6 +38,7 @@ function showTab(name) {
     $(`#${tab.getAttribute("aria-controls")}`).hidden = !selected;
   }
   if (name === "admin" && session) session.admin.refresh();
+  if (name === "results" && session) session.dailyStats.refresh();
 }
 
 // The tabs pattern: arrow keys move between tabs, Tab moves on into the panel.
@@ -103,7 +105,7 @@ function signIn(token) {
     onUnauthorized: (reason) => signOut(`Signed out: ${reason || "the token was refused"}`),
   });
   const admin = new AdminView({ api });
-  session = { api, board, feed, admin };
+  session = { api, board, feed, admin, dailyStats: new DailyStatsCard({ api }) };
   $("#who").textContent = `${claims.sub}${roles.length ? ` (${roles.join(", ")})` : ""}`;
   $("#tab-admin").hidden = !observer;
   $("#sign-in").hidden = true;

@@ -157,7 +157,8 @@ export class JobBoard {
       h("td", { title: record.job_id }, h("code", {}, shortId(record.job_id))),
       h("td", {}, record.job_type),
       h("td", { class: "state" }, h("span", { class: `badge ${record.state}` }, record.state),
-        record.error ? h("div", { class: "error-text" }, record.error.message) : null),
+        record.error ? h("div", { class: "error-text" }, record.error.message) : null,
+        truncatedNote(record)),
       h("td", { class: "progress" }, bar, h("span", { class: "percent" }, `${percent} %`),
         progress.message ? h("div", { class: "hint" }, progress.message) : null),
       h("td", { class: "rows" }, total !== null ? `${formatNumber(done)} / ${formatNumber(total)}` : ""),
@@ -233,6 +234,14 @@ export class JobBoard {
       notify(`Could not retry: ${error.message}`, "error");
     }
   }
+}
+
+// An xlsx export whose longest texts did not fit in a cell says so where its state is.
+function truncatedNote(record) {
+  const cells = record.result?.truncated_cells;
+  if (!cells) return null;
+  return h("div", { class: "warning-text truncated" },
+    `${formatNumber(cells)} ${cells === 1 ? "cell" : "cells"} cut at Excel's 32,767 characters`);
 }
 
 export function shortId(jobId) {
