@@ -14,6 +14,7 @@ from openpyxl.utils.escape import unescape
 
 from conveyor.awards.schema import DATE_COLUMNS, MONEY_COLUMNS, dataset_files
 from conveyor.contracts.jobs import AWARD_COLUMNS, ExportRequest
+from conveyor.export_worker.csv_formulas import restore_formulas
 
 Row = tuple[Any, ...]
 
@@ -47,13 +48,15 @@ def _xlsx_value(value: Any) -> Any:
     return unescape(value) if isinstance(value, str) else value
 
 
-def read_csv(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and rows, typed back by column name (an empty field is null)."""
+def read_csv(path: Path, *, neutralised: bool = True) -> tuple[list[str], list[Row]]:
+    """Header and rows, typed back by column name (an empty field is null); text that formula
+    neutralisation prefixed (the default) is restored."""
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.reader(file)
         header = next(reader)
         rows = [
-            tuple(_typed(name, v) for name, v in zip(header, row, strict=True)) for row in reader
+            tuple(_typed(name, v, neutralised) for name, v in zip(header, row, strict=True))
+            for row in reader
         ]
     return header, rows
 
@@ -66,14 +69,14 @@ def read_parquet(path: Path) -> tuple[list[str], list[Row]]:
 READERS = {"xlsx": read_xlsx, "csv": read_csv, "parquet": read_parquet}
 
 
-def _typed(name: str, value: str) -> Any:
+def _typed(name: str, value: str, neutralised: bool = False) -> Any:
     if value == "":
         return None
     if name in MONEY_COLUMNS:
         return float(value)
     if name in DATE_COLUMNS:
         return dt.date.fromisoformat(value)
-    return value
+    return restore_formulas(value) if neutralised else value
 
 
 def dataset_rows(directory: Path) -> list[dict[str, Any]]:

@@ -131,7 +131,7 @@ def test_csv_without_neutralisation_holds_every_cell_as_it_is(
     hostile_dataset: Path, tmp_path: Path
 ) -> None:
     export(hostile_dataset, "csv", tmp_path / "raw.csv", neutralise_formulas=False)
-    assert read_csv(tmp_path / "raw.csv") == expected_rows(hostile_dataset)
+    assert read_csv(tmp_path / "raw.csv", neutralised=False) == expected_rows(hostile_dataset)
 
 
 def test_neutralised_csv_starts_no_text_cell_with_a_formula_and_keeps_numbers_numbers(
@@ -163,7 +163,8 @@ def test_neutralised_csv_starts_no_text_cell_with_a_formula_and_keeps_numbers_nu
         writer = csv.writer(file)
         writer.writerow(header)
         writer.writerows([restored(n, v) for n, v in zip(header, row, strict=True)] for row in raw)
-    assert read_csv(unprefixed) == (header, expected)
+    assert read_csv(unprefixed, neutralised=False) == (header, expected)
+    assert read_csv(tmp_path / "safe.csv") == (header, expected)  # the readers' own restoring
 
 
 def test_xlsx_read_by_openpyxl_matches_the_csv_with_long_text_cut_and_counted(
@@ -171,7 +172,7 @@ def test_xlsx_read_by_openpyxl_matches_the_csv_with_long_text_cut_and_counted(
 ) -> None:
     written = export(hostile_dataset, "xlsx", tmp_path / "out.xlsx", max_rows_per_sheet=40)
     export(hostile_dataset, "csv", tmp_path / "raw.csv", neutralise_formulas=False)
-    header, rows = read_csv(tmp_path / "raw.csv")
+    header, rows = read_csv(tmp_path / "raw.csv", neutralised=False)
     expected = [tuple(xlsx_cell(v) for v in row) for row in rows]
     assert read_xlsx(tmp_path / "out.xlsx") == (header, expected)
     long_cells = sum(utf16_units(v) > EXCEL_CELL for row in rows for v in row if isinstance(v, str))
@@ -192,7 +193,7 @@ def test_xlsx_read_by_libreoffice_matches_the_csv(hostile_dataset: Path, tmp_pat
         pytest.fail("LibreOffice Calc is needed: apt-get install -y libreoffice-calc-nogui")
     export(hostile_dataset, "xlsx", tmp_path / "awards.xlsx", max_rows_per_sheet=40)
     export(hostile_dataset, "csv", tmp_path / "raw.csv", neutralise_formulas=False)
-    header, rows = read_csv(tmp_path / "raw.csv")
+    header, rows = read_csv(tmp_path / "raw.csv", neutralised=False)
     out = tmp_path / "libreoffice"
     # Field options: comma, double quotes, UTF-8, from line 1, raw values (not as shown),
     # every sheet to its own file (-1).
@@ -217,7 +218,7 @@ def test_xlsx_read_by_libreoffice_matches_the_csv(hostile_dataset: Path, tmp_pat
     assert [p.name for p in sheets] == [f"awards-{name}.csv" for name in names]
     read: list[Row] = []
     for sheet in sheets:
-        sheet_header, sheet_rows = read_csv(sheet)
+        sheet_header, sheet_rows = read_csv(sheet, neutralised=False)
         assert sheet_header == header
         read.extend(sheet_rows)
     # Calc keeps a line break as a line feed alone: a CR LF in a cell loads as LF (a lone CR
