@@ -19,6 +19,22 @@ CASES = [
     ("'=1", "'=1"),
     ("", ""),
     ("plain", "plain"),
+    # Neighbours of the triggers in character order: the range checks must not catch them.
+    ("?x", "?x"),
+    (">x", ">x"),
+    ("<x", "<x"),
+    (",x", ",x"),
+    (".x", ".x"),
+    ("*x", "*x"),
+    ("\nx", "\nx"),
+    ("\x0bx", "\x0bx"),
+    ("\x0ex", "\x0ex"),
+    ("\x08x", "\x08x"),
+    ("Ax", "Ax"),
+    ("0-1", "0-1"),
+    ("Ω=1", "Ω=1"),
+    ("=", "'="),
+    ("@", "'@"),
 ]
 
 
