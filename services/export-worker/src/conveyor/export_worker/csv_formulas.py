@@ -14,6 +14,8 @@ for consumers that are not spreadsheets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -35,20 +37,31 @@ def neutralise_formulas(chunk: pl.DataFrame) -> pl.DataFrame:
     text_columns = [name for name, dtype in chunk.schema.items() if dtype == pl.String]
     if not text_columns or not chunk.height:
         return chunk
-    # Most columns of most chunks hold no such cell: two cheap looks before copying one.
-    low = chunk.select((pl.col(c) < _ABOVE_TRIGGERS).any() for c in text_columns).row(0)
-    suspects = [c for c, found in zip(text_columns, low, strict=True) if found]
-    if not suspects:
-        return chunk
-    found = chunk.select(_starts_formula(pl.col(c)).any() for c in suspects).row(0)
+    # Most columns of most chunks hold no such cell: cheap looks narrow the columns down
+    # before the exact one, and a column is copied only when it has a cell to change.
+    suspects = _columns_where(chunk, text_columns, lambda text: text < _ABOVE_TRIGGERS)
+    # Digits sort among the triggers and start many reference numbers: set them aside.
+    suspects = _columns_where(
+        chunk, suspects, lambda text: (text < "0") | ((text >= ":") & (text < _ABOVE_TRIGGERS))
+    )
+    found = _columns_where(chunk, suspects, _starts_formula)
     return chunk.with_columns(
         pl.when(_starts_formula(pl.col(c)))
         .then(pl.lit("'") + pl.col(c))
         .otherwise(pl.col(c))
         .alias(c)
-        for c, hit in zip(suspects, found, strict=True)
-        if hit
+        for c in found
     )
+
+
+def _columns_where(
+    chunk: pl.DataFrame, columns: list[str], test: Callable[[pl.Expr], pl.Expr]
+) -> list[str]:
+    """The ``columns`` of ``chunk`` where ``test`` holds for some cell."""
+    if not columns:
+        return []
+    hits = chunk.select(test(pl.col(c)).any().alias(c) for c in columns).row(0)
+    return [c for c, hit in zip(columns, hits, strict=True) if hit]
 
 
 def restore_formulas(text: str) -> str:
