@@ -10,16 +10,22 @@ from typing import Any
 
 import polars as pl
 from openpyxl import load_workbook
+from openpyxl.utils.escape import unescape
 
 from conveyor.awards.schema import DATE_COLUMNS, MONEY_COLUMNS, dataset_files
 from conveyor.contracts.jobs import AWARD_COLUMNS, ExportRequest
+from conveyor.export_worker.csv_formulas import restore_formulas
 from tests.support import folding
 
 Row = tuple[Any, ...]
 
 
 def read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and data rows of every sheet (each sheet must repeat the header); dates as dates."""
+    """Header and data rows of every sheet (each sheet must repeat the header); dates as dates.
+
+    openpyxl hands over text as written: its ``_xHHHH_`` escapes are decoded here, as the
+    spec says and as Excel and LibreOffice do.
+    """
     wb = load_workbook(path, read_only=True)
     header: list[str] | None = None
     rows: list[Row] = []
@@ -31,19 +37,27 @@ def read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
         for row in sheet:
             # Read-only openpyxl ends a row at its last cell; null values are no cell at all.
             padded = (*row, *[None] * (len(first) - len(row)))
-            rows.append(tuple(v.date() if isinstance(v, dt.datetime) else v for v in padded))
+            rows.append(tuple(_xlsx_value(v) for v in padded))
     wb.close()
     assert header is not None
     return header, rows
 
 
-def read_csv(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and rows, typed back by column name (an empty field is null)."""
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return unescape(value) if isinstance(value, str) else value
+
+
+def read_csv(path: Path, *, neutralised: bool = True) -> tuple[list[str], list[Row]]:
+    """Header and rows, typed back by column name (an empty field is null); text that formula
+    neutralisation prefixed (the default) is restored."""
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.reader(file)
         header = next(reader)
         rows = [
-            tuple(_typed(name, v) for name, v in zip(header, row, strict=True)) for row in reader
+            tuple(_typed(name, v, neutralised) for name, v in zip(header, row, strict=True))
+            for row in reader
         ]
     return header, rows
 
@@ -56,14 +70,14 @@ def read_parquet(path: Path) -> tuple[list[str], list[Row]]:
 READERS = {"xlsx": read_xlsx, "csv": read_csv, "parquet": read_parquet}
 
 
-def _typed(name: str, value: str) -> Any:
+def _typed(name: str, value: str, neutralised: bool = False) -> Any:
     if value == "":
         return None
     if name in MONEY_COLUMNS:
         return float(value)
     if name in DATE_COLUMNS:
         return dt.date.fromisoformat(value)
-    return value
+    return restore_formulas(value) if neutralised else value
 
 
 def dataset_rows(directory: Path) -> list[dict[str, Any]]:

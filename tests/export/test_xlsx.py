@@ -11,12 +11,8 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
-from conveyor.export_worker.xlsx import (
-    MAX_CELL_CHARS,
-    MAX_DATA_ROWS_PER_SHEET,
-    XlsxWriter,
-    column_letter,
-)
+from conveyor.export_worker.xlsx import MAX_DATA_ROWS_PER_SHEET, XlsxWriter, column_letter
+from conveyor.export_worker.xlsx_text import MAX_CELL_CHARS
 from tests.export.support import read_xlsx
 
 FRAME = pl.DataFrame(
@@ -35,11 +31,12 @@ FRAME = pl.DataFrame(
 )
 
 
-def write(path: Path, frame: pl.DataFrame, *, chunk: int = 2, **options: int) -> None:
+def write(path: Path, frame: pl.DataFrame, *, chunk: int = 2, **options: int) -> XlsxWriter:
     writer = XlsxWriter(str(path), frame.schema, **options)
     for part in frame.iter_slices(chunk):
         writer.write(part)
     writer.close()
+    return writer
 
 
 def test_column_letters_run_from_a_to_z_then_aa() -> None:
@@ -104,12 +101,13 @@ def test_rows_past_the_sheet_limit_continue_on_a_new_sheet_with_the_header(
     assert all(ws.freeze_panes == "A2" for ws in wb.worksheets)
 
 
-def test_text_excel_cannot_hold_is_cleaned_rather_than_breaking_the_file(tmp_path: Path) -> None:
-    frame = pl.DataFrame({"s": ["bell\x07 and nul\x00", "x" * (MAX_CELL_CHARS + 10)]})
+def test_control_characters_are_escaped_and_long_text_cut_and_counted(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"s": ["bell\x07 and nul\x00", "x" * (MAX_CELL_CHARS + 10), "y"]})
     path = tmp_path / "odd.xlsx"
-    write(path, frame)
+    writer = write(path, frame)
     _, rows = read_xlsx(path)
-    assert rows == [("bell and nul",), ("x" * MAX_CELL_CHARS,)]
+    assert rows == [("bell\x07 and nul\x00",), ("x" * MAX_CELL_CHARS,), ("y",)]
+    assert writer.truncated_cells == 1
 
 
 def test_the_workbook_streams_to_a_file_object(tmp_path: Path) -> None:

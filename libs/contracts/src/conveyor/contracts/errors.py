@@ -16,6 +16,8 @@ class ErrorCode(enum.StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    NO_STATISTICS = "no_statistics"
+    """No daily statistics are cached for the day asked for (not computed, or expired)."""
     CONFLICT = "conflict"
     """E.g. an Idempotency-Key reused with a different body, or cancelling a finished job."""
     PAYLOAD_TOO_LARGE = "payload_too_large"

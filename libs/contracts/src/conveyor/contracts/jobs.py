@@ -288,6 +288,8 @@ class FileResult(JobResult, tag="file", kw_only=True):
     size_bytes: int
     rows: int
     expires_at: dt.datetime
+    truncated_cells: int = 0
+    """xlsx: text cells cut at Excel's limit of 32,767 characters (UTF-16 code units)."""
 
 
 class CachedResult(JobResult, tag="cached", kw_only=True):

@@ -24,3 +24,18 @@ class DailyStatistics(Message, kw_only=True):
     last_award_date: dt.date | None
     day_awards: int
     day_contract_amount: float
+
+
+MAX_STATISTICS_RANGE_DAYS = 31
+"""The most days one ``GET /api/v1/statistics/daily?from=&to=`` may span (both ends included)."""
+
+
+class DailyStatisticsRange(Message, kw_only=True):
+    """The cached daily statistics of the days from ``start`` to ``end``, both included."""
+
+    start: dt.date
+    end: dt.date
+    days: list[DailyStatistics]
+    """Oldest first; only the days that have statistics."""
+    missing: list[dt.date]
+    """Days of the range with none cached (not computed, or expired)."""

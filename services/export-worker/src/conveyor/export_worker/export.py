@@ -20,6 +20,7 @@ import polars as pl
 from conveyor.awards.filters import apply_filters, apply_sort
 from conveyor.awards.schema import AWARDS_SCHEMA, dataset_files, temporary_name
 from conveyor.contracts.jobs import AWARD_COLUMNS, AwardFilters, ExportFormat, SortKey
+from conveyor.export_worker.csv_formulas import neutralise_formulas
 from conveyor.export_worker.errors import (
     DatasetMissingError,
     ExportCancelledError,
@@ -46,6 +47,8 @@ class Written:
     rows: int
     size_bytes: int
     seconds: float
+    truncated_cells: int = 0
+    """xlsx: text cells cut at Excel's limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,7 @@ def write_export(
     chunk_rows: int = 50_000,
     max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET,
     max_rows: int | None = None,
+    neutralise_formulas: bool = True,
 ) -> Written:
     """Write ``query`` to ``final`` in ``format``; nothing is left at ``final`` unless it succeeds.
 
@@ -116,6 +120,7 @@ def write_export(
     half an export; a failure or cancellation removes the temporary file. Raises
     ``ExportCancelledError`` when ``cancelled`` is set (checked before every chunk), and
     ``ExportTooLargeError`` before writing anything when more than ``max_rows`` rows match.
+    ``neutralise_formulas``: CSV text cells that would start a formula get a leading ``'``.
     """
     started = time.monotonic()
     total = int(query.lazy().select(pl.len()).collect().item())
@@ -124,13 +129,14 @@ def write_export(
     progress(0, total)
     counter = _Counter(total, cancelled, progress)
     tmp = temporary_name(final)
+    truncated = 0
     try:
         with tmp.open("wb") as file:
             match format:
                 case "xlsx":
-                    _write_xlsx(query, file, counter, chunk_rows, max_rows_per_sheet)
+                    truncated = _write_xlsx(query, file, counter, chunk_rows, max_rows_per_sheet)
                 case "csv":
-                    _write_csv(query, file, counter, chunk_rows)
+                    _write_csv(query, file, counter, chunk_rows, neutralise_formulas)
                 case "parquet":
                     _write_parquet(query, file, counter, chunk_rows)
             file.flush()
@@ -139,7 +145,8 @@ def write_export(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return Written(final, counter.rows, final.stat().st_size, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return Written(final, counter.rows, final.stat().st_size, seconds, truncated)
 
 
 class _Counter:
@@ -170,7 +177,7 @@ class _Counter:
 
 def _write_xlsx(
     query: ExportQuery, file: IO[bytes], counter: _Counter, chunk_rows: int, per_sheet: int
-) -> None:
+) -> int:
     writer = XlsxWriter(file, query.lazy().collect_schema(), max_rows_per_sheet=per_sheet)
     try:
         for chunk in counter.chunks(query, chunk_rows):
@@ -181,13 +188,16 @@ def _write_xlsx(
     except BaseException:
         writer.abort()
         raise
+    return writer.truncated_cells
 
 
-def _write_csv(query: ExportQuery, file: IO[bytes], counter: _Counter, chunk_rows: int) -> None:
+def _write_csv(
+    query: ExportQuery, file: IO[bytes], counter: _Counter, chunk_rows: int, neutralise: bool
+) -> None:
     # The header comes from the schema, so an empty result is a header-only file.
     pl.DataFrame(schema=query.lazy().collect_schema()).write_csv(file)
     for chunk in counter.chunks(query, chunk_rows):
-        chunk.write_csv(file, include_header=False)
+        (neutralise_formulas(chunk) if neutralise else chunk).write_csv(file, include_header=False)
         counter.add(chunk.height)
 
 

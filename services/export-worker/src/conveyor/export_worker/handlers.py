@@ -49,6 +49,7 @@ class ExportConfig:
     max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET
     ttl: dt.timedelta = dt.timedelta(hours=24)
     max_rows: int | None = None
+    neutralise_formulas: bool = True
 
     @classmethod
     def from_settings(cls, settings: ExportSettings) -> ExportConfig:
@@ -58,6 +59,7 @@ class ExportConfig:
             max_rows_per_sheet=settings.xlsx_max_rows_per_sheet,
             ttl=dt.timedelta(hours=settings.export_ttl_hours),
             max_rows=settings.export_max_rows,
+            neutralise_formulas=settings.csv_neutralise_formulas,
         )
 
     @property
@@ -92,6 +94,8 @@ async def export_awards(
         written.seconds,
         written.size_bytes,
     )
+    if written.truncated_cells:
+        log.warning("%s: %d text cells cut at Excel's limit", relative, written.truncated_cells)
     finished = utcnow()
     return FileResult(
         filename=f"awards-{finished:%Y%m%d-%H%M%S}.{request.format}",
@@ -100,6 +104,7 @@ async def export_awards(
         size_bytes=written.size_bytes,
         rows=written.rows,
         expires_at=finished + exports.ttl,
+        truncated_cells=written.truncated_cells,
     )
 
 
@@ -122,6 +127,7 @@ async def _write_in_thread(
             chunk_rows=exports.chunk_rows,
             max_rows_per_sheet=exports.max_rows_per_sheet,
             max_rows=exports.max_rows,
+            neutralise_formulas=exports.neutralise_formulas,
         )
     )
     try:

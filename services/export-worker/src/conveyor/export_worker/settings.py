@@ -25,3 +25,5 @@ class ExportSettings(WorkerSettings, kw_only=True, frozen=True):
     """Rows one export may hold; a job whose filters match more fails before writing."""
     export_quota_bytes: Annotated[int, msgspec.Meta(ge=1)] = 5 * 1024**3
     """Bytes of unexpired exports one owner may keep; an export past it fails (nothing evicted)."""
+    csv_neutralise_formulas: bool = True
+    """CSV: prefix text cells starting with = + - @ tab or CR with ' (spreadsheets run them)."""

@@ -7,6 +7,7 @@ string expressions run by polars' streaming engine, the rows' XML reaches Python
 buffer per 10,000 rows, and ISA-L deflates it in a second thread while the next rows are
 built (both release the GIL). Measured in ``bench/export_xlsx_writers.py``.
 
+Text cells: see ``xlsx_text`` (Excel's length limit, control characters as ``_xHHHH_``).
 The workbook: one or more sheets of at most ``max_rows_per_sheet`` data rows, each with a bold
 frozen header row and an autofilter over its data; text as inline strings, numbers as numbers
 (``#,##0.00``), dates as date serials with a ``yyyy-mm-dd`` format. An empty result is a sheet
@@ -27,11 +28,11 @@ from xml.sax.saxutils import escape, quoteattr
 import polars as pl
 from isal import isal_zlib
 
+from conveyor.export_worker.xlsx_text import prepare_text
+
 EXCEL_MAX_ROWS = 1_048_576
 """Rows in an Excel sheet, the header row included."""
 MAX_DATA_ROWS_PER_SHEET = EXCEL_MAX_ROWS - 1
-MAX_CELL_CHARS = 32_767
-"""Excel's limit on the text of one cell; longer text is cut there."""
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET_NAME = "Awards"
 
@@ -44,7 +45,6 @@ _XML_ROWS = 10_000
 """Rows turned into XML at once: about 11 MB of it, of which two are in memory at a time."""
 _WIDEST_COLUMN = 60.0
 _STYLE_HEADER, _STYLE_DATE, _STYLE_NUMBER = 1, 2, 3
-_INVALID_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -83,6 +83,8 @@ class XlsxWriter:
         self.schema = schema
         self.max_rows_per_sheet = max_rows_per_sheet
         self.rows = 0
+        self.truncated_cells = 0
+        """Text cells cut at Excel's limit (see ``xlsx_text``)."""
         self._compresslevel = compresslevel
         self._zip = zipfile.ZipFile(
             file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
@@ -212,10 +214,12 @@ class XlsxWriter:
         pieces.append(pl.lit("</row>"))
         # Two steps, so that each escaped text is computed once; the streaming engine spreads
         # the work over every core.
+        text = prepare_text(chunk)
+        self.truncated_cells += text.truncated_cells
         xml = (
-            chunk.with_row_index(row, offset=first_row)
+            text.frame.with_row_index(row, offset=first_row)
             .lazy()
-            .with_columns(*_prepare(chunk), pl.col(row).cast(pl.String))
+            .with_columns(*text.columns, pl.col(row).cast(pl.String))
             .select(pl.concat_str(pieces))
             .collect(engine="streaming")
         )
@@ -242,34 +246,8 @@ class XlsxWriter:
         )
 
 
-def _prepare(chunk: pl.DataFrame) -> list[pl.Expr]:
-    """Each text column escaped for XML, plus a ``<name>\0ws`` flag: does it need xml:space?
-
-    Cleaning that is rarely needed (characters XML cannot carry, text longer than a cell
-    holds) is only applied to the chunk's columns that need it.
-    """
-    text_columns = [name for name, dtype in chunk.schema.items() if dtype == pl.String]
-    if not text_columns:
-        return []
-    needs = chunk.select(
-        *(pl.col(c).str.contains(_INVALID_XML).any().alias(f"{c}\0bad") for c in text_columns),
-        *((pl.col(c).str.len_bytes().max() > MAX_CELL_CHARS).alias(c) for c in text_columns),
-    ).row(0, named=True)
-    prepared: list[pl.Expr] = []
-    for name in text_columns:
-        text = pl.col(name)
-        if needs[name]:
-            text = text.str.slice(0, MAX_CELL_CHARS)
-        if needs[f"{name}\0bad"]:
-            text = text.str.replace_all(_INVALID_XML, "")
-        prepared.append(text.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"]))
-        # Without xml:space="preserve" readers may trim leading and trailing blanks.
-        prepared.append(text.str.contains(r"^\s|\s$").alias(f"{name}\0ws"))
-    return prepared
-
-
 def _cell(name: str, dtype: pl.DataType, letter: str, row: pl.Expr) -> pl.Expr:
-    """The XML of one column's cells (after ``_prepare``); a null or NaN is no cell at all."""
+    """The XML of one column's cells (after ``prepare_text``); a null or NaN is no cell at all."""
     column = pl.col(name)
     ref = [pl.lit(f'<c r="{letter}'), row]
     if dtype.is_numeric():

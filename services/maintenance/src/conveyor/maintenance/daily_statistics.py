@@ -10,11 +10,11 @@ from pathlib import Path
 import polars as pl
 
 from conveyor.awards.schema import AWARDS_SCHEMA, DATASET_DIR, dataset_version, scan_dataset
-from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import ComputeDailyStatisticsRequest, MaintenanceReport, utcnow
 from conveyor.contracts.statistics import DailyStatistics
 from conveyor.maintenance.settings import MaintenanceSettings
 from conveyor.runtime.resources import Resources
+from conveyor.runtime.statistics_store import StatisticsStore
 from conveyor.runtime.worker import JobContext
 
 
@@ -74,14 +74,8 @@ async def compute_daily_statistics(
         lambda: dataset_version(directory) if directory.is_dir() else "none"
     )
     stats = await asyncio.to_thread(compute_statistics, directory, day, version)
-    body = encode(stats)
-    keys = resources.keys
-    async with resources.redis.pipeline(transaction=False) as pipe:
-        pipe.set(
-            keys.statistics(day.isoformat()), body, ex=int(settings.statistics_ttl_days * 86400)
-        )
-        pipe.set(keys.latest_statistics, body)
-        await pipe.execute()
+    store = StatisticsStore(resources.redis, resources.keys)
+    key = await store.save(stats, ttl_seconds=int(settings.statistics_ttl_days * 86400))
     job.report_progress(1, 1, "statistics cached")
     return MaintenanceReport(
         counts={"awards": stats.awards, "day_awards": stats.day_awards},
@@ -89,6 +83,6 @@ async def compute_daily_statistics(
             "day": day.isoformat(),
             "dataset_version": version,
             "total_contract_amount": f"{stats.total_contract_amount:.2f}",
-            "cache_key": keys.statistics(day.isoformat()),
+            "cache_key": key,
         },
     )

@@ -13,6 +13,7 @@ from conveyor.gateway.api import (
     jobs,
     openapi,
     schedules,
+    statistics,
     submit,
 )
 from conveyor.gateway.api._routes import Route, known_query_only
@@ -28,6 +29,7 @@ ROUTES: list[Route] = [
     *health.ROUTES,
     *openapi.ROUTES,
     *schedules.ROUTES,
+    *statistics.ROUTES,
     *asyncapi.ROUTES,
     *ADMIN_ROUTES,
 ]

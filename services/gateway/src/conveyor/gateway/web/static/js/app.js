@@ -3,6 +3,7 @@
 import { AdminView } from "./admin.js";
 import { Api, ApiError, claimsOf } from "./api.js";
 import { rejectedMessage, signedOutMessage } from "./auth.js";
+import { DailyStatsCard } from "./daily_stats.js";
 import { $, notify } from "./dom.js";
 import { setUpSubmitForm } from "./forms.js";
 import { JobBoard } from "./jobs.js";
@@ -40,6 +41,7 @@ function showTab(name) {
     $(`#${tab.getAttribute("aria-controls")}`).hidden = !selected;
   }
   if (name === "admin" && session) session.admin.refresh();
+  if (name === "results" && session) session.dailyStats.refresh();
 }
 
 // The tabs pattern: arrow keys move between tabs, Tab moves on into the panel.
@@ -130,7 +132,7 @@ async function signIn(token, { restored = false } = {}) {
     onUnauthorized: (reason) => signOut(reason || "the token was refused"),
   });
   const admin = new AdminView({ api });
-  session = { api, board, feed, admin };
+  session = { api, board, feed, admin, dailyStats: new DailyStatsCard({ api }) };
   $("#who").textContent = `${claims.sub}${roles.length ? ` (${roles.join(", ")})` : ""}`;
   $("#tab-admin").hidden = !observer;
   $("#sign-in").hidden = true;

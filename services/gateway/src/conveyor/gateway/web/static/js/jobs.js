@@ -159,7 +159,7 @@ export class JobBoard {
       h("td", { class: "job-id" }, copyableId(record.job_id)),
       h("td", { "data-label": "Type" }, record.job_type),
       h("td", { class: "state" }, h("span", { class: `badge ${record.state}` }, record.state),
-        attempts(record)),
+        attempts(record), truncatedNote(record)),
       h("td", { class: "progress", "data-label": "Progress" }, bar,
         h("span", { class: "percent" }, `${percent} %`),
         progress.message ? h("div", { class: "hint" }, progress.message) : null),
@@ -268,6 +268,14 @@ function attempts(record) {
   if (!error) return h("div", { class: "attempts hint" }, summary);
   return h("details", { class: "attempts hint" }, h("summary", {}, summary),
     h("div", {}, `An earlier attempt failed: ${error.message}`));
+}
+
+// An xlsx export whose longest texts did not fit in a cell says so where its state is.
+function truncatedNote(record) {
+  const cells = record.result?.truncated_cells;
+  if (!cells) return null;
+  return h("div", { class: "warning-text truncated" },
+    `${formatNumber(cells)} ${cells === 1 ? "cell" : "cells"} cut at Excel's 32,767 characters`);
 }
 
 export function shortId(jobId) {
