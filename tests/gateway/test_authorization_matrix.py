@@ -101,6 +101,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/jobs/{job_id}/result"): owner_only(409),  # 409: not finished yet
     ("GET", "/api/v1/jobs/{job_id}/download"): owner_only(404),  # 404: no file yet
     ("GET", "/api/v1/jobs/{job_id}/events"): owner_only(200),
+    # the public dataset's daily statistics: any signed-in user (404: none computed here)
+    ("GET", "/api/v1/statistics/daily"): any_user(404),
     # schedules
     ("GET", f"{ADMIN}/schedules"): observers(),
     ("GET", SCHEDULE): observers(),
