@@ -151,3 +151,29 @@ return 1
 
 KEYS: job. ARGV: none. Returns 1 if the record exists, else 0.
 """
+
+# Counting in Redis, a slice of the index per call: shipping every record's fields to Python
+# cost ~40 us per job; this returns one row per (type, state, bucket). It reads job hashes it is
+# not given as KEYS: fine on one Redis (and replicas), not on Redis Cluster.
+COUNT_CREATED = """
+local rows = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[3], ARGV[2], 'WITHSCORES',
+                        'LIMIT', ARGV[4], ARGV[5])
+local since, width, last = tonumber(ARGV[2]), tonumber(ARGV[6]), tonumber(ARGV[7]) - 1
+local counts, out = {}, {}
+for i = 1, #rows, 2 do
+  local f = redis.call('HMGET', ARGV[1] .. rows[i], 'job_type', 'state')
+  if f[1] and f[2] then
+    local b = math.min(last, math.floor((tonumber(rows[i + 1]) - since) / width))
+    local k = f[1] .. ' ' .. f[2] .. ' ' .. b
+    counts[k] = (counts[k] or 0) + 1
+  end
+end
+for k, n in pairs(counts) do out[#out + 1] = k; out[#out + 1] = n end
+return {#rows / 2, out}
+"""
+"""Count a slice of the jobs created in a window (newest first) by type, state and time bucket.
+
+KEYS: all_jobs
+ARGV: job key prefix, since_ms, until_ms, offset, count, bucket_ms, buckets
+Returns {ids scanned, {"<type> <state> <bucket>", n, ...}}; records already gone are skipped.
+"""

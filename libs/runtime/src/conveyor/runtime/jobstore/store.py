@@ -11,7 +11,7 @@ from conveyor.contracts.events import JobEvent
 from conveyor.contracts.jobs import JobEnvelope, utcnow
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobPage, JobRecord, JobState
-from conveyor.runtime.jobstore import retention, scripts
+from conveyor.runtime.jobstore import counting, retention, scripts
 from conveyor.runtime.jobstore.layout import creation_keys, transition_keys
 from conveyor.runtime.jobstore.outcomes import (
     Appended,
@@ -64,6 +64,8 @@ class JobStore:
         self._mark_dead_lettered = self._scripts.register(
             scripts.MARK_DEAD_LETTERED, "dead_lettered"
         )
+        # Not batched: one slice is a long call of its own, made by dashboards.
+        self._count_created = redis.register_script(scripts.COUNT_CREATED)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -338,6 +340,37 @@ class JobStore:
         start = "-" if cursor in ("", "0") else f"({cursor}"
         rows: Any = await self.redis.xrange(self.keys.owner_events(owner), start, "+", count=limit)
         return [HistoryEntry(text(eid), text(f[b"j"]), f[b"e"]) for eid, f in rows]
+
+    async def count_created_slice(
+        self,
+        since_ms: int,
+        until_ms: int,
+        *,
+        offset: int,
+        count: int,
+        bucket_ms: int,
+        buckets: int,
+    ) -> counting.CreatedSlice:
+        """Jobs created in ``[since_ms, until_ms]``, newest first from ``offset``, up to
+        ``count`` ids, counted by type, current state and ``bucket_ms``-wide time bucket."""
+        return await counting.count_created_slice(
+            self._count_created,
+            self.keys,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            offset=offset,
+            count=count,
+            bucket_ms=bucket_ms,
+            buckets=buckets,
+        )
+
+    async def count_created(self, since_ms: int, until_ms: int | str = "+inf") -> int:
+        """How many jobs were created in ``[since_ms, until_ms]`` (unix ms)."""
+        return int(await self.redis.zcount(self.keys.all_jobs, since_ms, until_ms))
+
+    async def sample_created_types(self, since_ms: int, sample: int) -> tuple[int, list[str]]:
+        """Jobs created since ``since_ms``, and the types of the newest ``sample`` of them."""
+        return await counting.sample_created_types(self.redis, self.keys, since_ms, sample)
 
     async def latest_owner_cursor(self, owner: str) -> str:
         """The cursor of the owner's newest recorded event ("0-0" if none is kept)."""
