@@ -372,6 +372,10 @@ class JobStore:
         """Jobs created since ``since_ms``, and the types of the newest ``sample`` of them."""
         return await counting.sample_created_types(self.redis, self.keys, since_ms, sample)
 
+    async def count_active(self) -> int:
+        """How many jobs are queued, running or retrying."""
+        return int(await self.redis.scard(self.keys.active_jobs))
+
     async def latest_owner_cursor(self, owner: str) -> str:
         """The cursor of the owner's newest recorded event ("0-0" if none is kept)."""
         rows: Any = await self.redis.xrevrange(self.keys.owner_events(owner), count=1)
