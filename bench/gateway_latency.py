@@ -40,6 +40,7 @@ from bench._harness import (
     worker_process,
 )
 from conveyor.contracts.keys import Keys
+from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.tokens import mint_token
 from tests.support.services import start_gateway
 
@@ -184,9 +185,9 @@ def load_generator_cpu() -> float:
 
 async def wait_until_drained(redis: Redis, namespace: str, limit: float = 300) -> None:
     """Until no job of the namespace is active (queued, running or retrying) any more."""
-    active = Keys(namespace).active_jobs
+    store = JobStore(redis, Keys(namespace), retention_seconds=3600)  # reads only
     async with asyncio.timeout(limit):
-        while await redis.scard(active):  # type: ignore[misc]
+        while await store.count_active():
             await asyncio.sleep(0.1)
 
 

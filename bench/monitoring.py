@@ -56,7 +56,7 @@ async def main(jobs: int, dead: int) -> None:
                 )
             print(f"{jobs:,} job records, {dead:,} dead letters")
             await _timed(
-                f"stats over {jobs:,} jobs (1h)", job_stats(redis, keys, window="1h", now=utcnow())
+                f"stats over {jobs:,} jobs (1h)", job_stats(store, window="1h", now=utcnow())
             )
             for e in envelopes[:dead]:
                 await broker.publish(
@@ -67,7 +67,7 @@ async def main(jobs: int, dead: int) -> None:
                     mandatory=False,
                     message_id=e.job_id,
                 )
-            await _timed("queues", inspect_queues(broker, redis, keys, paused=set()))
+            await _timed("queues", inspect_queues(broker, store, paused=set()))
             await _timed("list 50 dead letters", list_dead_letters(broker, limit=50))
             await _timed("list 500 dead letters", list_dead_letters(broker, limit=500))
             lifecycle = JobLifecycle(store, broker)

@@ -94,16 +94,16 @@ async def test_stats_read_the_index_in_slices_and_say_when_they_stop_early(
 ) -> None:
     for _ in range(3):
         await submit_diagnostics(module_lifecycle)
-    whole = await job_stats(module_store.redis, module_store.keys, window="1h", now=utcnow())
+    whole = await job_stats(module_store, window="1h", now=utcnow())
     assert whole.total >= 3 and not whole.truncated
 
     monkeypatch.setattr(job_stats_module, "_SLICE", 2)
-    sliced = await job_stats(module_store.redis, module_store.keys, window="1h", now=whole.until)
+    sliced = await job_stats(module_store, window="1h", now=whole.until)
     assert not sliced.truncated
     # Same window end, so the same jobs (their states may have moved on meanwhile).
     assert sliced.total == whole.total
     assert [t.job_type for t in sliced.by_type] == [t.job_type for t in whole.by_type]
 
     monkeypatch.setattr(job_stats_module, "MAX_JOBS", 2)
-    capped = await job_stats(module_store.redis, module_store.keys, window="1h", now=whole.until)
+    capped = await job_stats(module_store, window="1h", now=whole.until)
     assert capped.truncated and capped.total == 2

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from conveyor.contracts.jobs import CleanupExportsRequest, FileResult, MaintenanceReport, utcnow
 from conveyor.contracts.records import JobRecord
-from conveyor.maintenance.job_records import delete_job_records
 from conveyor.maintenance.settings import MaintenanceSettings
 from conveyor.runtime.resources import Resources
 from conveyor.runtime.worker import JobContext
@@ -102,9 +101,7 @@ async def cleanup_exports(
             counts["kept_files"] += 1
     # Records go first: a download racing with the cleanup then finds no job rather than a
     # job whose file has vanished.
-    counts["records_removed"] = await delete_job_records(
-        resources.redis, resources.keys, expired_jobs
-    )
+    counts["records_removed"] = await resources.store.delete_records(expired_jobs)
     counts["bytes_freed"] = await asyncio.to_thread(_remove, doomed)
     job.report_progress(len(files), len(files), f"{len(doomed)} of {len(files)} files removed")
     log.info("export cleanup: %s", counts)

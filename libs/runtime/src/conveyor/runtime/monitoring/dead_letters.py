@@ -288,5 +288,5 @@ async def _requeue_record(lifecycle: JobLifecycle, envelope: JobEnvelope) -> Non
         },
     )
     if outcome.ok and outcome.event is not None:
-        await store.redis.sadd(store.keys.active_jobs, envelope.job_id)
+        await store.mark_active(envelope.job_id)
         lifecycle.announce(event, outcome.event)

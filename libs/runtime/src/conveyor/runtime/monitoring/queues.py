@@ -20,6 +20,7 @@ from conveyor.contracts.keys import Keys
 from conveyor.contracts.monitoring import QueueInfo, QueueKind
 from conveyor.contracts.topology import SERVICE_BINDINGS, job_routing_key
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.jobstore import JobStore
 
 RATE_WINDOW_SECONDS = 60
 RATE_SAMPLE = 2000
@@ -62,10 +63,9 @@ async def _declare_passive(broker: Broker, name: str) -> aio_pika.abc.AbstractQu
             await channel.close()
 
 
-async def inspect_queues(
-    broker: Broker, redis: Redis, keys: Keys, *, paused: set[str]
-) -> list[QueueInfo]:
+async def inspect_queues(broker: Broker, store: JobStore, *, paused: set[str]) -> list[QueueInfo]:
     """Service queues, the dead-letter queue, and parked queues that are paused or non-empty."""
+    redis, keys = store.redis, store.keys  # the depth samples share the store's namespace
     t = broker.topology
     wanted: list[tuple[str, QueueKind, list[str]]] = [
         (t.service_queue(s), QueueKind.SERVICE, service_job_types(s)) for s in SERVICE_BINDINGS
@@ -73,7 +73,7 @@ async def inspect_queues(
     wanted.append((t.dead_letter_queue, QueueKind.DEAD_LETTERS, []))
     wanted += [(t.parked_queue(jt), QueueKind.PARKED, [jt]) for jt in sorted(JOB_REQUEST_TYPES)]
     declared = await asyncio.gather(*(_declare_passive(broker, name) for name, _, _ in wanted))
-    created = await _created_last_window(redis, keys)
+    created = await _created_last_window(store)
     now = time.time()
     infos: list[QueueInfo] = []
     for (name, kind, job_types), queue in zip(wanted, declared, strict=True):
@@ -111,23 +111,14 @@ async def _apply_rate(redis: Redis, keys: Keys, info: QueueInfo, now: float) -> 
         info.sampled_seconds = round(elapsed, 3)
 
 
-async def _created_last_window(redis: Redis, keys: Keys) -> dict[str, float]:
+async def _created_last_window(store: JobStore) -> dict[str, float]:
     """Jobs created in the last ``RATE_WINDOW_SECONDS``, by type (from the time index).
 
     The total is exact (``ZCOUNT``); the split by type comes from at most ``RATE_SAMPLE`` of
     the newest ids, so a busy minute costs one bounded read, not one per job.
     """
     since_ms = int((time.time() - RATE_WINDOW_SECONDS) * 1000)
-    total: int = await redis.zcount(keys.all_jobs, since_ms, "+inf")
-    if not total:
-        return {}
-    ids: Any = await redis.zrevrangebyscore(
-        keys.all_jobs, "+inf", since_ms, start=0, num=RATE_SAMPLE
-    )
-    async with redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hget(keys.job(job_id.decode()), "job_type")
-        types = [t.decode() for t in await pipe.execute() if t is not None]
+    total, types = await store.sample_created_types(since_ms, RATE_SAMPLE)
     if not types:
         return {}
     scale = total / len(types)

@@ -298,19 +298,12 @@ class Session:
         await self._intake.acquire(owner, self)  # bind first, as for a job
         if request.after is None:
             # Only what happens from now on: everything up to the newest entry is "seen".
-            cursor = await self._latest_cursor(owner)
+            cursor = await self._store.latest_owner_cursor(owner)
             self.all = AllSubscription(owner, cursor, stream_position(cursor))
         else:
             self.all = AllSubscription(owner, request.after, position)
             await self._catch_up_all(self.all)
         await self._send(Subscribed(all=True, cursor=self.all.cursor))
-
-    async def _latest_cursor(self, owner: str) -> str:
-        rows = await self._store.redis.xrevrange(self._store.keys.owner_events(owner), count=1)
-        if not rows:
-            return "0-0"
-        entry_id = rows[0][0]
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def _catch_up_all(
         self, sub: AllSubscription, until: tuple[int, int] | None = None

@@ -20,7 +20,7 @@ async def get_queues(request: web.Request) -> web.Response:
     keys = gw.store.keys
     paused = await paused_job_types(gw.redis, keys)
     with broker_required(gw):
-        queues = await inspect_queues(gw.broker, gw.redis, keys, paused=paused)
+        queues = await inspect_queues(gw.broker, gw.store, paused=paused)
     return json_response(QueueList(queues=queues, paused_job_types=sorted(paused)))
 
 

@@ -24,7 +24,7 @@ async def get_job_stats(request: web.Request) -> web.Response:
         parse_window(window)
     except WindowError as exc:
         raise ValidationFailedError(str(exc), field="window") from None
-    stats = await job_stats(gw.redis, gw.store.keys, window=window, now=utcnow())
+    stats = await job_stats(gw.store, window=window, now=utcnow())
     return json_response(stats)
 
 
