@@ -1,0 +1,116 @@
+"""Control commands for this worker instance (cancel, pause, resume, drain) and the parking
+of paused job types' messages until their resume."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika.abc
+import msgspec
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
+from conveyor.contracts.codecs import control_decoder
+from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
+from conveyor.contracts.jobs import JobEnvelope
+from conveyor.contracts.topology import control_routing_key
+from conveyor.runtime.broker import Broker, BrokerUnavailableError
+from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, release_parked
+from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
+from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.worker.outcomes import CancelReason
+from conveyor.runtime.worker.running import RunningJobs
+
+log = logging.getLogger(__name__)
+
+_COMMANDS = ("cancel_job", "pause_job_type", "resume_job_type", "drain_worker")
+
+
+class ControlCommands:
+    """Obeys the control exchange for one instance and parks the job types it paused."""
+
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        store: JobStore,
+        instance: str,
+        running: RunningJobs,
+        acks: AckBatcher,
+        tasks: set[asyncio.Task[Any]],
+        on_drain: Callable[[], None],
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._instance = instance
+        self._running = running
+        self._acks = acks
+        self._tasks = tasks
+        """The worker's background tasks (a drain waits for them)."""
+        self._paused: set[str] = set()
+        self._parking = Parking(broker)
+        self._parks: set[asyncio.Task[Any]] = set()
+        self._on_drain = on_drain
+
+    async def start(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        """Listen for commands, then read which job types are paused."""
+        control = await self._broker.declare_instance_queue(
+            channel,
+            "control",
+            self._instance,
+            exchange=self._broker.topology.control,
+            bindings=tuple(control_routing_key(command) for command in _COMMANDS),
+        )
+        await control.consume(self._on_control, no_ack=True)
+        # Bound first, read second: a pause recorded meanwhile arrives as a command anyway.
+        self._paused = await paused_job_types(self._store.redis, self._store.keys)
+
+    def is_paused(self, job_type: str) -> bool:
+        return job_type in self._paused
+
+    async def _on_control(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            command = control_decoder.decode(message.body)
+        except msgspec.MsgspecError as exc:
+            log.warning("ignoring undecodable control message: %s", exc)
+            return
+        match command:
+            case CancelJob(job_id=job_id):
+                self._running.cancel(job_id, CancelReason.CANCELLED)
+            case PauseJobType(job_type=job_type):
+                self._paused.add(job_type)
+                log.info("job type %s paused: parking its messages", job_type)
+            case ResumeJobType(job_type=job_type):
+                self._paused.discard(job_type)
+                log.info("job type %s resumed", job_type)
+                task = asyncio.create_task(self._release_parked(job_type))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            case DrainWorker(instance=instance) if instance in (None, self._instance):
+                log.info("drain requested through the control exchange")
+                self._on_drain()
+
+    async def park(self, message: JobDelivery, envelope: JobEnvelope) -> None:
+        """Move a paused job type's message to its parked queue, then ack it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._parks.add(task)
+        try:
+            await self._parking.park(envelope.job_type, message)
+        finally:
+            self._parks.discard(task)
+        await settle_delivery(self._acks.ack(message))
+        log.info("parked a job of paused type %s", envelope.job_type)
+
+    async def _release_parked(self, job_type: str) -> None:
+        # Parks that started before the resume must land first, or their messages would wait
+        # in the parked queue until the next resume.
+        if self._parks:
+            await asyncio.wait(list(self._parks))
+        try:
+            await release_parked(self._broker, job_type)
+        except (BrokerUnavailableError, *CONNECTION_EXCEPTIONS) as exc:
+            log.warning("parked %s jobs not released (%s); resume again", job_type, exc)
