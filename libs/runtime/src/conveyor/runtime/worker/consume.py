@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 from aiormq.abc import DeliveredMessage
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from conveyor.contracts.codecs import envelope_decoder
 from conveyor.contracts.errors import ErrorCode, JobError
@@ -23,7 +23,8 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.logs import job_id_var
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
-from conveyor.runtime.telemetry import current_trace_id, extract_context, remote_child_span
+from conveyor.runtime.subscriptions import consumer_span
+from conveyor.runtime.telemetry import current_trace_id
 from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.control import ControlCommands
@@ -140,15 +141,13 @@ class JobConsumer:
             self._metrics.jobs_set_aside.labels(envelope.job_type).inc()
             await settle_delivery(self._acks.ack(message))
             return
-        parent = extract_context(message.headers, envelope.trace_context)
         token = job_id_var.set(envelope.job_id)
         try:
-            with remote_child_span(
-                f"process {job_routing_key(envelope.job_type)}",
-                parent,
-                kind=SpanKind.CONSUMER,
+            with consumer_span(
+                job_routing_key(envelope.job_type),
+                message.headers,
+                envelope.trace_context,
                 attributes={
-                    "messaging.system": "rabbitmq",
                     "conveyor.job_id": envelope.job_id,
                     "conveyor.attempt": envelope.attempt,
                 },

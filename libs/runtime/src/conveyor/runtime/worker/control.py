@@ -9,16 +9,22 @@ from collections.abc import Callable
 from typing import Any
 
 import aio_pika.abc
-import msgspec
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from conveyor.contracts.codecs import control_decoder
-from conveyor.contracts.control import CancelJob, DrainWorker, PauseJobType, ResumeJobType
+from conveyor.contracts.control import (
+    CancelJob,
+    ControlCommand,
+    DrainWorker,
+    PauseJobType,
+    ResumeJobType,
+)
 from conveyor.contracts.jobs import JobEnvelope
-from conveyor.contracts.topology import control_routing_key
+from conveyor.contracts.topology import command_routing_key
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, release_parked
+from conveyor.runtime.subscriptions import Broadcast, Exchange, Subscriber, Subscription
 from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
 from conveyor.runtime.worker.delivery import JobDelivery
 from conveyor.runtime.worker.outcomes import CancelReason
@@ -26,7 +32,16 @@ from conveyor.runtime.worker.running import RunningJobs
 
 log = logging.getLogger(__name__)
 
-_COMMANDS = ("cancel_job", "pause_job_type", "resume_job_type", "drain_worker")
+CONTROL = Broadcast(
+    name="control",
+    exchange=Exchange.CONTROL,
+    bindings=tuple(
+        command_routing_key(command)
+        for command in (CancelJob, PauseJobType, ResumeJobType, DrainWorker)
+    ),
+    decode=control_decoder.decode,
+)
+"""The commands a worker instance obeys."""
 
 
 class ControlCommands:
@@ -55,28 +70,20 @@ class ControlCommands:
         self._parks: set[asyncio.Task[Any]] = set()
         self._on_drain = on_drain
 
-    async def start(self, channel: aio_pika.abc.AbstractChannel) -> None:
+    async def start(
+        self, subscriber: Subscriber, channel: aio_pika.abc.AbstractChannel
+    ) -> Subscription:
         """Listen for commands, then read which job types are paused."""
-        control = await self._broker.declare_instance_queue(
-            channel,
-            "control",
-            self._instance,
-            exchange=self._broker.topology.control,
-            bindings=tuple(control_routing_key(command) for command in _COMMANDS),
-        )
-        await control.consume(self._on_control, no_ack=True)
+        subscription = await subscriber.subscribe(CONTROL, self.obey, channel=channel)
         # Bound first, read second: a pause recorded meanwhile arrives as a command anyway.
         self._paused = await paused_job_types(self._store.redis, self._store.keys)
+        return subscription
 
     def is_paused(self, job_type: str) -> bool:
         return job_type in self._paused
 
-    async def _on_control(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        try:
-            command = control_decoder.decode(message.body)
-        except msgspec.MsgspecError as exc:
-            log.warning("ignoring undecodable control message: %s", exc)
-            return
+    async def obey(self, command: ControlCommand) -> None:
+        """Carry out one command (those for other processes are ignored)."""
         match command:
             case CancelJob(job_id=job_id):
                 self._running.cancel(job_id, CancelReason.CANCELLED)

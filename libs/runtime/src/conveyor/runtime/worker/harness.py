@@ -22,12 +22,12 @@ from typing import Any
 import aio_pika.abc
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from conveyor.runtime.broker import Broker, service_queue_arguments
-from conveyor.runtime.direct_consumer import DirectConsumer
+from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
+from conveyor.runtime.subscriptions import Subscriber, Subscription, WorkQueue
 from conveyor.runtime.worker.acks import AckBatcher
 from conveyor.runtime.worker.consume import JobConsumer
 from conveyor.runtime.worker.control import ControlCommands
@@ -69,7 +69,8 @@ class Worker:
         self._running = RunningJobs()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channel: aio_pika.abc.AbstractChannel | None = None
-        self._consumer: DirectConsumer | None = None
+        self._subscriber = Subscriber(broker, instance=settings.instance, metrics=metrics)
+        self._consumer: Subscription | None = None
         acks = AckBatcher()
         dead_letters = DeadLetters(broker, store, metrics, self.queue_name)
         retries = Retries(
@@ -128,14 +129,10 @@ class Worker:
         await self._heartbeat.beat()
         self._heartbeat.start()
         self._channel = await self.broker.open_channel(prefetch=self.settings.concurrency)
-        await self._control.start(self._channel)
-        # Declared (idempotently), not just looked up: a robust channel declares again, after a
-        # reconnect, the queues it declared; the direct consumer then consumes again.
-        queue = await self._channel.declare_queue(
-            self.queue_name, durable=True, arguments=service_queue_arguments()
+        await self._control.start(self._subscriber, self._channel)
+        self._consumer = await self._subscriber.subscribe(
+            WorkQueue(self.service), self._jobs.on_message, channel=self._channel
         )
-        self._consumer = DirectConsumer(self.broker.connection, queue, self._jobs.on_message)
-        await self._consumer.start()
         log.info(
             "%s worker consuming %s (concurrency %d, types %s)",
             self.service,
