@@ -140,8 +140,3 @@ async def test_a_work_queue_is_consumed_on_its_owners_channel_only(declared: Bro
     subscriber = Subscriber(declared, instance=uuid.uuid4().hex, metrics=Metrics())
     with pytest.raises(ValueError, match="owner's channel"):
         await subscriber.subscribe(WorkQueue("nobody"), ignore)
-
-
-def test_routing_keys_come_from_the_contracts_tags() -> None:
-    assert domain_event_routing_key(DatasetUpdated) == "dataset.updated"
-    assert command_routing_key(ReloadSchedules) == "control.reload_schedules"

@@ -61,6 +61,11 @@ def owner_events_binding(owner: str) -> str:
 ALL_JOB_EVENTS_BINDING = "job.#"
 
 
+def kind_events_binding(kind: str) -> str:
+    """Binding key on ``events`` for one kind of job event (``succeeded``) of every owner."""
+    return f"job.*.{kind}.#"
+
+
 def control_routing_key(command: str) -> str:
     return f"control.{command}"
 
