@@ -1,12 +1,13 @@
 """The worker harness: one service's job queue, its handlers, and the parts that run them.
 
-Read top-down: ``Worker`` wires the parts, ``start`` listens for control commands and then
-consumes, ``drain`` stops. Where each behaviour lives:
+Read top-down: ``Worker`` wires the parts, ``start`` subscribes to control commands and then
+to the job queue (``conveyor.runtime.subscriptions``), ``drain`` stops. Where each behaviour lives:
 
 - ``consume``: admitting a message and running its attempt (the job's path start to end);
 - ``supervision``: time limits, and what a handler's ending means as an outcome;
-- ``settle``: recording the outcome, acking, announcing; ``retries``: the next attempt;
-  ``dead_letters``: messages that cannot or must not run;
+- ``settle``: recording the outcome, acking, announcing (``transitions`` writes the record);
+  ``retries``: whether and when a failed job runs again; ``dead_letters``: messages that
+  cannot or must not run;
 - ``control``: cancel, pause (parking), resume and drain commands;
 - ``progress``: the progress throttle behind ``JobContext``;
 - ``running``: the jobs running here; ``heartbeat``: this instance's liveness record.
