@@ -37,7 +37,7 @@ from bench._harness import (
 from bench._lean_publisher import LeanPublisher, publish_frames
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
-from conveyor.contracts.topology import Topology, job_routing_key
+from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
 from tests.support.namespace import AMQP_URL
 
@@ -91,7 +91,9 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
         publisher = LeanPublisher(channel)
         events = await channel.queue_declare(exclusive=True)
         assert events.queue is not None
-        await channel.queue_bind(events.queue, topology.events, routing_key="job.*.succeeded.#")
+        await channel.queue_bind(
+            events.queue, topology.events, routing_key=kind_events_binding("succeeded")
+        )
         counter = SucceededCounter(channel, events.queue)
         env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
         # Where the rest of the machine's CPU goes per job (end to end).

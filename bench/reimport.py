@@ -43,7 +43,7 @@ from conveyor.contracts.jobs import (
 )
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
-from conveyor.contracts.topology import Topology
+from conveyor.contracts.topology import Topology, domain_event_routing_key
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
@@ -123,7 +123,9 @@ async def run(data_dir: Path, correction: Path, corrections: int, with_worker: b
                 print_import(report)
                 version = dataset_version(awards)
                 event = DatasetUpdated(version=version, rows=count_rows(awards), source="bench")
-                await broker.publish_event("dataset.updated", encode(event), headers={})
+                await broker.publish_event(
+                    domain_event_routing_key(DatasetUpdated), encode(event), headers={}
+                )
                 _, after = await search()
                 served = time.perf_counter() - imported_at
                 assert after.dataset_version == version, "served the old version"

@@ -10,6 +10,7 @@ import msgspec
 from conveyor.awards.schema import count_rows, dataset_version
 from conveyor.cli.dataset_events import publish_dataset_updated
 from conveyor.contracts.events import DatasetUpdated
+from conveyor.contracts.topology import domain_event_routing_key
 from conveyor.runtime.broker import Broker
 from tests.support.namespace import base_environ
 
@@ -21,7 +22,7 @@ async def test_the_published_event_names_the_dataset_version(
     try:
         queue = await broker.declare_instance_queue(
             channel, "test-dataset", "t1", exchange=broker.topology.events,
-            bindings=("dataset.updated",),
+            bindings=(domain_event_routing_key(DatasetUpdated),),
         )  # fmt: skip
         sent = await publish_dataset_updated(
             awards_dir, source="test", environ=base_environ(namespace)

@@ -22,13 +22,14 @@ from conveyor.contracts.jobs import (
 )
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.worker import JobContext
+from conveyor.runtime.worker.progress import ProgressThrottle
 
 
 def job_context() -> JobContext:
     return JobContext(
         job_id=uuid.uuid4().hex, job_type="aggregates", owner="t", attempt=1, max_attempts=1,
         priority=Priority.INTERACTIVE, delivery=1, trace_id=None,
-        _loop=asyncio.get_running_loop(),
+        throttle=ProgressThrottle(loop=asyncio.get_running_loop()),
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from conveyor.contracts.jobs import (
 )
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobRecord, JobState
+from conveyor.contracts.topology import domain_event_routing_key
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
@@ -172,7 +173,9 @@ async def test_a_changed_dataset_invalidates_results_and_dataset_updated_warms_t
     event = DatasetUpdated(version=version, source="test")
     keys = Keys(module_namespace)
     warmed = await computations(redis, keys, "aggregates")
-    await module_broker.publish_event("dataset.updated", encode(event), headers={})
+    await module_broker.publish_event(
+        domain_event_routing_key(DatasetUpdated), encode(event), headers={}
+    )
     async with asyncio.timeout(30):
         # Dropped, then warmed (a job sent while the warm-up still runs would share it).
         while await redis.exists(old.result.key) or (

@@ -13,6 +13,7 @@ import pytest
 
 from conveyor.awards.schema import count_rows, dataset_version, scan_dataset
 from conveyor.contracts.events import DatasetUpdated
+from conveyor.contracts.topology import domain_event_routing_key
 from conveyor.runtime.broker import Broker
 from tests.cli._run import conveyor
 from tests.support.namespace import base_environ
@@ -34,7 +35,7 @@ async def dataset_events(broker: Broker) -> AsyncIterator[aio_pika.abc.AbstractQ
     channel = await broker.open_channel()
     queue = await broker.declare_instance_queue(
         channel, "test-cli-dataset", "t1", exchange=broker.topology.events,
-        bindings=("dataset.updated",),
+        bindings=(domain_event_routing_key(DatasetUpdated),),
     )  # fmt: skip
     yield queue
     await channel.close()

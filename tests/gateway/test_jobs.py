@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from conveyor.contracts.codecs import control_decoder
 from conveyor.contracts.control import CancelJob
-from conveyor.contracts.topology import control_routing_key
+from conveyor.contracts.topology import command_routing_key
 from conveyor.runtime.broker import Broker
 from tests.gateway.helpers import FakeWorker, auth, new_user, submit
 
@@ -140,7 +140,7 @@ async def control_messages(broker: Broker) -> AsyncIterator[asyncio.Queue[bytes]
     received: asyncio.Queue[bytes] = asyncio.Queue()
     channel = await broker.open_channel()
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(broker.topology.control, control_routing_key("cancel_job"))
+    await queue.bind(broker.topology.control, command_routing_key(CancelJob))
 
     async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         received.put_nowait(message.body)

@@ -146,3 +146,23 @@ async def test_a_worker_heartbeat_says_who_it_is_and_what_it_runs(
     assert beat.running_jobs == [envelope.job_id]
     assert 0 < await module_store.redis.ttl(module_store.keys.worker("beat-test")) <= 2
     assert worker.running_jobs in ([envelope.job_id], [])
+
+
+async def test_every_job_message_taken_is_counted_on_the_service_queue_subscription(
+    run_worker: Callable[..., Awaitable[Worker]],
+    module_store: JobStore,
+    module_lifecycle: JobLifecycle,
+) -> None:
+    async def quick(request: DiagnosticsRequest, *, job: JobContext) -> DiagnosticsResult:
+        return DiagnosticsResult(sum=0, attempt=job.attempt)
+
+    worker = await run_worker(quick)
+    envelopes = [await submit(module_lifecycle) for _ in range(3)]
+    for envelope in envelopes:
+        record = await wait_for_state(module_store, envelope.job_id, FINAL_STATES)
+        assert record.state == JobState.SUCCEEDED
+    taken = worker.metrics.registry.get_sample_value(
+        "conveyor_messages_consumed_total",
+        {"subscription": "jobs.maintenance", "outcome": "handled"},
+    )
+    assert taken == 3

@@ -1,4 +1,4 @@
-"""The progress throttle of ``JobContext`` when recording progress fails (Redis down)."""
+"""The progress throttle behind ``JobContext`` when recording progress fails (Redis down)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from conveyor.contracts.jobs import Priority
 from conveyor.contracts.records import Progress
 from conveyor.runtime.worker import JobContext
+from conveyor.runtime.worker.progress import ProgressThrottle
 
 
 async def test_a_failed_progress_write_is_logged_and_leaves_no_task_exception(
@@ -31,13 +32,11 @@ async def test_a_failed_progress_write_is_logged_and_leaves_no_task_exception(
         priority=Priority.INTERACTIVE,
         delivery=1,
         trace_id=None,
-        _flush=unreachable,
-        _interval=0.0,
-        _loop=asyncio.get_running_loop(),
+        throttle=ProgressThrottle(unreachable, interval=0.0, loop=asyncio.get_running_loop()),
     )
-    with caplog.at_level(logging.WARNING, logger="conveyor.runtime.worker.context"):
+    with caplog.at_level(logging.WARNING, logger="conveyor.runtime.worker.progress"):
         context.report_progress(1, 10)
-        flusher = context._flusher
+        flusher = context.throttle.flusher
         assert flusher is not None
         await asyncio.wait([flusher])
     assert attempts == [

@@ -10,11 +10,9 @@ from pathlib import Path
 from conveyor.awards.schema import count_rows, dataset_version
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import DatasetUpdated
-from conveyor.contracts.topology import Topology
+from conveyor.contracts.topology import Topology, domain_event_routing_key
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.settings import Settings, load_settings
-
-ROUTING_KEY = "dataset.updated"
 
 
 async def publish_dataset_updated(
@@ -36,7 +34,11 @@ async def publish_dataset_updated(
     try:
         await broker.connect()
         await broker.publish(
-            topology.events, ROUTING_KEY, encode(event), persistent=False, mandatory=False
+            topology.events,
+            domain_event_routing_key(DatasetUpdated),
+            encode(event),
+            persistent=False,
+            mandatory=False,
         )
     finally:
         await broker.close()

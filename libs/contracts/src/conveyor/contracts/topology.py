@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 # AMQP headers we set on job messages (besides W3C ``traceparent``/``tracestate``).
 HEADER_REASON = "x-conveyor-reason"
 """Dead letters: why the message was dead-lettered (a sentence)."""
@@ -59,8 +61,30 @@ def owner_events_binding(owner: str) -> str:
 ALL_JOB_EVENTS_BINDING = "job.#"
 
 
+def kind_events_binding(kind: str) -> str:
+    """Binding key on ``events`` for one kind of job event (``succeeded``) of every owner."""
+    return f"job.*.{kind}.#"
+
+
 def control_routing_key(command: str) -> str:
     return f"control.{command}"
+
+
+def command_routing_key(command: type[msgspec.Struct]) -> str:
+    """Routing key of a control command class on ``control``: ``control.<its tag>``."""
+    return control_routing_key(_tag(command))
+
+
+def domain_event_routing_key(event: type[msgspec.Struct]) -> str:
+    """Routing key of a domain event class on ``events``: its tag (``dataset.updated``)."""
+    return _tag(event)
+
+
+def _tag(cls: type[msgspec.Struct]) -> str:
+    tag = cls.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"{cls.__name__} has no string tag to route by")
+    return tag
 
 
 @dataclass(frozen=True, slots=True)

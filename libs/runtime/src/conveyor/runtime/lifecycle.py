@@ -29,7 +29,7 @@ from conveyor.contracts.records import JobRecord, JobState
 from conveyor.contracts.topology import HEADER_CURSOR as HEADER_CURSOR
 from conveyor.contracts.topology import HEADER_PREV_CURSOR as HEADER_PREV_CURSOR
 from conveyor.contracts.topology import (
-    control_routing_key,
+    command_routing_key,
     job_event_routing_key,
     job_routing_key,
 )
@@ -139,7 +139,7 @@ class JobLifecycle:
             if outcome.previous_state == JobState.RUNNING:
                 await self.broker.publish(
                     self.broker.topology.control,
-                    control_routing_key("cancel_job"),
+                    command_routing_key(CancelJob),
                     encode(CancelJob(job_id=job_id)),
                     persistent=False,
                     mandatory=False,

@@ -79,6 +79,12 @@ class Metrics:
             ["job_type"],
             registry=r,
         )
+        self.messages_consumed = Counter(
+            "conveyor_messages_consumed",
+            "Messages taken from a subscription, by outcome (handled, undecodable, failed)",
+            ["subscription", "outcome"],
+            registry=r,
+        )
 
         self._job_types: dict[str, JobTypeSeries] = {}
 

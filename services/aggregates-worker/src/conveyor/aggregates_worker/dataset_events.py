@@ -6,52 +6,47 @@ import asyncio
 import contextlib
 import logging
 
-import aio_pika.abc
 import msgspec
 
 from conveyor.aggregates_worker.engine import AggregatesEngine
 from conveyor.contracts.events import DatasetUpdated
+from conveyor.contracts.topology import domain_event_routing_key
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.subscriptions import Broadcast, Exchange, Subscriber
 
 log = logging.getLogger(__name__)
 
-DATASET_UPDATED = "dataset.updated"
-"""Routing key (and tag) of the event on the ``events`` exchange."""
-_decoder = msgspec.json.Decoder(DatasetUpdated)
+DATASET_UPDATES = Broadcast(
+    name="dataset-events",
+    exchange=Exchange.EVENTS,
+    bindings=(domain_event_routing_key(DatasetUpdated),),
+    decode=msgspec.json.Decoder(DatasetUpdated).decode,
+    ack=True,
+)
+"""Each instance holds its own table in memory, so each one hears every event (a queue per
+instance, like control commands); the warm-up itself is single-flighted in Redis."""
 
 
 async def consume_dataset_updates(
-    broker: Broker, engine: AggregatesEngine, instance: str, stack: contextlib.AsyncExitStack
+    broker: Broker,
+    engine: AggregatesEngine,
+    instance: str,
+    stack: contextlib.AsyncExitStack,
+    metrics: Metrics,
 ) -> None:
-    """Bind this instance's own queue to ``dataset.updated`` and refresh on each event.
-
-    Each instance holds its own table in memory, so each one hears every event (an exclusive
-    queue per instance, like control commands); the warm-up itself is single-flighted in Redis.
-    """
-    channel = await broker.open_channel(prefetch=1)
-    stack.push_async_callback(channel.close)
-    queue = await broker.declare_instance_queue(
-        channel,
-        "dataset-events",
-        instance,
-        exchange=broker.topology.events,
-        bindings=(DATASET_UPDATED,),
-    )
+    """Subscribe this instance to ``dataset.updated`` and refresh on each event."""
     refreshing: set[asyncio.Task[None]] = set()
 
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        async with message.process(ignore_processed=True):
-            try:
-                event = _decoder.decode(message.body)
-            except msgspec.DecodeError as exc:
-                log.warning("ignoring an undecodable dataset.updated event: %s", exc)
-                return
-            log.info("dataset.updated (version %s, source %s)", event.version, event.source)
-            task = asyncio.create_task(_refresh(engine))
-            refreshing.add(task)
-            task.add_done_callback(refreshing.discard)
+    async def on_event(event: DatasetUpdated) -> None:
+        log.info("dataset.updated (version %s, source %s)", event.version, event.source)
+        task = asyncio.create_task(_refresh(engine))
+        refreshing.add(task)
+        task.add_done_callback(refreshing.discard)
 
-    await queue.consume(on_message)
+    subscriber = Subscriber(broker, instance=instance, metrics=metrics)
+    subscription = await subscriber.subscribe(DATASET_UPDATES, on_event)
+    stack.push_async_callback(subscription.cancel)
 
     async def stop() -> None:
         for task in list(refreshing):

@@ -42,7 +42,9 @@ async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack)
         instance=settings.instance,
         ttl_seconds=settings.result_ttl_seconds,
     )
-    await consume_dataset_updates(resources.broker, engine, settings.instance, stack)
+    await consume_dataset_updates(
+        resources.broker, engine, settings.instance, stack, resources.metrics
+    )
     if settings.warm_on_start:
         warm = asyncio.create_task(engine.refresh(), name="warm-aggregates")
         warm.add_done_callback(_log_failure)

@@ -6,6 +6,7 @@ import logging
 
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import Event
+from conveyor.contracts.topology import domain_event_routing_key
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
 from conveyor.runtime.telemetry import inject_headers
 
@@ -18,11 +19,10 @@ async def publish_domain_event(broker: Broker, event: Event) -> bool:
     Domain events are notifications: the job's report holds the same facts, so a broker
     hiccup is logged rather than failing (and re-running) the whole job.
     """
-    tag = type(event).__struct_config__.tag
-    assert isinstance(tag, str)
+    key = domain_event_routing_key(type(event))
     try:
-        await broker.publish_event(tag, encode(event), headers=inject_headers({}))
+        await broker.publish_event(key, encode(event), headers=inject_headers({}))
     except BrokerUnavailableError as exc:
-        log.warning("%s not published: %s", tag, exc)
+        log.warning("%s not published: %s", key, exc)
         return False
     return True

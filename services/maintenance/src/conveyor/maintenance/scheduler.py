@@ -17,7 +17,6 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 
-import aio_pika.abc
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
@@ -30,9 +29,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
 from conveyor.contracts.codecs import control_decoder, encode
-from conveyor.contracts.control import ReloadSchedules
+from conveyor.contracts.control import ControlCommand, ReloadSchedules
 from conveyor.contracts.schedules import Schedule
-from conveyor.contracts.topology import control_routing_key
+from conveyor.contracts.topology import command_routing_key
 from conveyor.maintenance.default_schedules import default_schedules
 from conveyor.maintenance.firing import Fired, ScheduleFirer
 from conveyor.maintenance.leadership import LeaderLock
@@ -41,11 +40,20 @@ from conveyor.runtime.resources import Resources
 from conveyor.runtime.schedule_store import ScheduleStore
 from conveyor.runtime.schedule_triggers import build_trigger, first_fire_time
 from conveyor.runtime.store_epoch import StoreEpoch
+from conveyor.runtime.subscriptions import Broadcast, Exchange, Subscriber, Subscription
 
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_FIRINGS = 16
 """Per schedule: a slow publish must not make APScheduler skip the next fire time."""
+
+RELOADS = Broadcast(
+    name="scheduler",
+    exchange=Exchange.CONTROL,
+    bindings=(command_routing_key(ReloadSchedules),),
+    decode=control_decoder.decode,
+)
+"""``ReloadSchedules`` commands, heard by every scheduler instance."""
 
 
 class _FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
@@ -116,7 +124,7 @@ class Scheduler:
         self._loaded: dict[str, bytes] = {}
         self._reload = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._reloads: Subscription | None = None
         self.on_fired: Callable[[Schedule, dt.datetime, Fired], None] | None = None
         """Test hook: called after every firing attempt."""
 
@@ -142,9 +150,9 @@ class Scheduler:
         self._end_term()
         with contextlib.suppress(RedisError):
             await self.lock.release()
-        if self._channel is not None and not self._channel.is_closed:
+        if self._reloads is not None:
             with contextlib.suppress(Exception):
-                await self._channel.close()
+                await self._reloads.cancel()
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -251,22 +259,13 @@ class Scheduler:
     # -- control -------------------------------------------------------------------------------
 
     async def _listen_for_reloads(self) -> None:
-        broker = self._resources.broker
-        self._channel = await broker.open_channel()
-        queue = await broker.declare_instance_queue(
-            self._channel,
-            "scheduler",
-            self._settings.instance,
-            exchange=broker.topology.control,
-            bindings=(control_routing_key("reload_schedules"),),
+        subscriber = Subscriber(
+            self._resources.broker,
+            instance=self._settings.instance,
+            metrics=self._resources.metrics,
         )
-        await queue.consume(self._on_control, no_ack=True)
+        self._reloads = await subscriber.subscribe(RELOADS, self._on_control)
 
-    async def _on_control(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        try:
-            command = control_decoder.decode(message.body)
-        except Exception as exc:
-            log.warning("ignoring undecodable control message: %s", exc)
-            return
+    async def _on_control(self, command: ControlCommand) -> None:
         if isinstance(command, ReloadSchedules):
             self._reload.set()

@@ -18,9 +18,11 @@ import asyncio
 import collections
 import logging
 import struct
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import aiormq
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import ChannelFrame
 
 from conveyor.runtime.worker.delivery import JobDelivery
@@ -143,3 +145,12 @@ def _frames(channel: int, state: _ChannelAcks) -> bytes:
         settled.add(tag)
     acking.clear()
     return b"".join(parts)
+
+
+async def settle_delivery(acknowledgement: Awaitable[None]) -> None:
+    """Await an ack or nack; a lost channel is logged, not raised (the broker redelivers, and
+    the record's state makes the redelivery a no-op or a clean retry)."""
+    try:
+        await acknowledgement
+    except CONNECTION_EXCEPTIONS as exc:
+        log.warning("acknowledgement lost with the channel (%s); expecting a redelivery", exc)

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from conveyor.contracts.jobs import Priority
-from conveyor.contracts.records import Progress
 from conveyor.runtime.telemetry import phase_span
-
-log = logging.getLogger(__name__)
+from conveyor.runtime.worker.progress import ProgressThrottle
 
 
 @dataclass
@@ -37,14 +33,8 @@ class JobContext:
     """1 for a job's first delivery; 2+ when a worker died while running it before."""
     trace_id: str | None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
-    _flush: Callable[[Progress], Awaitable[None]] | None = None
-    _interval: float = 0.25
-    _loop: asyncio.AbstractEventLoop | None = None
-    _pending: Progress | None = None
-    _last_emit: float = 0.0
-    _flusher: asyncio.Task[None] | None = None
-    _flushing: bool = False
-    _started: float = field(default_factory=time.monotonic)
+    throttle: ProgressThrottle = field(default_factory=ProgressThrottle)
+    """Where reports go; the harness builds it (a bare one only notes progress)."""
 
     @property
     def is_last_attempt(self) -> bool:
@@ -63,22 +53,15 @@ class JobContext:
         self, done: int, total: int | None = None, message: str | None = None
     ) -> None:
         """Note progress; it is published now or coalesced into the next allowed event."""
-        elapsed = time.monotonic() - self._started
-        eta = None
-        if total and done and 0 < done <= total:
-            eta = round(elapsed * (total - done) / done, 3)
-        self._pending = Progress(done=done, total=total, message=message, eta_seconds=eta)
-        if self._flusher is None or self._flusher.done():
-            delay = max(0.0, self._last_emit + self._interval - time.monotonic())
-            loop = self._loop or asyncio.get_running_loop()
-            self._flusher = loop.create_task(self._flush_after(delay))
+        self.throttle.report(done, total, message)
 
     def report_progress_threadsafe(
         self, done: int, total: int | None = None, message: str | None = None
     ) -> None:
         """``report_progress`` for code running off the event loop (e.g. in a thread)."""
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.report_progress, done, total, message)
+        loop = self.throttle.loop
+        assert loop is not None
+        loop.call_soon_threadsafe(self.report_progress, done, total, message)
 
     async def progress(
         self, done: int, total: int | None = None, message: str | None = None
@@ -87,34 +70,10 @@ class JobContext:
         self.report_progress(done, total, message)
         await asyncio.sleep(0)
 
-    async def _flush_after(self, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        try:
-            await self.flush_progress()
-        except Exception as exc:
-            # Progress is advisory and this task has no one awaiting it: a Redis or broker
-            # outage must neither fail the job nor leave an exception nobody retrieves. The
-            # next report, or the outcome, carries on.
-            log.warning("progress not recorded: %s", exc, extra={"job_id": self.job_id})
-
     async def flush_progress(self) -> None:
         """Publish the pending progress, if any (the harness calls it before the outcome)."""
-        pending, self._pending = self._pending, None
-        if pending is None or self._flush is None:
-            return
-        self._last_emit = time.monotonic()
-        self._flushing = True
-        try:
-            await self._flush(pending)
-        finally:
-            self._flushing = False
+        await self.throttle.flush()
 
     async def close(self) -> None:
         """Stop the throttle, publishing the last pending progress first."""
-        flusher = self._flusher
-        if flusher is not None and not flusher.done():
-            if not self._flushing:  # still sleeping: skip the wait, flush below
-                flusher.cancel()
-            await asyncio.wait([flusher])  # unlike awaiting it, never raises our own cancel
-        await self.flush_progress()
+        await self.throttle.close()

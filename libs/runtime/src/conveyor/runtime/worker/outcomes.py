@@ -40,8 +40,3 @@ class CancelReason:
     CANCELLED = "cancelled"
     TIME_LIMIT = "time_limit"
     SHUTDOWN = "shutdown"
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: base, 2*base, 4*base, ... up to cap."""
-    return float(min(cap, base * 2 ** (attempt - 1)))

@@ -28,7 +28,7 @@ from conveyor.contracts.schedules import (
     ScheduleView,
     TriggerChange,
 )
-from conveyor.contracts.topology import control_routing_key
+from conveyor.contracts.topology import command_routing_key
 from conveyor.gateway.api._routes import Route, json_response, path_param
 from conveyor.gateway.api.bodies import decode_body
 from conveyor.gateway.api.submit import read_json_body
@@ -103,7 +103,7 @@ async def _update_and_notify(
     try:
         await gw.broker.publish(
             gw.broker.topology.control,
-            control_routing_key("reload_schedules"),
+            command_routing_key(ReloadSchedules),
             encode(ReloadSchedules()),
             persistent=False,
             mandatory=False,

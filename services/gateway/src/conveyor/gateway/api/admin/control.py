@@ -9,7 +9,7 @@ from conveyor.contracts.control import ControlCommand, DrainWorker, PauseJobType
 from conveyor.contracts.errors import ErrorResponse
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES
 from conveyor.contracts.monitoring import ControlAccepted, WorkerStatus
-from conveyor.contracts.topology import control_routing_key
+from conveyor.contracts.topology import command_routing_key
 from conveyor.gateway.api._routes import Route, json_response, path_param
 from conveyor.gateway.api.admin._broker_errors import broker_required
 from conveyor.gateway.auth import require_admin
@@ -20,12 +20,10 @@ from conveyor.runtime.monitoring.workers import list_workers
 
 
 async def _broadcast(gw: Gateway, command: ControlCommand) -> None:
-    tag = type(command).__struct_config__.tag
-    assert isinstance(tag, str)
     with broker_required(gw):
         await gw.broker.publish(
             gw.broker.topology.control,
-            control_routing_key(tag),
+            command_routing_key(type(command)),
             encode(command),
             persistent=False,
             mandatory=False,

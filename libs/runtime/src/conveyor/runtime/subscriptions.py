@@ -1,0 +1,227 @@
+"""``Subscriber.subscribe(topic, handler)``: the one way a Conveyor process consumes messages.
+
+Two kinds of topic. A ``Broadcast`` reaches every instance: each subscribes with an exclusive,
+auto-deleted queue of its own bound to the topic's routing keys, and its handler gets the
+decoded message inside a CONSUMER span, child of the publisher's. A ``WorkQueue`` is a
+service's durable job queue shared by competing workers, consumed on the direct fast path
+(``DirectConsumer``); its handler gets the raw delivery and settles it itself (the harness
+batches acks, dead-letters what does not decode, and opens the job's span with
+``consumer_span`` once the envelope says which job it is). Every message taken from either
+is counted here (``conveyor_messages_consumed_total{subscription, outcome}``).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+import aio_pika.abc
+import msgspec
+from aiormq.abc import DeliveredMessage
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from conveyor.runtime.broker import Broker, service_queue_arguments
+from conveyor.runtime.direct_consumer import DirectConsumer
+from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.telemetry import extract_context, remote_child_span
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")
+
+
+class Exchange(enum.Enum):
+    """The exchanges broadcasts are bound to."""
+
+    CONTROL = "control"
+    EVENTS = "events"
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast(Generic[M]):
+    """Messages every instance hears, each on a queue of its own."""
+
+    name: str
+    """Names the instance's queue (``<namespace>.<name>.<instance>``) and its metrics."""
+    exchange: Exchange
+    bindings: tuple[str, ...]
+    """Routing keys, built by ``conveyor.contracts.topology`` (never written out here)."""
+    decode: Callable[[bytes], M]
+    ack: bool = False
+    """Ack each message after its handler, one at a time; otherwise consume without acks."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkQueue:
+    """A service's durable job queue, shared by its workers."""
+
+    service: str
+
+
+class Subscription:
+    """A running consumer; ``cancel`` stops it (and closes the channel it opened, if any)."""
+
+    def __init__(self, cancel: Callable[[], Awaitable[None]]) -> None:
+        self._cancel = cancel
+
+    async def cancel(self) -> None:
+        await self._cancel()
+
+
+class Subscriber:
+    """Subscribes one process (``instance``) to topics, with tracing and metrics."""
+
+    def __init__(self, broker: Broker, *, instance: str, metrics: Metrics) -> None:
+        self._broker = broker
+        self._instance = instance
+        self._metrics = metrics
+
+    @overload
+    async def subscribe(
+        self,
+        topic: Broadcast[M],
+        handler: Callable[[M], Awaitable[None]],
+        *,
+        channel: aio_pika.abc.AbstractChannel | None = None,
+    ) -> Subscription: ...
+
+    @overload
+    async def subscribe(
+        self,
+        topic: WorkQueue,
+        handler: Callable[[DeliveredMessage], Awaitable[None]],
+        *,
+        channel: aio_pika.abc.AbstractChannel | None = None,
+    ) -> Subscription: ...
+
+    async def subscribe(
+        self,
+        topic: Broadcast[Any] | WorkQueue,
+        handler: Callable[[Any], Awaitable[None]],
+        *,
+        channel: aio_pika.abc.AbstractChannel | None = None,
+    ) -> Subscription:
+        """Consume ``topic``, running ``handler`` on each message, until cancelled.
+
+        A broadcast's handler gets the decoded message (one that does not decode is logged
+        and dropped); without ``channel`` the subscription opens its own (closed with it). A
+        work queue needs ``channel``: its prefetch bounds the work in hand, and the handler's
+        acks go to it after the consumer is cancelled, so its owner closes it.
+        """
+        match topic:
+            case Broadcast():
+                return await self._broadcast(topic, handler, channel)
+            case WorkQueue():
+                if channel is None:
+                    raise ValueError("a work queue is consumed on its owner's channel")
+                return await self._work_queue(topic, handler, channel)
+
+    async def _broadcast(
+        self,
+        topic: Broadcast[M],
+        handler: Callable[[M], Awaitable[None]],
+        channel: aio_pika.abc.AbstractChannel | None,
+    ) -> Subscription:
+        own_channel = channel is None
+        if channel is None:
+            channel = await self._broker.open_channel(prefetch=1 if topic.ack else None)
+        topology = self._broker.topology
+        queue = await self._broker.declare_instance_queue(
+            channel,
+            topic.name,
+            self._instance,
+            exchange=topology.control if topic.exchange is Exchange.CONTROL else topology.events,
+            bindings=topic.bindings,
+        )
+        counted = self._counters(topic.name)
+
+        async def run(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            try:
+                decoded = topic.decode(message.body)
+            except msgspec.MsgspecError as exc:
+                counted["undecodable"].inc()
+                log.warning("ignoring an undecodable %s message: %s", topic.name, exc)
+                return
+            with consumer_span(message.routing_key or topic.name, message.headers) as span:
+                try:
+                    await handler(decoded)
+                except Exception as exc:
+                    counted["failed"].inc()
+                    span.set_status(Status(StatusCode.ERROR, str(exc)))
+                    raise
+            counted["handled"].inc()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            if not topic.ack:
+                await run(message)
+                return
+            async with message.process(ignore_processed=True):
+                await run(message)
+
+        tag = await queue.consume(on_message, no_ack=not topic.ack)
+
+        async def cancel() -> None:
+            if channel.is_closed:
+                return
+            if own_channel:
+                await channel.close()  # the exclusive queue goes with it
+            else:
+                await queue.cancel(tag)
+
+        return Subscription(cancel)
+
+    async def _work_queue(
+        self,
+        topic: WorkQueue,
+        handler: Callable[[DeliveredMessage], Awaitable[None]],
+        channel: aio_pika.abc.AbstractChannel,
+    ) -> Subscription:
+        # Restored after reconnects by ``DirectConsumer``; ``handler`` settles each delivery.
+        # Declared (idempotently), not just looked up: a robust channel declares again, after
+        # a reconnect, the queues it declared; the direct consumer then consumes again.
+        queue = await channel.declare_queue(
+            self._broker.topology.service_queue(topic.service),
+            durable=True,
+            arguments=service_queue_arguments(),
+        )
+        taken = self._counters(f"jobs.{topic.service}")["handled"]
+
+        async def on_message(message: DeliveredMessage) -> None:
+            taken.inc()
+            await handler(message)
+
+        consumer = DirectConsumer(self._broker.connection, queue, on_message)
+        await consumer.start()
+        return Subscription(consumer.cancel)
+
+    def _counters(self, subscription: str) -> dict[str, Any]:
+        # Labelled once: ``labels`` takes a lock and builds a key on every call.
+        consumed = self._metrics.messages_consumed
+        return {
+            outcome: consumed.labels(subscription, outcome)
+            for outcome in ("handled", "undecodable", "failed")
+        }
+
+
+@contextmanager
+def consumer_span(
+    routing_key: str,
+    *carriers: Mapping[str, Any] | None,
+    attributes: Mapping[str, str | int] | None = None,
+) -> Iterator[trace.Span]:
+    """The CONSUMER span ``process <routing key>`` of one message, child of the context its
+    publisher left in the first carrier that has one (headers, then e.g. the envelope)."""
+    parent: otel_context.Context = extract_context(*carriers)
+    with remote_child_span(
+        f"process {routing_key}",
+        parent,
+        kind=SpanKind.CONSUMER,
+        attributes={"messaging.system": "rabbitmq", **(attributes or {})},
+    ) as span:
+        yield span
