@@ -22,6 +22,11 @@ def _owned(path: Path) -> bool:
     return any(relative == owner or owner in relative.parents for owner in OWNERS)
 
 
+def _is_import(line: str) -> bool:
+    # A module path such as ``conveyor.runtime.worker.job_events`` is not a key.
+    return line.lstrip().startswith(("from ", "import "))
+
+
 def test_no_module_outside_the_job_store_names_a_record_key() -> None:
     offenders = [
         f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
@@ -29,7 +34,7 @@ def test_no_module_outside_the_job_store_names_a_record_key() -> None:
         for path in sorted(source.rglob("*.py"))
         if not _owned(path)
         for n, line in enumerate(path.read_text().splitlines(), 1)
-        if RECORD_KEY.search(line)
+        if RECORD_KEY.search(line) and not _is_import(line)
     ]
     assert offenders == []
 
@@ -38,3 +43,4 @@ def test_the_check_finds_a_record_key() -> None:
     assert RECORD_KEY.search("rows = await redis.xrevrange(store.keys.owner_events(owner))")
     assert RECORD_KEY.search("pipe.delete(keys.job(job_id))")
     assert not RECORD_KEY.search("await store.latest_owner_cursor(owner)")
+    assert _is_import("from conveyor.runtime.worker.job_events import job_event")
