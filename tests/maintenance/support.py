@@ -65,12 +65,14 @@ class JobsTap:
 
 
 @contextlib.asynccontextmanager
-async def tap_jobs(broker: Broker, binding: str = "job.diagnostics") -> AsyncIterator[JobsTap]:
-    """Copies of the jobs published with ``binding``, through a queue of the test's own."""
+async def tap_jobs(broker: Broker, *bindings: str) -> AsyncIterator[JobsTap]:
+    """Copies of the jobs published with ``bindings`` (by default ``job.diagnostics``), through
+    one queue of the test's own: jobs one publisher sent arrive in the order it sent them."""
     tap = JobsTap()
     channel = await broker.open_channel()
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(broker.topology.jobs, binding)
+    for binding in bindings or ("job.diagnostics",):
+        await queue.bind(broker.topology.jobs, binding)
 
     async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         envelope = envelope_decoder.decode(message.body)
