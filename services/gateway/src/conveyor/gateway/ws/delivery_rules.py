@@ -27,6 +27,10 @@ class Delivery(enum.Enum):
     """Events before it are missing or still in flight: read them from Redis, then ask again."""
 
 
+# Module-level names for the members: the fast path asks once per event and connection, and
+# reading an Enum member through its class costs more than the decision itself.
+DELIVER, SKIP, CATCH_UP = Delivery.DELIVER, Delivery.SKIP, Delivery.CATCH_UP
+
 Position = TypeVar("Position", int, tuple[int, int])
 
 
@@ -44,14 +48,14 @@ def decide(
     predecessor is unknown, which is treated as a gap.
     """
     if position is None:
-        return Delivery.SKIP if caught_up else Delivery.CATCH_UP
+        return SKIP if caught_up else CATCH_UP
     if position <= mark:
-        return Delivery.SKIP
+        return SKIP
     if caught_up:
-        return Delivery.DELIVER
+        return DELIVER
     if previous is None or previous > mark:
-        return Delivery.CATCH_UP
-    return Delivery.DELIVER
+        return CATCH_UP
+    return DELIVER
 
 
 def decide_job(last_seq: int, seq: int, *, caught_up: bool = False) -> Delivery:

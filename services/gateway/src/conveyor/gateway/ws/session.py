@@ -27,7 +27,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from conveyor.contracts.errors import ErrorCode
-from conveyor.gateway.ws.delivery_rules import Delivery, decide, decide_job
+from conveyor.gateway.ws.delivery_rules import CATCH_UP, DELIVER, decide, decide_job
 from conveyor.gateway.ws.frames import DirectWriter
 from conveyor.gateway.ws.intake import EventIntake, LiveEvent, Resync
 from conveyor.gateway.ws.protocol import (
@@ -158,17 +158,17 @@ class Session:
             if every is not None
             else None
         )
-        if Delivery.CATCH_UP in (for_job, for_all):
+        if for_job is CATCH_UP or for_all is CATCH_UP:
             return False
-        if Delivery.DELIVER not in (for_job, for_all):
+        if for_job is not DELIVER and for_all is not DELIVER:
             return True  # duplicates, or nobody here watches it
         if not self._direct.ready():
             return False
-        if job is not None and for_job is Delivery.DELIVER:
+        if job is not None and for_job is DELIVER:
             self._direct.write(event.wire(for_job=True))
             job.last_seq = event.seq
             self._metrics.ws_events_sent.inc()
-        if every is not None and for_all is Delivery.DELIVER:
+        if every is not None and for_all is DELIVER:
             # A placed event has a cursor; its position is parsed once for all connections.
             assert event.cursor is not None
             assert event.position is not None
@@ -265,12 +265,12 @@ class Session:
 
     async def _on_live_job(self, event: LiveEvent, sub: JobSubscription) -> None:
         action = decide_job(sub.last_seq, event.seq)
-        if action is Delivery.CATCH_UP:
+        if action is CATCH_UP:
             # Events between are missing or still in flight: read them (and this one) from
             # Redis; their late live copies will then be dropped as duplicates.
             await self._catch_up_job(event.job_id, sub, live=event)
             action = decide_job(sub.last_seq, event.seq, caught_up=True)
-        if action is Delivery.DELIVER:
+        if action is DELIVER:
             await self._deliver_live(event, for_job=True)
             sub.last_seq = event.seq
 
@@ -330,10 +330,10 @@ class Session:
         # Without a cursor (no position) we cannot place the event, but Redis can; with one,
         # events of other jobs may have come before it and not arrived (yet).
         action = decide(sub.position, event.position, event.prev_position)
-        if action is Delivery.CATCH_UP:
+        if action is CATCH_UP:
             await self._catch_up_all(sub, until=event.position)
             action = decide(sub.position, event.position, event.prev_position, caught_up=True)
-        if action is Delivery.DELIVER:
+        if action is DELIVER:
             assert event.cursor is not None  # a placed event has a cursor
             await self._deliver_live(event, for_job=False)
             sub.advance(event.cursor)
