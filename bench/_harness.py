@@ -12,19 +12,19 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import psutil
 from redis.asyncio import Redis
 
-from conveyor.runtime.redis_client import open_redis
-from tests.support.namespace import (
+from bench._namespace import (
     REDIS_URL,
     delete_rabbit_entities,
     delete_redis_keys,
     new_namespace,
 )
-from tests.support.services import ServiceProcess, running_worker
+from bench._services import ServiceProcess, running_worker
+from conveyor.runtime.redis_client import open_redis
 
 
 @contextlib.asynccontextmanager
 async def bench_namespace() -> AsyncIterator[tuple[str, Redis]]:
-    ns = new_namespace().replace("test-", "bench-")
+    ns = new_namespace()
     redis = open_redis(REDIS_URL)
     try:
         yield ns, redis

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from bench._harness import bench_namespace, peak_rss_mb, rss_mb, sample_peak_rss, worker_process
+from bench._jobs import wait_for_state
+from bench._namespace import AMQP_URL
 from conveyor.aggregates_worker.aggregates import compute_aggregates
 from conveyor.aggregates_worker.engine import AggregatesEngine
 from conveyor.aggregates_worker.hot_table import HotTable, load_hot_table
@@ -48,8 +50,6 @@ from conveyor.contracts.topology import Topology
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
-from tests.support.jobs import wait_for_state
-from tests.support.namespace import AMQP_URL
 
 OUT = Path(__file__).parent / "out"
 FINAL = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 from bench._harness import bench_namespace, rss_mb, sample_peak_rss, worker_process
+from bench._jobs import wait_for_state
+from bench._namespace import AMQP_URL
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import count_rows
 from conveyor.contracts.jobs import ExportRequest, FileResult, JobEnvelope, Priority
@@ -26,8 +28,6 @@ from conveyor.contracts.topology import Topology
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
-from tests.support.jobs import wait_for_state
-from tests.support.namespace import AMQP_URL
 
 FINAL = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
 

@@ -26,14 +26,14 @@ from typing import Any
 import msgspec
 from aiohttp.test_utils import TestClient
 
+from bench._gateway import auth, running_gateway
 from bench._harness import bench_namespace, worker_process
+from bench._jobs import wait_for_state
 from conveyor.awards.generator import generate
 from conveyor.contracts.jobs import AwardFilters, DateRange, ExportRequest
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import FINAL_STATES, JobRecord, JobState
 from conveyor.runtime.jobstore import JobStore
-from tests.gateway.helpers import auth, running_gateway
-from tests.support.jobs import wait_for_state
 
 CONCURRENCY = 4
 BIG = ExportRequest(format="csv")

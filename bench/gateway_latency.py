@@ -39,10 +39,10 @@ from bench._harness import (
     server_processes,
     worker_process,
 )
+from bench._services import start_gateway
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.tokens import mint_token
-from tests.support.services import start_gateway
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
 

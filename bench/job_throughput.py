@@ -35,11 +35,11 @@ from bench._harness import (
     worker_process,
 )
 from bench._lean_publisher import LeanPublisher, publish_frames
+from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
-from tests.support.namespace import AMQP_URL
 
 WARM_UP = 200
 """Jobs run before CPU time is counted (the first ones import the handlers' libraries)."""

@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 from bench._harness import bench_namespace
+from bench._namespace import AMQP_URL
+from bench._schedules import every_second, tap_jobs
+from bench._services import start_worker
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import dataset_version
 from conveyor.contracts.keys import Keys
@@ -31,9 +34,6 @@ from conveyor.maintenance.daily_statistics import compute_statistics
 from conveyor.maintenance.dataset_checks import check_dataset
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.schedule_store import ScheduleStore
-from tests.maintenance.support import every_second, tap_jobs
-from tests.support.namespace import AMQP_URL
-from tests.support.services import start_worker
 
 
 def bench_data(rows: int) -> None:

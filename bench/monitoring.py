@@ -11,6 +11,7 @@ import asyncio
 import time
 
 from bench._harness import bench_namespace
+from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import JobQueued
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, utcnow
@@ -22,7 +23,6 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.monitoring.dead_letters import list_dead_letters, replay_dead_letters
 from conveyor.runtime.monitoring.job_stats import job_stats
 from conveyor.runtime.monitoring.queues import inspect_queues
-from tests.support.namespace import AMQP_URL
 
 
 async def _timed(label: str, coro: object) -> object:

@@ -28,6 +28,8 @@ import msgspec
 import polars as pl
 
 from bench._harness import bench_namespace, peak_rss_mb, print_host_speed, worker_process
+from bench._jobs import wait_for_state
+from bench._namespace import AMQP_URL
 from conveyor.awards.generator import generate
 from conveyor.awards.import_report import ImportReport
 from conveyor.awards.importer import import_files
@@ -47,8 +49,6 @@ from conveyor.contracts.topology import Topology, domain_event_routing_key
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
-from tests.support.jobs import wait_for_state
-from tests.support.namespace import AMQP_URL
 
 OUT = Path(__file__).parent / "out"
 FINAL = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}

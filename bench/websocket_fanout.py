@@ -37,6 +37,8 @@ import psutil
 
 from bench._harness import bench_namespace, percentiles, print_host_speed, rss_mb, sample_peak_rss
 from bench._light_websocket import LightSocket, connect
+from bench._namespace import AMQP_URL
+from bench._services import ServiceProcess, start_gateway
 from conveyor.contracts.events import JobProgressed, JobQueued, JobStarted
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.keys import Keys
@@ -46,8 +48,6 @@ from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.tokens import mint_token
-from tests.support.namespace import AMQP_URL
-from tests.support.services import ServiceProcess, start_gateway
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
 CONNECT_CONCURRENCY = 50

@@ -51,6 +51,6 @@ def test_the_readme_quick_start_names_the_two_commands_ci_runs_too() -> None:
     assert re.search(r"^uv run pytest\b", ci, re.MULTILINE), ".ci/run must run `uv run pytest`"
 
 
-def test_the_readme_links_the_design_that_lives_in_the_repository() -> None:
-    assert "(docs/design.md)" in README
-    assert (ROOT / "docs" / "design.md").is_file()
+def test_the_readme_links_the_architecture_that_lives_in_the_repository() -> None:
+    assert "(docs/architecture.md)" in README
+    assert (ROOT / "docs" / "architecture.md").is_file()

@@ -19,6 +19,7 @@ from tests.support.services import running_worker
 
 class _EventIds(msgspec.Struct):
     job_id: str
+    event: str
 
 
 async def test_each_jobs_events_carry_that_jobs_trace_id(
@@ -30,11 +31,13 @@ async def test_each_jobs_events_carry_that_jobs_trace_id(
 ) -> None:
     setup_tracing("tests", "tests")
     traces_by_job: dict[str, set[str]] = {}
+    kinds_by_job: dict[str, set[str]] = {}
 
     async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        job_id = msgspec.json.decode(message.body, type=_EventIds).job_id
+        ids = msgspec.json.decode(message.body, type=_EventIds)
         trace_id = str(message.headers["traceparent"]).split("-")[1]
-        traces_by_job.setdefault(job_id, set()).add(trace_id)
+        traces_by_job.setdefault(ids.job_id, set()).add(trace_id)
+        kinds_by_job.setdefault(ids.job_id, set()).add(ids.event)
 
     channel = await module_broker.open_channel()
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
@@ -48,6 +51,13 @@ async def test_each_jobs_events_carry_that_jobs_trace_id(
             expected[envelope.job_id] = format(span.get_span_context().trace_id, "032x")
         for job_id in expected:
             await wait_for_state(module_store, job_id, {JobState.SUCCEEDED})
-        await asyncio.sleep(0.3)
+        # Every event is here once each job's first (the submitter's) and last (the
+        # worker's, which publishes its events in order) have arrived.
+        async with asyncio.timeout(10):
+            while not all(
+                {"job.queued", "job.succeeded"} <= kinds_by_job.get(job_id, set())
+                for job_id in expected
+            ):
+                await asyncio.sleep(0.02)
     await channel.close()
     assert traces_by_job == {job_id: {trace} for job_id, trace in expected.items()}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import msgspec
 import pytest
 from redis.asyncio import Redis
 
@@ -17,7 +17,7 @@ from conveyor.contracts.jobs import ExportRequest, JobEnvelope, Priority
 from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
-from tests.support.jobs import history, wait_for_state
+from tests.support.jobs import history, wait_for_state, wait_until_handler_returned
 from tests.support.services import ServiceProcess, running_worker
 
 ROWS = 200_000
@@ -62,7 +62,7 @@ async def test_a_cancelled_export_stops_within_a_second_and_leaves_no_file(
         lambda r: r.progress is not None and r.progress.done > 0,
     )
     assert running.state == JobState.RUNNING
-    cancelled_at = time.monotonic()
+    cancelled_at, since = time.monotonic(), dt.datetime.now(dt.UTC)
     outcome = await module_lifecycle.cancel(
         envelope.job_id, envelope.owner, envelope.job_type, reason="changed my mind"
     )
@@ -72,7 +72,8 @@ async def test_a_cancelled_export_stops_within_a_second_and_leaves_no_file(
     while any(exports.iterdir()):
         assert time.monotonic() - cancelled_at < 1.0, list(exports.iterdir())
         await asyncio.sleep(0.02)
-    await asyncio.sleep(0.5)
+    # Once the handler has returned, no file can come back.
+    await wait_until_handler_returned(module_store, worker.instance, envelope.job_id, since=since)
     assert list(exports.iterdir()) == []
     record = await wait_for_state(module_store, envelope.job_id, {JobState.CANCELLED})
     assert record.result is None
@@ -80,14 +81,3 @@ async def test_a_cancelled_export_stops_within_a_second_and_leaves_no_file(
     assert not any(isinstance(e, JobSucceeded) for e in events)
     progress = [e for e in events if isinstance(e, JobProgressed)]
     assert progress[-1].done < ROWS
-    assert await _worker_is_idle(module_store, worker)
-
-
-async def _worker_is_idle(store: JobStore, worker: ServiceProcess) -> bool:
-    """The worker's heartbeat lists no running job (it beats every few seconds)."""
-    for _ in range(100):
-        raw = await store.redis.get(store.keys.worker(worker.instance))
-        if raw is not None and msgspec.json.decode(raw)["running_jobs"] == []:
-            return True
-        await asyncio.sleep(0.1)
-    return False

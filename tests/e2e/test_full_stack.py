@@ -70,6 +70,16 @@ async def events_until_final(
             return events
 
 
+async def recorded_beyond(http: aiohttp.ClientSession, job_id: str, seq: int) -> None:
+    """Until the job has recorded an event after ``seq`` (one a dropped client missed)."""
+    async with asyncio.timeout(10):
+        while True:
+            async with http.get(f"/api/v1/jobs/{job_id}") as response:
+                if (await response.json())["last_seq"] > seq:
+                    return
+            await asyncio.sleep(0.05)
+
+
 async def test_a_submitted_job_runs_and_its_events_arrive_over_the_websocket_in_order(
     http: aiohttp.ClientSession,
 ) -> None:
@@ -101,7 +111,7 @@ async def test_resuming_a_job_after_a_dropped_connection_gives_each_missed_event
         await ws.send_json({"type": "subscribe", "job_id": job_id})
         first = await events_until_final(ws, job_id, stop_after=4)
     # Dropped mid-job; events keep happening while we are away.
-    await asyncio.sleep(0.5)
+    await recorded_beyond(http, job_id, first[-1]["seq"])
     async with http.ws_connect("/ws") as ws:
         await next_message(ws)
         await ws.send_json({"type": "subscribe", "job_id": job_id, "after_seq": first[-1]["seq"]})
@@ -126,7 +136,7 @@ async def test_resuming_all_my_jobs_from_the_last_cursor_gives_each_missed_event
             if message["type"] == "event" and message["event"]["job_id"] == job_id:
                 seen.append(message["event"])
                 cursor = message["cursor"]
-    await asyncio.sleep(0.5)
+    await recorded_beyond(http, job_id, seen[-1]["seq"])
     async with http.ws_connect("/ws") as ws:
         await next_message(ws)
         await ws.send_json({"type": "subscribe", "all": True, "after": cursor})

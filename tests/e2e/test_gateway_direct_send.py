@@ -14,7 +14,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.gateway.helpers import (
     FakeWorker,
-    assert_silent,
+    assert_nothing_more,
     auth,
     masked_text_frame,
     new_user,
@@ -31,7 +31,7 @@ async def test_events_of_every_size_reach_a_client_that_offered_compression_inta
     namespace: str, store: JobStore, lifecycle: JobLifecycle
 ) -> None:
     messages = ["small", "m" * 300, "b" * 100_000]  # each frame-length encoding
-    async with running_gateway(namespace) as (_, client):
+    async with running_gateway(namespace) as (gateway, client):
         user = new_user()
         job = await submit(client, user)
         worker = FakeWorker(store, lifecycle)
@@ -51,7 +51,7 @@ async def test_events_of_every_size_reach_a_client_that_offered_compression_inta
             by_cursor = [e["event"]["message"] for e in events if "seq" not in e]
             assert by_job == list(enumerate(messages, start=3))
             assert by_cursor == messages
-            await assert_silent(ws)
+            await assert_nothing_more(ws, gateway, gateway.lifecycle, lifecycle)
 
 
 class RawClient:

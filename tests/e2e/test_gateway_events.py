@@ -12,12 +12,13 @@ from aiohttp.test_utils import TestClient
 from conveyor.contracts.events import JobProgressed
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import job_event_routing_key
+from conveyor.gateway.state import Gateway
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR, JobLifecycle
 from tests.gateway.helpers import (
     FakeWorker,
-    assert_silent,
+    assert_nothing_more,
     auth,
     new_user,
     receive,
@@ -31,9 +32,19 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture(scope="module")
-async def client(namespace: str) -> AsyncIterator[Client]:
-    async with running_gateway(namespace) as (_, test_client):
-        yield test_client
+async def served(namespace: str) -> AsyncIterator[tuple[Gateway, Client]]:
+    async with running_gateway(namespace) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def gateway(served: tuple[Gateway, Client]) -> Gateway:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def client(served: tuple[Gateway, Client]) -> Client:
+    return served[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +56,9 @@ def seqs(messages: list[dict[str, Any]]) -> list[int]:
     return [m["seq"] for m in messages if m["type"] == "event"]
 
 
-async def test_a_jobs_events_arrive_in_seq_order(client: Client, worker: FakeWorker) -> None:
+async def test_a_jobs_events_arrive_in_seq_order(
+    client: Client, gateway: Gateway, worker: FakeWorker
+) -> None:
     user = new_user()
     job = await submit(client, user)
     async with client.ws_connect("/ws", headers=auth(user)) as ws:
@@ -63,7 +76,7 @@ async def test_a_jobs_events_arrive_in_seq_order(client: Client, worker: FakeWor
         assert [m["event"]["seq"] for m in live] == list(range(2, 14))
         assert live[-1]["event"]["event"] == "job.succeeded"
         assert all(m["cursor"] for m in live)
-        await assert_silent(ws)
+        await assert_nothing_more(ws, gateway, gateway.lifecycle, worker.lifecycle)
 
 
 async def test_subscribing_after_a_seq_gives_only_later_events(
@@ -82,7 +95,7 @@ async def test_subscribing_after_a_seq_gives_only_later_events(
 
 
 async def test_resuming_a_job_after_a_dropped_connection_gives_the_missed_events_once(
-    client: Client, worker: FakeWorker
+    client: Client, gateway: Gateway, worker: FakeWorker
 ) -> None:
     user = new_user()
     job = await submit(client, user)
@@ -102,11 +115,11 @@ async def test_resuming_a_job_after_a_dropped_connection_gives_the_missed_events
         assert seqs(await receive_until(ws, "subscribed")) == [3, 4]
         await worker.succeed(job)
         assert seqs(await receive_events(ws, 1)) == [5]
-        await assert_silent(ws)
+        await assert_nothing_more(ws, gateway, gateway.lifecycle, worker.lifecycle)
 
 
 async def test_resuming_all_jobs_from_the_last_cursor_gives_the_missed_events_once(
-    client: Client, worker: FakeWorker
+    client: Client, gateway: Gateway, worker: FakeWorker
 ) -> None:
     user = new_user()
     async with client.ws_connect("/ws", headers=auth(user)) as ws:
@@ -140,7 +153,7 @@ async def test_resuming_all_jobs_from_the_last_cursor_gives_the_missed_events_on
             second["job_id"],
             "job.succeeded",
         )
-        await assert_silent(ws)
+        await assert_nothing_more(ws, gateway, gateway.lifecycle, worker.lifecycle)
 
 
 async def test_all_jobs_from_cursor_zero_replays_the_whole_kept_history(
@@ -156,7 +169,7 @@ async def test_all_jobs_from_cursor_zero_replays_the_whole_kept_history(
 
 
 async def test_out_of_order_live_delivery_is_put_back_in_order(
-    client: Client, store: JobStore, broker: Broker, worker: FakeWorker
+    client: Client, gateway: Gateway, store: JobStore, broker: Broker, worker: FakeWorker
 ) -> None:
     user = new_user()
     job = await submit(client, user)
@@ -189,11 +202,11 @@ async def test_out_of_order_live_delivery_is_put_back_in_order(
         events = await receive_events(ws, 2)
         assert seqs(events) == [3, 4]
         assert [e["event"]["done"] for e in events] == [1, 2]
-        await assert_silent(ws)
+        await assert_nothing_more(ws, gateway, gateway.lifecycle, worker.lifecycle)
 
 
 async def test_an_event_whose_announcement_was_lost_is_recovered_from_redis(
-    client: Client, worker: FakeWorker
+    client: Client, gateway: Gateway, worker: FakeWorker
 ) -> None:
     user = new_user()
     job = await submit(client, user)
@@ -210,7 +223,7 @@ async def test_an_event_whose_announcement_was_lost_is_recovered_from_redis(
         by_cursor = [m["event"]["event"] for m in received if "seq" not in m]
         assert by_job == [2, 3]
         assert by_cursor == ["job.started", "job.succeeded"]
-        await assert_silent(ws)
+        await assert_nothing_more(ws, gateway, gateway.lifecycle, worker.lifecycle)
 
 
 async def test_an_overflowing_connection_is_closed_with_4429(

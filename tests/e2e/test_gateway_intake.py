@@ -8,7 +8,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.gateway.helpers import (
     FakeWorker,
-    assert_silent,
+    assert_nothing_more,
     auth,
     new_user,
     receive,
@@ -47,4 +47,4 @@ async def test_live_events_flow_again_after_the_intake_channel_reopens(
             assert [m["seq"] for m in await receive_events(ws, 2)] == [2, 3]
             # Delivered live by the new consumer (not only by a catch-up from Redis).
             assert intake.received >= received + 2
-            await assert_silent(ws)
+            await assert_nothing_more(ws, gateway, gateway.lifecycle, lifecycle)

@@ -9,7 +9,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.gateway.helpers import (
     FakeWorker,
-    assert_silent,
+    assert_nothing_more,
     auth,
     new_user,
     receive,
@@ -47,4 +47,5 @@ async def test_events_missed_while_the_broker_connection_was_down_are_delivered_
             assert [e["seq"] for e in events] == [2, 3]
             await worker.succeed(job)
             assert [e["seq"] for e in await receive_events(ws, 1)] == [4]
-            await assert_silent(ws)
+            # The gateway announced only the submit, before its connection was closed.
+            await assert_nothing_more(ws, gateway, lifecycle)

@@ -12,7 +12,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.gateway.helpers import (
     FakeWorker,
-    assert_silent,
+    assert_nothing_more,
     auth,
     new_user,
     receive,
@@ -20,6 +20,7 @@ from tests.gateway.helpers import (
     receive_until,
     running_gateway,
     submit,
+    through_intake,
 )
 
 
@@ -47,11 +48,12 @@ async def test_a_user_on_two_gateways_gets_events_on_both_and_a_third_receives_n
         await worker.start(job)
         await worker.progress(job, 50)
         await worker.succeed(job)
-        for ws in sockets:
+        for ws, gateway in zip(sockets, (one, two), strict=True):
             assert [m["seq"] for m in await receive_events(ws, 3)] == [2, 3, 4]
-            await assert_silent(ws)
-        # The third gateway's queue is not bound to this user: nothing reached it.
-        assert idle.intake.received == idle_before
+            await assert_nothing_more(ws, gateway, one.lifecycle, lifecycle)
+        # The third gateway's queue is not bound to this user: only the markers reached it.
+        markers = await through_intake(idle, one.lifecycle, lifecycle)
+        assert idle.intake.received == idle_before + markers
         for ws in sockets:
             await ws.close()
 
@@ -80,9 +82,9 @@ async def test_the_binding_goes_when_the_last_connection_of_its_user_does(
         assert user not in gateway.intake.owners
         received = gateway.intake.received
         await worker.succeed(job)
-        await lifecycle.drain()
-        await asyncio.sleep(0.5)  # time for a stray event to arrive, were it still bound
-        assert gateway.intake.received == received
+        # Were the user still bound, its event would come through before the marker.
+        markers = await through_intake(gateway, lifecycle)
+        assert gateway.intake.received == received + markers
 
 
 async def test_the_versioned_subprotocol_is_selected_and_other_versions_are_refused(

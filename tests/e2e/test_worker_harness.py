@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
@@ -30,6 +31,7 @@ from tests.support.jobs import (
     history,
     submit_diagnostics,
     wait_for_state,
+    wait_until_handler_returned,
 )
 from tests.support.services import ServiceProcess, running_worker
 
@@ -133,13 +135,17 @@ async def test_cancelling_a_running_job_stops_its_handler(
     await wait_for_state(
         module_store, envelope.job_id, lambda r: r.progress is not None and r.progress.done >= 2
     )
+    cancelled_at = dt.datetime.now(dt.UTC)
     outcome = await module_lifecycle.cancel(
         envelope.job_id, envelope.owner, envelope.job_type, "test"
     )
     assert outcome.ok and outcome.previous_state == JobState.RUNNING
     cancelled_seq = (await module_store.get(envelope.job_id)).last_seq  # type: ignore[union-attr]
-    # The handler stops: no progress event follows, and the worker says so in its log.
-    await asyncio.sleep(1.0)
+    # The handler stops (the worker forgets the job), no progress event follows, and the
+    # worker says so in its log.
+    await wait_until_handler_returned(
+        module_store, worker.instance, envelope.job_id, since=cancelled_at
+    )
     record = await module_store.get(envelope.job_id)
     assert record is not None and record.state == JobState.CANCELLED
     assert record.last_seq == cancelled_seq

@@ -28,6 +28,7 @@ from conveyor.contracts.jobs import AnyJobRequest, JobEnvelope, Priority
 from conveyor.contracts.records import JobState
 from conveyor.gateway.bootstrap import bootstrap
 from conveyor.gateway.state import Gateway
+from conveyor.gateway.ws.intake import LiveEvent, Resync
 from conveyor.runtime.jobstore import Appended, JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.settings import GatewaySettings, load_settings
@@ -180,9 +181,57 @@ async def receive_events(
     return events
 
 
-async def assert_silent(ws: ClientWebSocketResponse, seconds: float = 0.5) -> None:
-    """Nothing more arrives (e.g. no duplicate): a ping is answered by the very next message."""
-    await asyncio.sleep(seconds)
+class _MarkerSeen:
+    """An intake listener that notices one marker event."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.seen = asyncio.Event()
+
+    def offer(self, item: LiveEvent | Resync) -> None:
+        if isinstance(item, LiveEvent) and item.job_id == self.job_id:
+            self.seen.set()
+
+
+async def through_intake(gateway: Gateway, *publishers: JobLifecycle, timeout: float = 10.0) -> int:
+    """Return once ``gateway``'s event queue has delivered everything ``publishers`` announced
+    so far; the number of marker messages that took (they count in ``intake.received``).
+
+    Each publisher announces a marker event after its earlier announcements (in order on its
+    channel, to the same queue), for an owner of its own that only a listener here watches:
+    when the intake hands the markers over, it has handed over everything before them.
+    """
+    owner = f"marker-{uuid.uuid4().hex[:8]}"
+    listeners = []
+    for publisher in publishers:
+        job_id = f"marker-{uuid.uuid4().hex}"
+        listener = _MarkerSeen(job_id)
+        await gateway.intake.acquire(owner, listener)
+        listeners.append(listener)
+        event = JobProgressed(job_id=job_id, job_type="diagnostics", owner=owner)
+        body = msgspec.json.encode(event)
+        publisher.announce(event, Appended(seq=1, cursor="0-1", prev_cursor="0-0", body=body))
+    try:
+        async with asyncio.timeout(timeout):
+            for listener in listeners:
+                await listener.seen.wait()
+    finally:
+        for listener in listeners:
+            await gateway.intake.release(owner, listener, all_of_it=True)
+    return len(listeners)
+
+
+async def assert_nothing_more(
+    ws: ClientWebSocketResponse, gateway: Gateway, *publishers: JobLifecycle
+) -> None:
+    """Nothing more arrives on ``ws`` (e.g. no duplicate) from what ``publishers`` announced
+    so far (the gateway's own lifecycle among them when it announced something, e.g. a submit).
+
+    Once the intake has handed over everything announced (``through_intake``), anything the
+    session will send is in its inbox or on the socket already; a ping, answered in order
+    after it, must then be the very next message.
+    """
+    await through_intake(gateway, *publishers)
     await ws.send_json({"type": "ping"})
     assert (await receive(ws)) == {"type": "pong"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import aio_pika
 import pytest
 from aiohttp.test_utils import TestClient
 
-from conveyor.contracts.codecs import control_decoder
+from conveyor.contracts.codecs import control_decoder, encode
 from conveyor.contracts.control import CancelJob
 from conveyor.contracts.topology import command_routing_key
 from conveyor.runtime.broker import Broker
@@ -165,14 +166,20 @@ async def test_cancelling_a_running_job_tells_its_worker(
 
 
 async def test_cancelling_a_queued_job_broadcasts_nothing(
-    client: Client, control_messages: asyncio.Queue[bytes]
+    client: Client, broker: Broker, control_messages: asyncio.Queue[bytes]
 ) -> None:
     user = new_user()
     job = await submit(client, user)
     await client.post(f"/api/v1/jobs/{job['job_id']}/cancel", headers=auth(user))
-    await asyncio.sleep(0.3)
-    while not control_messages.empty():
-        assert control_decoder.decode(control_messages.get_nowait()).job_id != job["job_id"]
+    # A broadcast is confirmed before the cancel answers: it would come before this marker.
+    marker = CancelJob(job_id=f"marker-{uuid.uuid4().hex}")
+    await broker.publish(
+        broker.topology.control, command_routing_key(CancelJob), encode(marker), persistent=False
+    )
+    while (
+        command := control_decoder.decode(await asyncio.wait_for(control_messages.get(), 5))
+    ) != marker:
+        assert command.job_id != job["job_id"]
 
 
 async def test_cancelling_a_finished_job_is_a_conflict_naming_its_state(

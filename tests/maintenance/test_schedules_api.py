@@ -3,7 +3,6 @@ list, pause, resume, reschedule and run now take effect at runtime."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +25,8 @@ from tests.support.services import ServiceProcess, running_worker
 BASE = "/api/v1/admin/schedules"
 ADMIN = auth("root", admin=True)
 HEALTH_JOBS = "job.maintenance.check_system_health"
+CLOCK, CLOCK_CRON = "cleanup-exports", "0 2 * * *"
+CLOCK_JOBS = "job.maintenance.cleanup_exports"
 DEFAULT_NAMES = {
     "cleanup-exports",
     "validate-dataset",
@@ -152,7 +153,7 @@ async def test_reschedule_pause_and_resume_take_effect_at_runtime(
     module_store: JobStore,
     maintenance: ServiceProcess,
 ) -> None:
-    async with tap_jobs(module_broker, HEALTH_JOBS) as tap:
+    async with tap_jobs(module_broker, HEALTH_JOBS, CLOCK_JOBS) as tap:
         view = await _send(client, "PUT", "system-health/trigger", json={"interval_seconds": 1})
         assert (view["trigger"], view["interval_seconds"], view["cron"]) == ("interval", 1, None)
         await tap.wait_for(2, "system-health", timeout=10)
@@ -160,11 +161,19 @@ async def test_reschedule_pause_and_resume_take_effect_at_runtime(
         await _send(client, "POST", "system-health/pause")
         paused_view = await _get(client, "system-health")
         assert paused_view["paused"] is True and paused_view["next_run"] is None
-        await asyncio.sleep(1.0)  # a firing already under way may still land
-        paused_at = dt.datetime.now(dt.UTC)
-        during = len(tap.fire_times("system-health"))
-        await asyncio.sleep(2.5)
-        assert len(tap.fire_times("system-health")) == during, "fired while paused"
+        # Another schedule edited after the pause is the scheduler's clock: once it fires, the
+        # pause is loaded too, and every firing of either that the scheduler sent before
+        # reached the tap first (one publisher, one queue).
+        await _send(client, "PUT", f"{CLOCK}/trigger", json={"interval_seconds": 1})
+        try:
+            await tap.wait_for(1, CLOCK, timeout=10)
+            paused_at = tap.fire_times(CLOCK)[0]
+            during = len(tap.fire_times("system-health"))
+            # Two more ticks: a second at least in which system-health was due and not sent.
+            await tap.wait_for(3, CLOCK, timeout=10)
+            assert len(tap.fire_times("system-health")) == during, "fired while paused"
+        finally:
+            await _send(client, "PUT", f"{CLOCK}/trigger", json={"cron": CLOCK_CRON})
 
         resumed_at = dt.datetime.now(dt.UTC)
         resumed = await _send(client, "POST", "system-health/resume")

@@ -137,10 +137,15 @@ async def test_a_worker_heartbeat_says_who_it_is_and_what_it_runs(
     worker = await run_worker(waiting, instance="beat-test", concurrency=3, heartbeat_interval=0.1)
     envelope = await submit(module_lifecycle)
     await asyncio.wait_for(started.wait(), 10)
-    await asyncio.sleep(0.3)
-    raw = await module_store.redis.get(module_store.keys.worker("beat-test"))
+    async with asyncio.timeout(5):  # the first beat after the job started
+        while True:
+            raw = await module_store.redis.get(module_store.keys.worker("beat-test"))
+            if raw is not None:
+                beat = msgspec.json.decode(raw, type=WorkerHeartbeat)
+                if beat.running_jobs:
+                    break
+            await asyncio.sleep(0.02)
     release.set()
-    beat = msgspec.json.decode(raw, type=WorkerHeartbeat)
     assert (beat.service, beat.instance, beat.concurrency) == ("maintenance", "beat-test", 3)
     assert beat.job_types == ["diagnostics"]
     assert beat.running_jobs == [envelope.job_id]

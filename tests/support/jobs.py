@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 
 import msgspec
 
 from conveyor.contracts.codecs import job_event_decoder
 from conveyor.contracts.events import AnyJobEvent
+from conveyor.contracts.heartbeats import WorkerHeartbeat
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.records import JobRecord, JobState
 from conveyor.runtime.jobstore import JobStore
@@ -65,3 +67,18 @@ async def wait_for_state(
 
 async def history(store: JobStore, job_id: str) -> list[AnyJobEvent]:
     return [job_event_decoder.decode(body) for _, body in await store.events_after(job_id, 0)]
+
+
+async def wait_until_handler_returned(
+    store: JobStore, instance: str, job_id: str, *, since: dt.datetime, timeout: float = 10.0
+) -> None:
+    """Wait for a heartbeat of worker ``instance`` written after ``since`` that no longer lists
+    ``job_id`` as running: the worker forgets a job only once its handler has returned."""
+    async with asyncio.timeout(timeout):
+        while True:
+            raw = await store.redis.get(store.keys.worker(instance))
+            if raw is not None:
+                beat = msgspec.json.decode(raw, type=WorkerHeartbeat)
+                if beat.seen_at > since and job_id not in beat.running_jobs:
+                    return
+            await asyncio.sleep(0.05)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -59,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(GatewaySettings, os.environ)
+        settings = load_settings(GatewaySettings)
     except SettingsError as exc:
         print(f"conveyor token: {exc}", file=sys.stderr)
         return 2

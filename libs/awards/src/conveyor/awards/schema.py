@@ -35,7 +35,6 @@ AWARDS_SCHEMA = pl.Schema(
 )
 """Column name -> polars type, in the order of ``AWARD_COLUMNS``."""
 
-FILE_GLOB = "awards-*.parquet"
 _FILE_RE = re.compile(r"^awards-(\d{5,})\.parquet$")
 
 

@@ -1,7 +1,8 @@
 """Typed settings read from the environment (``CONVEYOR_*``); a bad value fails with a sentence.
 
-Every service builds its settings with ``load_settings(SomeSettings, os.environ)``; tests pass
-their own mapping. Field ``foo_bar`` is read from ``CONVEYOR_FOO_BAR``.
+Services build their settings with ``load_settings(SomeSettings)``: the process environment is
+read here and nowhere else; tests pass their own mapping. Field ``foo_bar`` is read from
+``CONVEYOR_FOO_BAR``.
 """
 
 from __future__ import annotations

@@ -13,11 +13,3 @@ class ComputationCancelledError(AggregatesError):
     def __init__(self, step: str) -> None:
         super().__init__(f"computation cancelled before {step!r}")
         self.step = step
-
-
-class ResultUnavailableError(AggregatesError):
-    """Another instance computed a result but it vanished before it could be read."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"result {key} is not in the cache")
-        self.key = key

@@ -36,7 +36,6 @@ UNIQUE_TEXT = ("award_reference_no", "bid_reference_no")
 """Text columns with a value per row: kept as numbers (``references``) when they fit, else as
 plain strings (a dictionary would not shrink them)."""
 CATEGORICAL_COLUMNS = ("award_title", "notice_title", "awardee_name", "procuring_entity")
-NAME_COLUMNS = ("awardee_name", "procuring_entity")
 """Text columns with many distinct values (4-byte codes into the table's own dictionary)."""
 ENUM_COLUMNS = tuple(
     name
@@ -89,13 +88,6 @@ class HotTable:
         row by row costs about ten times more. Dates and amounts use ``filter_expression``.
         """
         return self.matcher(filters).mask(self.frame)
-
-    def terms_mask(self, terms: Sequence[str]) -> pl.Series | None:
-        """Rows where every folded ``term`` occurs literally in one keyword column.
-
-        ``None`` (all rows) when there are no terms. A null column never matches.
-        """
-        return self.matcher(AwardFilters(), terms).mask(self.frame)
 
     def matcher(self, filters: AwardFilters, terms: Sequence[str] = ()) -> Matcher:
         """``filters`` and the extra search ``terms`` (folded), prepared for ``mask``."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +26,7 @@ from conveyor.export_worker.export import (
 from conveyor.export_worker.quota import ExportQuota
 from conveyor.export_worker.settings import ExportSettings
 from conveyor.export_worker.xlsx import MAX_DATA_ROWS_PER_SHEET
-from conveyor.runtime.limits import LimitStore
-from conveyor.runtime.resources import Resources
-from conveyor.runtime.settings import load_settings
-from conveyor.runtime.worker import Handler, HandlerTable, JobContext, RejectJob
+from conveyor.runtime.worker import JobContext, RejectJob
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +137,3 @@ async def _write_in_thread(
         raise
     except ExportCancelledError:
         raise asyncio.CancelledError() from None
-
-
-async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
-    settings = load_settings(ExportSettings, os.environ)
-    exports = ExportConfig.from_settings(settings)
-    limits = LimitStore(
-        resources.redis,
-        resources.keys,
-        resources.store,
-        retention_seconds=settings.retention_seconds,
-    )
-    quota = ExportQuota(limits, quota_bytes=settings.export_quota_bytes, ttl=exports.ttl)
-    table = HandlerTable({"resources": resources, "exports": exports, "quota": quota})
-    table.add(Handler("export", export_awards))
-    return table

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 
@@ -55,7 +54,7 @@ def _bound_address(runner: web.AppRunner, settings: GatewaySettings) -> tuple[st
 
 async def main() -> int:
     try:
-        settings = load_settings(GatewaySettings, os.environ)
+        settings = load_settings(GatewaySettings)
         check_jwt_secret(settings)
     except SettingsError as exc:
         print(f"conveyor gateway: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 from conveyor.contracts.jobs import CleanupExportsRequest, FileResult, MaintenanceReport, utcnow
 from conveyor.contracts.records import JobRecord
 from conveyor.maintenance.settings import MaintenanceSettings
-from conveyor.runtime.resources import Resources
+from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.worker import JobContext
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ async def cleanup_exports(
     request: CleanupExportsRequest,
     *,
     job: JobContext,
-    resources: Resources,
+    store: JobStore,
     settings: MaintenanceSettings,
 ) -> MaintenanceReport:
     """Delete each export whose download expired, with its job record.
@@ -73,7 +73,7 @@ async def cleanup_exports(
     orphaned_before = now - dt.timedelta(hours=settings.export_tmp_grace_hours)
     files = await asyncio.to_thread(_list_files, settings.data_dir / EXPORTS_DIR)
     finished = [f for f in files if not f.is_temporary]
-    records = {r.job_id: r for r in await resources.store.get_many([f.job_id for f in finished])}
+    records = {r.job_id: r for r in await store.get_many([f.job_id for f in finished])}
     doomed: list[_File] = []
     expired_jobs: list[tuple[str, str]] = []
     counts = dict.fromkeys(("expired_files", "orphaned_files", "temporary_files", "kept_files"), 0)
@@ -101,7 +101,7 @@ async def cleanup_exports(
             counts["kept_files"] += 1
     # Records go first: a download racing with the cleanup then finds no job rather than a
     # job whose file has vanished.
-    counts["records_removed"] = await resources.store.delete_records(expired_jobs)
+    counts["records_removed"] = await store.delete_records(expired_jobs)
     counts["bytes_freed"] = await asyncio.to_thread(_remove, doomed)
     job.report_progress(len(files), len(files), f"{len(doomed)} of {len(files)} files removed")
     log.info("export cleanup: %s", counts)

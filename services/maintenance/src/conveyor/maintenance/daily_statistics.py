@@ -13,7 +13,6 @@ from conveyor.awards.schema import AWARDS_SCHEMA, DATASET_DIR, dataset_version, 
 from conveyor.contracts.jobs import ComputeDailyStatisticsRequest, MaintenanceReport, utcnow
 from conveyor.contracts.statistics import DailyStatistics
 from conveyor.maintenance.settings import MaintenanceSettings
-from conveyor.runtime.resources import Resources
 from conveyor.runtime.statistics_store import StatisticsStore
 from conveyor.runtime.worker import JobContext
 
@@ -62,7 +61,7 @@ async def compute_daily_statistics(
     request: ComputeDailyStatisticsRequest,
     *,
     job: JobContext,
-    resources: Resources,
+    statistics: StatisticsStore,
     settings: MaintenanceSettings,
 ) -> MaintenanceReport:
     """Cache the numbers under ``statistics:<day>`` (kept ``statistics_ttl_days``) and
@@ -74,8 +73,7 @@ async def compute_daily_statistics(
         lambda: dataset_version(directory) if directory.is_dir() else "none"
     )
     stats = await asyncio.to_thread(compute_statistics, directory, day, version)
-    store = StatisticsStore(resources.redis, resources.keys)
-    key = await store.save(stats, ttl_seconds=int(settings.statistics_ttl_days * 86400))
+    key = await statistics.save(stats, ttl_seconds=int(settings.statistics_ttl_days * 86400))
     job.report_progress(1, 1, "statistics cached")
     return MaintenanceReport(
         counts={"awards": stats.awards, "day_awards": stats.day_awards},

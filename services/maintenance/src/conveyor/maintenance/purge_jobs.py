@@ -8,7 +8,7 @@ import logging
 
 from conveyor.contracts.jobs import MaintenanceReport, PurgeExpiredJobsRequest, utcnow
 from conveyor.maintenance.settings import MaintenanceSettings
-from conveyor.runtime.resources import Resources
+from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.worker import JobContext
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ async def purge_expired_jobs(
     request: PurgeExpiredJobsRequest,
     *,
     job: JobContext,
-    resources: Resources,
+    store: JobStore,
     settings: MaintenanceSettings,
 ) -> MaintenanceReport:
     """Delete jobs created before the cutoff, except those still queued, running or retrying.
@@ -28,7 +28,7 @@ async def purge_expired_jobs(
     """
     days = request.older_than_days or settings.job_retention_days
     cutoff = utcnow() - dt.timedelta(days=days)
-    purged = await resources.store.purge_created_before(
+    purged = await store.purge_created_before(
         int(cutoff.timestamp() * 1000),
         on_batch=lambda removed: job.report_progress(removed, None, f"{removed} removed"),
     )

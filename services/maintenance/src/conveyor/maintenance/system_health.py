@@ -6,14 +6,18 @@ import asyncio
 import logging
 import shutil
 import time
+from pathlib import Path
 from typing import Any
+
+from redis.asyncio import Redis
 
 from conveyor.contracts.events import HealthCheck, SystemHealthReported
 from conveyor.contracts.jobs import CheckSystemHealthRequest, MaintenanceReport
+from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import SERVICE_BINDINGS
 from conveyor.maintenance.domain_events import publish_domain_event
 from conveyor.maintenance.settings import MaintenanceSettings
-from conveyor.runtime.resources import Resources
+from conveyor.runtime.broker import Broker
 from conveyor.runtime.worker import JobContext
 
 log = logging.getLogger(__name__)
@@ -22,10 +26,10 @@ FORGET_WORKERS_AFTER = 86_400
 """Seconds after which a vanished worker is dropped from the index instead of reported."""
 
 
-async def check_redis(resources: Resources) -> HealthCheck:
+async def check_redis(redis: Redis) -> HealthCheck:
     started = time.perf_counter()
     try:
-        await resources.redis.ping()
+        await redis.ping()
     except Exception as exc:
         return HealthCheck(name="redis", ok=False, detail=str(exc))
     return HealthCheck(
@@ -33,12 +37,11 @@ async def check_redis(resources: Resources) -> HealthCheck:
     )
 
 
-async def check_queues(resources: Resources, max_backlog: int) -> list[HealthCheck]:
+async def check_queues(broker: Broker, max_backlog: int) -> list[HealthCheck]:
     """RabbitMQ answers, and each job queue's ready messages (and the dead letters) are shown."""
-    broker = resources.broker
     if not broker.is_available:
         return [HealthCheck(name="rabbitmq", ok=False, detail="not connected")]
-    topology = resources.topology
+    topology = broker.topology
     queues = [topology.service_queue(s) for s in SERVICE_BINDINGS] + [topology.dead_letter_queue]
     checks = []
     try:
@@ -69,9 +72,8 @@ async def check_queues(resources: Resources, max_backlog: int) -> list[HealthChe
     return checks
 
 
-async def check_workers(resources: Resources) -> HealthCheck:
+async def check_workers(redis: Redis, keys: Keys) -> HealthCheck:
     """Live workers have a heartbeat key; one in the index without a key stopped beating."""
-    keys, redis = resources.keys, resources.redis
     now = time.time()
     await redis.zremrangebyscore(keys.workers, "-inf", now - FORGET_WORKERS_AFTER)
     members: Any = await redis.zrange(keys.workers, 0, -1)
@@ -91,10 +93,9 @@ async def check_workers(resources: Resources) -> HealthCheck:
     return HealthCheck(name="workers", ok=bool(live) and not silent, detail=detail)
 
 
-async def check_disk(resources: Resources, min_free_mb: int) -> HealthCheck:
-    path = resources.settings.data_dir
+async def check_disk(path: Path, min_free_mb: int) -> HealthCheck:
     try:
-        usage = await asyncio.to_thread(shutil.disk_usage, path if path.exists() else ".")
+        usage = await asyncio.to_thread(lambda: shutil.disk_usage(path if path.exists() else "."))
     except OSError as exc:
         return HealthCheck(name="disk", ok=False, detail=str(exc))
     free_mb = usage.free // 1_048_576
@@ -107,17 +108,19 @@ async def check_system_health(
     request: CheckSystemHealthRequest,
     *,
     job: JobContext,
-    resources: Resources,
+    redis: Redis,
+    keys: Keys,
+    broker: Broker,
     settings: MaintenanceSettings,
 ) -> MaintenanceReport:
     """Run every check, emit ``system.health`` with them, and report the failures."""
-    checks = [await check_redis(resources)]
+    checks = [await check_redis(redis)]
     if checks[0].ok:
-        checks.append(await check_workers(resources))
-    checks += await check_queues(resources, settings.health_max_backlog)
-    checks.append(await check_disk(resources, settings.health_min_free_disk_mb))
+        checks.append(await check_workers(redis, keys))
+    checks += await check_queues(broker, settings.health_max_backlog)
+    checks.append(await check_disk(settings.data_dir, settings.health_min_free_disk_mb))
     ok = all(c.ok for c in checks)
-    await publish_domain_event(resources.broker, SystemHealthReported(ok=ok, checks=checks))
+    await publish_domain_event(broker, SystemHealthReported(ok=ok, checks=checks))
     failing = [c for c in checks if not c.ok]
     if failing:
         log.warning("system health: %s", "; ".join(f"{c.name}: {c.detail}" for c in failing))

@@ -12,7 +12,7 @@ from conveyor.contracts.jobs import MaintenanceReport, ValidateDatasetRequest
 from conveyor.maintenance.dataset_checks import check_dataset
 from conveyor.maintenance.domain_events import publish_domain_event
 from conveyor.maintenance.settings import MaintenanceSettings
-from conveyor.runtime.resources import Resources
+from conveyor.runtime.broker import Broker
 from conveyor.runtime.worker import JobContext
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ async def validate_dataset(
     request: ValidateDatasetRequest,
     *,
     job: JobContext,
-    resources: Resources,
+    broker: Broker,
     settings: MaintenanceSettings,
 ) -> MaintenanceReport:
     """Run ``check_dataset`` in a thread; emit ``dataset.validation_failed`` if it finds any."""
@@ -45,7 +45,7 @@ async def validate_dataset(
             {p.kind: p.count for p in report.problems},
         )
         await publish_domain_event(
-            resources.broker, DatasetValidationFailed(version=version, problems=report.problems)
+            broker, DatasetValidationFailed(version=version, problems=report.problems)
         )
     return MaintenanceReport(
         counts={"rows": report.rows, "files": report.files}

@@ -135,9 +135,6 @@ class LimitStore:
         """Count a finished export for ``ttl`` unless it would take ``owner`` past ``quota``."""
         return await self._keep_call(owner, job_id, size_bytes, quota, ttl)
 
-    async def forget_export(self, owner: str, job_id: str, size_bytes: int) -> None:
-        await self.redis.zrem(self.keys.kept_exports(owner), f"{job_id}|{size_bytes}")
-
     async def _keep_call(
         self, owner: str, job_id: str, size: int, quota: int, ttl: dt.timedelta
     ) -> ExportRoom:

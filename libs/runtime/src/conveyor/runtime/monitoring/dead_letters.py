@@ -93,15 +93,6 @@ def _decode(message: aio_pika.abc.AbstractIncomingMessage) -> _Decoded:
     return _Decoded(letter, envelope)
 
 
-async def count_dead_letters(broker: Broker) -> int:
-    channel = await broker.open_channel()
-    try:
-        queue = await channel.declare_queue(broker.topology.dead_letter_queue, passive=True)
-        return int(queue.declaration_result.message_count or 0)
-    finally:
-        await channel.close()
-
-
 async def list_dead_letters(broker: Broker, *, limit: int) -> tuple[list[DeadLetter], int]:
     """The first ``limit`` dead letters (oldest first) and how many the queue holds.
 

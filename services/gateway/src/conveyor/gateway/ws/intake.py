@@ -43,7 +43,9 @@ class LiveEvent:
     prev_cursor: str | None
     body: bytes
     position: tuple[int, int] | None = None
-    """``cursor`` as an orderable pair, parsed once for every connection watching it."""
+    """``cursor`` as an orderable pair, parsed once for every connection watching it.
+
+    None exactly when ``cursor`` is None (an unparsable cursor is dropped on intake)."""
     prev_position: tuple[int, int] | None = None
     _frames: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
     _wire: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)

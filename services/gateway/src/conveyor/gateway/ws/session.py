@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from conveyor.contracts.errors import ErrorCode
+from conveyor.gateway.ws.delivery_rules import CATCH_UP, DELIVER, decide, decide_job
 from conveyor.gateway.ws.frames import DirectWriter
 from conveyor.gateway.ws.intake import EventIntake, LiveEvent, Resync
 from conveyor.gateway.ws.protocol import (
@@ -146,38 +147,33 @@ class Session:
     def _deliver_now(self, event: LiveEvent) -> bool:
         """Deliver ``event`` synchronously if it needs no catch-up and the socket takes it.
 
-        Returns False (nothing done) when the event must go through the inbox instead. Mirrors
-        ``_on_live_job`` and ``_on_live_all`` for the case in which they would not await
-        anything but the socket.
+        Returns False (nothing done) when the event must go through the inbox instead. Asks
+        ``delivery_rules`` exactly as ``_on_live_job`` and ``_on_live_all`` do.
         """
         job = self.jobs.get(event.job_id)
-        if job is not None:
-            if event.seq <= job.last_seq:
-                job = None  # a duplicate
-            elif event.seq != job.last_seq + 1:
-                return False
+        for_job = decide_job(job.last_seq, event.seq) if job is not None else None
         every = self.all if self.all is not None and self.all.owner == event.owner else None
-        if every is not None:
-            position, previous = event.position, event.prev_position
-            if position is None:
-                return False
-            if position <= every.position:
-                every = None  # a duplicate
-            elif previous is None or previous > every.position:
-                return False
-        if job is None and every is None:
-            return True
+        for_all = (
+            decide(every.position, event.position, event.prev_position)
+            if every is not None
+            else None
+        )
+        if for_job is CATCH_UP or for_all is CATCH_UP:
+            return False
+        if for_job is not DELIVER and for_all is not DELIVER:
+            return True  # duplicates, or nobody here watches it
         if not self._direct.ready():
             return False
-        if job is not None:
+        if job is not None and for_job is DELIVER:
             self._direct.write(event.wire(for_job=True))
             job.last_seq = event.seq
             self._metrics.ws_events_sent.inc()
-        if every is not None:
+        if every is not None and for_all is DELIVER:
+            # A placed event has a cursor; its position is parsed once for all connections.
             assert event.cursor is not None
-            assert position is not None
+            assert event.position is not None
             self._direct.write(event.wire(for_job=False))
-            every.cursor, every.position = event.cursor, position
+            every.cursor, every.position = event.cursor, event.position
             self._metrics.ws_events_sent.inc()
         return True
 
@@ -268,16 +264,15 @@ class Session:
                 return
 
     async def _on_live_job(self, event: LiveEvent, sub: JobSubscription) -> None:
-        if event.seq <= sub.last_seq:
-            return  # already delivered (from history, or a redelivery)
-        if event.seq > sub.last_seq + 1:
+        action = decide_job(sub.last_seq, event.seq)
+        if action is CATCH_UP:
             # Events between are missing or still in flight: read them (and this one) from
             # Redis; their late live copies will then be dropped as duplicates.
             await self._catch_up_job(event.job_id, sub, live=event)
-            if event.seq <= sub.last_seq:
-                return
-        await self._deliver_live(event, for_job=True)
-        sub.last_seq = event.seq
+            action = decide_job(sub.last_seq, event.seq, caught_up=True)
+        if action is DELIVER:
+            await self._deliver_live(event, for_job=True)
+            sub.last_seq = event.seq
 
     # -- "all my jobs" -------------------------------------------------------------------------
 
@@ -325,21 +320,16 @@ class Session:
                 return
 
     async def _on_live_all(self, event: LiveEvent, sub: AllSubscription) -> None:
-        if event.cursor is None:
-            # Announced without a cursor: we cannot place it, but Redis can.
-            await self._catch_up_all(sub)
-            return
-        position = event.position or stream_position(event.cursor)
-        if position <= sub.position:
-            return
-        previous = event.prev_position
-        if previous is None or previous > sub.position:
-            # Events of other jobs came before this one and have not arrived (yet).
-            await self._catch_up_all(sub, until=position)
-            if position <= sub.position:
-                return
-        await self._deliver_live(event, for_job=False)
-        sub.advance(event.cursor)
+        # Without a cursor (no position) we cannot place the event, but Redis can; with one,
+        # events of other jobs may have come before it and not arrived (yet).
+        action = decide(sub.position, event.position, event.prev_position)
+        if action is CATCH_UP:
+            await self._catch_up_all(sub, until=event.position)
+            action = decide(sub.position, event.position, event.prev_position, caught_up=True)
+        if action is DELIVER:
+            assert event.cursor is not None  # a placed event has a cursor
+            await self._deliver_live(event, for_job=False)
+            sub.advance(event.cursor)
 
     # -- both ----------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
-"""The maintenance service's handler table (job type -> handler), and its scheduler."""
+"""Wiring the maintenance service from its settings and resources: the handler table (job
+type -> handler, each given only the dependencies it names), the scheduler and the gauge."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 
 from conveyor.maintenance.cleanup_exports import cleanup_exports
 from conveyor.maintenance.daily_statistics import compute_daily_statistics
@@ -16,14 +16,25 @@ from conveyor.maintenance.validate_dataset import validate_dataset
 from conveyor.runtime.monitoring.worker_gauge import WorkerGauge
 from conveyor.runtime.resources import Resources
 from conveyor.runtime.settings import load_settings
+from conveyor.runtime.statistics_store import StatisticsStore
 from conveyor.runtime.worker import Handler, HandlerTable
 
 
-async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
+async def bootstrap(
+    settings: MaintenanceSettings, resources: Resources, stack: contextlib.AsyncExitStack
+) -> HandlerTable:
     """The handlers; also starts the scheduler (unless disabled) and, when metrics are served,
     the ``conveyor_workers`` gauge; ``stack`` stops them."""
-    settings = load_settings(MaintenanceSettings, os.environ)
-    table = HandlerTable({"resources": resources, "settings": settings})
+    table = HandlerTable(
+        {
+            "settings": settings,
+            "store": resources.store,
+            "redis": resources.redis,
+            "keys": resources.keys,
+            "broker": resources.broker,
+            "statistics": StatisticsStore(resources.redis, resources.keys),
+        }
+    )
     table.add(Handler("diagnostics", run_diagnostics))
     table.add(Handler("maintenance.cleanup_exports", cleanup_exports))
     table.add(Handler("maintenance.validate_dataset", validate_dataset))
@@ -42,3 +53,8 @@ async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack)
         gauge.start()
         stack.push_async_callback(gauge.stop)
     return table
+
+
+async def build_handlers(resources: Resources, stack: contextlib.AsyncExitStack) -> HandlerTable:
+    """The worker runner's hook: this service's settings (from the environment), then wiring."""
+    return await bootstrap(load_settings(MaintenanceSettings), resources, stack)
