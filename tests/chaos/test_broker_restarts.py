@@ -11,7 +11,7 @@ import pytest
 
 from conveyor.contracts.records import JobRecord, JobState
 from tests.support.chaos_cluster import Cluster, chaos_cluster
-from tests.support.job_ledger import Ledger, audit, crash_counts, final_records, runs_in
+from tests.support.job_ledger import Audit, Ledger, audit, crash_counts, final_records, runs_in
 from tests.support.private_rabbit import PrivateRabbit, private_rabbit
 from tests.support.private_redis import private_redis
 
@@ -24,9 +24,10 @@ async def rabbit() -> AsyncIterator[PrivateRabbit]:
 
 @pytest.fixture
 async def cluster(module_namespace: str, rabbit: PrivateRabbit) -> AsyncIterator[Cluster]:
-    async with private_redis() as redis_server, chaos_cluster(
-        module_namespace, rabbit, redis_server
-    ) as cluster:
+    async with (
+        private_redis() as redis_server,
+        chaos_cluster(module_namespace, rabbit, redis_server) as cluster,
+    ):
         yield cluster
 
 
@@ -36,7 +37,7 @@ async def _answers(ledger: Ledger, count: int) -> None:
             await asyncio.sleep(0.05)
 
 
-async def _verdict(cluster: Cluster, ledger: Ledger) -> tuple[object, dict[str, tuple[int, bool]]]:
+async def _verdict(cluster: Cluster, ledger: Ledger) -> tuple[Audit, dict[str, tuple[int, bool]]]:
     records = await final_records(cluster.store, ledger.accepted, timeout=90)
     counts = await crash_counts(cluster.store, ledger.accepted)
     runs = runs_in(cluster.logs())
@@ -58,10 +59,10 @@ async def test_a_broker_restart_under_load_loses_no_accepted_job(
     await load
 
     verdict, counts = await _verdict(cluster, ledger)
-    assert not verdict.problems(), verdict.problems()  # type: ignore[attr-defined]
-    assert verdict.succeeded == verdict.accepted >= 200  # type: ignore[attr-defined]
+    assert not verdict.problems(), verdict.problems()
+    assert verdict.succeeded == verdict.accepted >= 200
     # The gateway answered during the outage (with 503s), and no worker died.
-    assert verdict.refused > 0  # type: ignore[attr-defined]
+    assert verdict.refused > 0
     assert all(crashes == 0 for crashes, _ in counts.values())
 
 
@@ -86,8 +87,8 @@ async def test_broker_blips_under_long_jobs_neither_repeat_nor_crash_them(
     assert await _all_running(cluster, jobs), "the blips came after the jobs: make them longer"
 
     verdict, counts = await _verdict(cluster, ledger)
-    assert not verdict.problems(), verdict.problems()  # type: ignore[attr-defined]
-    assert verdict.succeeded == verdict.accepted == len(jobs)  # type: ignore[attr-defined]
+    assert not verdict.problems(), verdict.problems()
+    assert verdict.succeeded == verdict.accepted == len(jobs)
     assert all(crashes == 0 for crashes, _ in counts.values())
     runs = runs_in(cluster.logs())
     assert sorted(run.job_id for run in runs) == sorted(jobs)  # each ran exactly once

@@ -22,9 +22,10 @@ async def rabbit() -> AsyncIterator[PrivateRabbit]:
 
 @pytest.fixture
 async def cluster(module_namespace: str, rabbit: PrivateRabbit) -> AsyncIterator[Cluster]:
-    async with private_redis() as redis_server, chaos_cluster(
-        module_namespace, rabbit, redis_server
-    ) as cluster:
+    async with (
+        private_redis() as redis_server,
+        chaos_cluster(module_namespace, rabbit, redis_server) as cluster,
+    ):
         yield cluster
 
 
@@ -56,9 +57,7 @@ async def test_jobs_survive_workers_killed_under_load(cluster: Cluster) -> None:
     accepted = ledger.accepted
     records = await final_records(cluster.store, accepted, timeout=120)
     counts = await crash_counts(cluster.store, accepted)
-    verdict = audit(
-        ledger, records, runs_in(cluster.logs()), counts=counts, killed=cluster.killed
-    )
+    verdict = audit(ledger, records, runs_in(cluster.logs()), counts=counts, killed=cluster.killed)
     assert not verdict.problems(), verdict.problems()
     assert verdict.accepted >= 300
     assert verdict.succeeded == verdict.accepted

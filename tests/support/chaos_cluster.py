@@ -16,8 +16,8 @@ from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.tokens import mint_token
 from tests.gateway.helpers import SECRET, new_user
-from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE
 from tests.support.job_ledger import Ledger
+from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE
 from tests.support.private_rabbit import PrivateRabbit
 from tests.support.private_redis import PrivateRedis
 from tests.support.services import ServiceProcess, start_gateway, start_worker
@@ -50,7 +50,7 @@ class Cluster:
         }
 
     async def start_worker(self, **env: str) -> ServiceProcess:
-        worker = await start_worker(MAINTENANCE, self.namespace, self.redis, **self.env, **env)
+        worker = await start_worker(MAINTENANCE, self.namespace, self.redis, **{**self.env, **env})
         self.processes.append(worker)
         return worker
 
@@ -61,7 +61,7 @@ class Cluster:
 
     async def start_gateway(self, **env: str) -> Ledger:
         """A gateway and a ledger of one user's submissions through it."""
-        gateway, url = await start_gateway(self.namespace, **self.env, **env)
+        gateway, url = await start_gateway(self.namespace, **{**self.env, **env})
         self.processes.append(gateway)
         return Ledger(url, mint_token(SECRET, new_user()))
 
