@@ -9,6 +9,7 @@ A run is counted from the worker's own log, independently of what the store reco
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections import Counter, defaultdict
@@ -40,6 +41,7 @@ class Run:
     job_id: str
     instance: str
     marker: int
+    at: dt.datetime
 
 
 @dataclass
@@ -108,7 +110,8 @@ def runs_in(logs: Iterable[str]) -> list[Run]:
                 continue
             entry = json.loads(line)
             total = entry["msg"][len(RUN_LINE) :].split(" ", 1)[0]
-            runs.append(Run(entry["job_id"], entry["instance"], int(float(total))))
+            at = dt.datetime.fromisoformat(entry["ts"])
+            runs.append(Run(entry["job_id"], entry["instance"], int(float(total)), at))
     return runs
 
 

@@ -579,12 +579,34 @@ class Worker:
         outcome = await self.store.transition(
             envelope.job_id, envelope.owner, allowed=_RUNNING, to=to, event=event, fields=fields
         )
+        if not outcome.ok and outcome.previous_state is None and await self._record_again(envelope):
+            outcome = await self.store.transition(
+                envelope.job_id, envelope.owner, allowed=_RUNNING, to=to, event=event, fields=fields
+            )
         if outcome.ok and outcome.event is not None:
             self.lifecycle.announce(event, outcome.event)
         elif outcome.previous_state != JobState.CANCELLED or to != JobState.CANCELLED:
             # Lost a race (usually to a cancel): the record keeps the winner's outcome.
             log.info("job was %s already; %s not recorded", outcome.previous_state, to.value)
         return outcome.ok
+
+    async def _record_again(self, envelope: JobEnvelope) -> bool:
+        """Record a job that ran here as running again, its record having vanished meanwhile:
+        Redis lost its data (a restart without persistence). Without this the outcome would
+        be dropped and the accepted job would have no record at all."""
+        log.warning("the job's record is gone (Redis lost its data?); recording it again")
+        queued = _event(JobQueued, envelope, attempt=envelope.attempt)
+        started_event = _event(
+            JobStarted, envelope, attempt=envelope.attempt, worker=self.settings.instance
+        )
+        started = await self._start(envelope, queued, started_event, current_trace_id())
+        if started.status is not StartStatus.STARTED:
+            return False
+        if started.created is not None:
+            self.lifecycle.announce(queued, started.created)
+        if started.started is not None:
+            self.lifecycle.announce(started_event, started.started)
+        return True
 
     async def _retry(
         self,
