@@ -125,6 +125,8 @@ class Worker:
         self.metrics = metrics
         self.queue_name = broker.topology.service_queue(service)
         self._running: dict[str, _Running] = {}
+        self._starting: dict[str, asyncio.Event] = {}
+        """Jobs whose message is being started here (set before the store is asked)."""
         self._processing: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._channel: aio_pika.abc.AbstractChannel | None = None
@@ -309,6 +311,11 @@ class Worker:
             await self._dead_letter(message, ErrorCode.PUBLISHER_NOT_ALLOWED, refusal, envelope)
             await _settle_message(self._acks.ack(message))
             return
+        while (starting := self._starting.get(envelope.job_id)) is not None:
+            # Another message of this job is being started here (two copies in the queue: a
+            # broker crash can undo the ack of a message that was set aside or parked). Start
+            # after it, so this one joins its run instead of running the job beside it.
+            await starting.wait()
         running = self._running.get(envelope.job_id)
         if running is not None and running.envelope.attempt == envelope.attempt:
             running.redeliveries.append(message)
@@ -322,6 +329,8 @@ class Worker:
             self.metrics.jobs_set_aside.labels(envelope.job_type).inc()
             await _settle_message(self._acks.ack(message))
             return
+        # No await since the check above: a copy delivered from now on waits for this start.
+        self._starting[envelope.job_id] = asyncio.Event()
         parent = extract_context(message.headers, envelope.trace_context)
         token = job_id_var.set(envelope.job_id)
         try:
@@ -339,8 +348,15 @@ class Worker:
                 if isinstance(outcome, Failed):
                     span.set_status(Status(StatusCode.ERROR, outcome.error.message))
         finally:
+            self._started(envelope.job_id)
             self._shares.release(envelope)
             job_id_var.reset(token)
+
+    def _started(self, job_id: str) -> None:
+        """The job runs here now (or will not): copies of its message may go on."""
+        starting = self._starting.pop(job_id, None)
+        if starting is not None:
+            starting.set()
 
     async def _run_attempt(
         self,
@@ -406,6 +422,7 @@ class Worker:
         )
         running = _Running(envelope, context, task)
         self._running[envelope.job_id] = running
+        self._started(envelope.job_id)
         series.in_flight.inc()
         try:
             outcome = await self._supervise(running, handler)
