@@ -47,6 +47,7 @@ async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
     env = {"CONVEYOR_REDIS_URL": own_redis.url, "CONVEYOR_JWT_SECRET": SECRET}
     gateway, url = await start_gateway(module_namespace, **env)
     token = mint_token(SECRET, new_user())
+    admin_token = mint_token(SECRET, new_user(), roles=("admin",))
     redis: Redis = own_redis.client()
     store = JobStore(redis, Keys(module_namespace), retention_seconds=3600, history_max=100)
     try:
@@ -57,10 +58,14 @@ async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
             await own_redis.restart()
             status, after_restart = await _submit(http, url, token)
             assert status == 202, after_restart
-            # Redis down: the broker takes the job, so the answer is 202, never a 503 that
-            # a client would retry into a second job.
             await own_redis.kill()
-            status, while_down = await _submit(http, url, token)
+            # Redis down: a user's limits cannot be checked, so nothing is queued: a 503.
+            status, refused = await _submit(http, url, token)
+            assert status == 503, refused
+            assert refused["error"]["code"] == "store_unavailable"
+            # An admin has no limits: the broker takes the job, so the answer is 202, never
+            # a 503 that a client would retry into a second job.
+            status, while_down = await _submit(http, url, admin_token)
             assert status == 202, while_down
             assert while_down["state"] == "queued"
         await own_redis.start()
