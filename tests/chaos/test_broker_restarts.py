@@ -70,20 +70,24 @@ async def test_broker_blips_under_long_jobs_neither_repeat_nor_crash_them(
     cluster: Cluster,
 ) -> None:
     for _ in range(2):
-        await cluster.start_worker()
+        await cluster.start_worker(CONVEYOR_CONCURRENCY="8")
     ledger = await cluster.start_gateway()
-    # Six: what two workers run at once for one owner (their concurrency less one each).
-    await ledger.submit_many(6, concurrency=2, sleep_seconds=12, steps=24)
+    # Six jobs: either worker alone can run them all at once (an owner may use seven slots).
+    await ledger.submit_many(6, concurrency=2, sleep_seconds=20, steps=40)
     jobs = list(ledger.accepted)
     async with asyncio.timeout(30):
         while not await _all_running(cluster, jobs):
             await asyncio.sleep(0.1)
+    connections = await _connections(cluster.rabbit)
     for _ in range(3):
-        before = await _connections(cluster.rabbit)
         await cluster.rabbit.ctl("close_all_connections", "chaos test: a broker blip")
-        async with asyncio.timeout(30):  # every client reconnected
-            while len(await _connections(cluster.rabbit) - before) < len(before):
+        async with asyncio.timeout(30):  # every client reconnected (new connections only)
+            while True:
+                now = await _connections(cluster.rabbit)
+                if len(now) >= len(connections) and not now & connections:
+                    break
                 await asyncio.sleep(0.2)
+        connections = now
     assert await _all_running(cluster, jobs), "the blips came after the jobs: make them longer"
 
     verdict, counts = await _verdict(cluster, ledger)

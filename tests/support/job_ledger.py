@@ -76,14 +76,24 @@ class Ledger:
         return answer
 
     async def submit_many(
-        self, accept: int, *, concurrency: int = 8, pause: float = 0.0, **fields: object
+        self,
+        accept: int,
+        *,
+        concurrency: int = 8,
+        pause: float = 0.0,
+        until: asyncio.Event | None = None,
+        **fields: object,
     ) -> None:
-        """Submit until ``accept`` jobs got a 202, from ``concurrency`` clients that pause
-        ``pause`` s between requests and, after a 503, as long as its ``Retry-After`` says
-        (a refused job is not sent again: the next request is a new job)."""
+        """Submit until ``accept`` jobs got a 202 (and ``until`` is set, if given), from
+        ``concurrency`` clients that pause ``pause`` s between requests and, after a 503, as
+        long as its ``Retry-After`` says (a refused job is not sent again: the next request
+        is a new job)."""
+
+        def more() -> bool:
+            return len(self.accepted) < accept or (until is not None and not until.is_set())
 
         async def client(http: aiohttp.ClientSession) -> None:
-            while len(self.accepted) < accept:
+            while more():
                 answer = await self.submit(http, **fields)
                 wait = pause
                 if answer.status != 202:
