@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -65,7 +66,7 @@ SCHEDULER_ENV = {
 
 
 @dataclass
-class Run:
+class Faults:
     """What a scenario body reports: when its faults ended, and records lost by design."""
 
     fault_ends: list[dt.datetime] = field(default_factory=list)
@@ -75,7 +76,7 @@ class Run:
         self.fault_ends.append(dt.datetime.now(dt.UTC))
 
 
-Body = Callable[[Nodes, Ledger, int, Run], Awaitable[None]]
+Body = Callable[[Nodes, Ledger, int, Faults], Awaitable[None]]
 
 
 async def _answered(ledger: Ledger, count: int) -> None:
@@ -83,12 +84,15 @@ async def _answered(ledger: Ledger, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
-def _load(ledger: Ledger, jobs: int, **fields: object) -> asyncio.Task[None]:
-    fields = {"sleep_seconds": 0.5, "steps": 2, **fields}
-    return asyncio.create_task(ledger.submit_until(jobs, clients=8, pause=0.02, **fields))
+def _load(
+    ledger: Ledger, jobs: int, *, sleep_seconds: float = 0.5, steps: int = 2
+) -> asyncio.Task[None]:
+    return asyncio.create_task(
+        ledger.submit_until(jobs, clients=8, pause=0.02, sleep_seconds=sleep_seconds, steps=steps)
+    )
 
 
-async def worker_kills(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> None:
+async def worker_kills(nodes: Nodes, ledger: Ledger, jobs: int, faults: Faults) -> None:
     for _ in range(3):
         await nodes.start_worker()
     load = _load(ledger, jobs)
@@ -98,27 +102,27 @@ async def worker_kills(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> Non
         while len(runs_in([victim.output()])) < 20 and victim.alive:
             await asyncio.sleep(0.1)
         nodes.kill(victim)
-        run.ended()  # the others carry on at once; the victim's jobs wait for its heartbeat
+        faults.ended()  # the others carry on at once; the victim's jobs wait for its heartbeat
         kills -= 1
         await nodes.start_worker()
     await load
 
 
 def broker_restart(crash: bool) -> Body:
-    async def body(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> None:
+    async def body(nodes: Nodes, ledger: Ledger, jobs: int, faults: Faults) -> None:
         for _ in range(3):
             await nodes.start_worker()
         load = _load(ledger, jobs)
         await _answered(ledger, jobs // 3)
         await (nodes.rabbit.kill() if crash else nodes.rabbit.stop())
         await nodes.rabbit.start()
-        run.ended()
+        faults.ended()
         await load
 
     return body
 
 
-async def broker_blips(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> None:
+async def broker_blips(nodes: Nodes, ledger: Ledger, jobs: int, faults: Faults) -> None:
     for _ in range(3):
         await nodes.start_worker(CONVEYOR_CONCURRENCY="100")
     load = _load(ledger, jobs, sleep_seconds=8, steps=16)
@@ -128,12 +132,12 @@ async def broker_blips(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> Non
         await nodes.rabbit.ctl("close_all_connections", "bench.chaos: a broker blip")
         while len(await nodes.rabbit.connections() - before) < len(before):
             await asyncio.sleep(0.2)
-        run.ended()
+        faults.ended()
         await asyncio.sleep(2)  # the next blip a little later, while the jobs still run
     await load
 
 
-async def redis_restart(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> None:
+async def redis_restart(nodes: Nodes, ledger: Ledger, jobs: int, faults: Faults) -> None:
     for _ in range(3):
         await nodes.start_worker()
     load = _load(ledger, jobs)
@@ -142,11 +146,11 @@ async def redis_restart(nodes: Nodes, ledger: Ledger, jobs: int, run: Run) -> No
     await nodes.redis.kill()
     await asyncio.sleep(2)  # the outage
     await nodes.redis.start()
-    run.ended()
+    faults.ended()
     await load
     if not nodes.redis.persistent:
         # By design: the records of jobs finished before the crash went with Redis' data.
-        run.excused_lost = {r.job_id for r in runs_in(nodes.logs()) if r.at < crashed_at}
+        faults.excused_lost = {r.job_id for r in runs_in(nodes.logs()) if r.at < crashed_at}
 
 
 SCENARIOS: dict[str, tuple[Body, bool]] = {
@@ -164,14 +168,14 @@ async def run_scenario(name: str, jobs: int) -> Tally:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     async with private_nodes(namespace, SERVICE_ENV, persistent=persistent) as nodes:
         ledger = Ledger(await nodes.start_gateway(), mint_token(SECRET, "bench-chaos"))
-        run = Run()
-        await body(nodes, ledger, jobs, run)
+        faults = Faults()
+        await body(nodes, ledger, jobs, faults)
         redis = open_redis(nodes.redis.url)
         try:
             store = JobStore(redis, Keys(namespace), retention_seconds=3600)
-            pending = [j for j in ledger.accepted if j not in run.excused_lost]
+            pending = [j for j in ledger.accepted if j not in faults.excused_lost]
             records = await final_records(store, pending, timeout=300)
-            records |= await final_records(store, run.excused_lost & set(ledger.accepted), 1)
+            records |= await final_records(store, faults.excused_lost & set(ledger.accepted), 1)
             counts = await deaths(store, ledger.accepted)
         finally:
             await redis.aclose()
@@ -183,8 +187,8 @@ async def run_scenario(name: str, jobs: int) -> Tally:
             runs,
             counts,
             killed=nodes.killed,
-            recovery=_recovery(run.fault_ends, [r.at for r in runs]),
-            excused_lost=run.excused_lost,
+            recovery=_recovery(faults.fault_ends, [r.at for r in runs]),
+            excused_lost=faults.excused_lost,
         )
 
 
@@ -202,8 +206,13 @@ def _recovery(fault_ends: list[dt.datetime], finishes: list[dt.datetime]) -> flo
 async def scheduler_leader_kills(kills: int) -> Tally:
     """A schedule firing every second; its leader SIGKILLed ``kills`` times at varied moments.
     Accepted: distinct fire times; lost: fire times skipped; duplicated: jobs run twice."""
+    with tempfile.TemporaryDirectory(prefix="bench-chaos-data-") as data:
+        return await _scheduler_leader_kills(kills, data)
+
+
+async def _scheduler_leader_kills(kills: int, data: str) -> Tally:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    env = {**SERVICE_ENV, **SCHEDULER_ENV, "CONVEYOR_DATA_DIR": "/tmp"}
+    env = {**SERVICE_ENV, **SCHEDULER_ENV, "CONVEYOR_DATA_DIR": data}
     async with private_nodes(namespace, env, persistent=True) as nodes:
         redis = open_redis(nodes.redis.url)
         keys = Keys(namespace)
@@ -229,7 +238,7 @@ async def scheduler_leader_kills(kills: int) -> Tally:
                 fire_times.append(key.split(":", 2)[2])
 
         await tap.consume(seen, no_ack=True)
-        run = Run()
+        faults = Faults()
         try:
             for _ in range(3):
                 await nodes.start_worker()
@@ -238,10 +247,11 @@ async def scheduler_leader_kills(kills: int) -> Tally:
                 while len(fire_times) <= count:
                     await asyncio.sleep(0.02)
                 await asyncio.sleep((i % 4) * 0.3)  # right after a firing, and on towards the next
-                leader = (await redis.get(keys.scheduler_leader) or b"").decode().split(" ")[0]
+                raw = await redis.get(keys.scheduler_leader)
+                leader = (raw.decode() if isinstance(raw, bytes) else raw or "").split(" ")[0]
                 [victim] = [w for w in nodes.workers() if w.instance == leader]
                 nodes.kill(victim)
-                run.ended()
+                faults.ended()
                 await nodes.start_worker()
             count = len(fire_times)
             while len(fire_times) < count + 3:
@@ -264,7 +274,7 @@ async def scheduler_leader_kills(kills: int) -> Tally:
             runs,
             counts,
             killed=nodes.killed,
-            recovery=_recovery(run.fault_ends, [r.at for r in runs]),
+            recovery=_recovery(faults.fault_ends, [r.at for r in runs]),
         )
         result.accepted = len(distinct)
         result.lost += span - len(distinct)  # fire times nobody fired
@@ -295,7 +305,7 @@ async def soak(minutes: float) -> None:
     async with private_nodes(namespace, SERVICE_ENV, persistent=True) as nodes:
         url = await nodes.start_gateway()
         for _ in range(2):
-            await nodes.start_worker(CONVEYOR_LOG_LEVEL="WARNING")
+            await nodes.start_worker()
         ledger = Ledger(url, mint_token(SECRET, "bench-soak"))
         stop = asyncio.Event()
         load = asyncio.create_task(
@@ -319,7 +329,7 @@ async def soak(minutes: float) -> None:
             print(f"{minute:>6} {len(ledger.accepted):>9}  {cells}", flush=True)
             if minute % 2:
                 nodes.kill(nodes.workers()[0])
-                await nodes.start_worker(CONVEYOR_LOG_LEVEL="WARNING")
+                await nodes.start_worker()
             else:
                 await nodes.rabbit.ctl("close_all_connections", "bench.chaos soak blip")
         stop.set()
