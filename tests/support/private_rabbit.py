@@ -21,6 +21,8 @@ from pathlib import Path
 
 from tests.support.private_redis import spare_port
 
+# The scripts themselves, not the /usr/sbin wrappers: those switch to the rabbitmq user,
+# whose environment would drop the node's private settings.
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 START_TIMEOUT = 60.0
@@ -30,6 +32,7 @@ class PrivateRabbit:
     """One ``rabbitmq-server`` process that this object owns (never started ``-detached``)."""
 
     def __init__(self) -> None:
+        assert Path(SERVER).is_file(), f"{SERVER} is missing (Debian's rabbitmq-server package)"
         self.port = spare_port()
         self.dist_port = spare_port()
         self.node = f"chaos-{secrets.token_hex(4)}@localhost"
