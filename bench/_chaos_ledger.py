@@ -143,6 +143,8 @@ class Tally:
     duplicated: int
     recovery: float | None
     refused: int
+    slowest_refusal: float | None
+    """Seconds the slowest 503 took to come."""
     refused_but_ran: int
     bad_answers: int
     notes: str = ""
@@ -183,6 +185,7 @@ def tally(
         duplicated=duplicated,
         recovery=recovery,
         refused=len(refused),
+        slowest_refusal=max((a.seconds for a in refused), default=None),
         refused_but_ran=sum(1 for a in refused if ran[a.marker]),
         bad_answers=sum(1 for a in ledger.answers if a.status not in (202, 503)),
         notes=f"{len(set(lost) & excused_lost)} records lost with Redis' data"

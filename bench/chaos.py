@@ -285,15 +285,17 @@ async def _scheduler_leader_kills(kills: int, data: str) -> Tally:
 def print_table(rows: list[Tally]) -> None:
     head = (
         f"{'scenario':24} {'accepted':>8} {'succeeded':>9} {'failed':>6} {'dead':>5} "
-        f"{'lost':>5} {'dup':>4} {'refused':>7} {'ran 503':>7} {'bad':>4} {'recovery s':>10}"
+        f"{'lost':>5} {'dup':>4} {'refused':>7} {'503 s':>5} {'ran 503':>7} {'bad':>4} "
+        f"{'recovery s':>10}"
     )
     print(head)
     print("-" * len(head))
     for t in rows:
         recovery = f"{t.recovery:.2f}" if t.recovery is not None else "-"
+        slowest = f"{t.slowest_refusal:.2f}" if t.slowest_refusal is not None else "-"
         print(
             f"{t.scenario:24} {t.accepted:>8} {t.succeeded:>9} {t.failed:>6} {t.dead:>5} "
-            f"{t.lost:>5} {t.duplicated:>4} {t.refused:>7} {t.refused_but_ran:>7} "
+            f"{t.lost:>5} {t.duplicated:>4} {t.refused:>7} {slowest:>5} {t.refused_but_ran:>7} "
             f"{t.bad_answers:>4} {recovery:>10}  {t.notes}"
         )
 
