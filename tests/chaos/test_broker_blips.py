@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from conveyor.contracts.codecs import encode
 from conveyor.contracts.errors import ErrorCode
 from conveyor.contracts.jobs import DiagnosticsRequest, DiagnosticsResult, JobEnvelope
 from conveyor.contracts.records import JobState
-from conveyor.contracts.topology import Topology
+from conveyor.contracts.topology import Topology, job_routing_key
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
@@ -194,3 +195,31 @@ async def _rabbitmqctl(*args: str) -> None:
         "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.DEVNULL
     )
     assert await asyncio.wait_for(process.wait(), 60) == 0
+
+
+async def test_two_copies_of_a_job_message_delivered_together_run_it_once(
+    start_worker: StartWorker,
+    module_store: JobStore,
+    module_broker: Broker,
+) -> None:
+    handler = SlowJobs()
+    envelope = JobEnvelope(request=DiagnosticsRequest(numbers=[5]), owner="copies")
+    # What a broker crash can leave behind: a message and its set-aside copy (the original's
+    # ack lost with the crash). Both wait in the queue, so they arrive together.
+    for _ in range(2):
+        await module_broker.publish(
+            module_broker.topology.jobs,
+            job_routing_key(envelope.job_type),
+            encode(envelope),
+            message_id=envelope.job_id,
+        )
+    worker, _ = await start_worker(handler)
+    await wait_for_state(module_store, envelope.job_id, {JobState.RUNNING})
+    await _redelivered(worker, envelope.job_id, times=1)  # the copy joined the run
+    assert handler.runs == 1
+    handler.release.set()
+    record = await wait_for_state(module_store, envelope.job_id, {JobState.SUCCEEDED})
+    assert record.attempt == 1
+    assert await _crashes(module_store, envelope.job_id) == 0
+    assert handler.runs == 1
+    await _queue_empties(module_broker, worker.queue_name)

@@ -97,3 +97,47 @@ async def test_a_restart_without_persistence_is_noticed_once_by_each_watcher(
         finally:
             await first.aclose()
             await second.aclose()
+
+
+async def test_a_job_running_when_redis_loses_its_data_is_recorded_again_with_its_outcome(
+    module_namespace: str, module_broker: Broker
+) -> None:
+    async with private_redis() as server:  # no persistence: a restart empties it
+        redis = server.client()
+        store = JobStore(redis, Keys(module_namespace), retention_seconds=3600)
+        lifecycle = JobLifecycle(store, module_broker)
+        runs = 0
+        release = asyncio.Event()
+
+        async def slow(request: DiagnosticsRequest, *, job: JobContext) -> DiagnosticsResult:
+            nonlocal runs
+            runs += 1
+            await release.wait()
+            return DiagnosticsResult(sum=sum(request.numbers), attempt=job.attempt)
+
+        table = HandlerTable()
+        table.add(Handler("diagnostics", slow))
+        worker = Worker(
+            service="maintenance",
+            settings=WorkerSettings(namespace=module_namespace, heartbeat_interval=0.5),
+            broker=module_broker,
+            store=store,
+            lifecycle=lifecycle,
+            handlers=table,
+            metrics=Metrics(),
+        )
+        await worker.start()
+        try:
+            envelope = JobEnvelope(request=DiagnosticsRequest(numbers=[8]), owner="data-loss")
+            await lifecycle.submit(envelope)
+            await wait_for_state(store, envelope.job_id, {JobState.RUNNING})
+            await server.restart()
+            assert await store.get(envelope.job_id) is None  # the record went with the data
+            release.set()
+            record = await wait_for_state(store, envelope.job_id, {JobState.SUCCEEDED}, timeout=30)
+            assert record.attempt == 1
+            assert record.result == DiagnosticsResult(sum=8, attempt=1)
+            assert runs == 1
+        finally:
+            await worker.drain(grace=1)
+            await redis.aclose()

@@ -64,6 +64,7 @@ async def test_a_job_published_while_redis_is_down_is_accepted_and_runs_once(
             await own_redis.kill()
             status, refused = await _submit(http, url, token)
             assert status == 503, refused
+            assert refused["error"]["code"] == "store_unavailable"
             # An admin is exempt from the limits: the broker takes the job, so the answer is
             # 202 although Redis cannot record it (never a 503 a client would retry into a
             # second job); the worker records it when it starts it.

@@ -56,8 +56,8 @@ _START_RABBITMQ = """
     or:        docker compose up -d rabbitmq
     or point CONVEYOR_AMQP_URL at a running broker"""
 _START_REDIS = """
-    start it:  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \\
-                 --appendonly no
+    start it:  mkdir -p var/redis && redis-server --daemonize yes --bind 127.0.0.1 -::1 \\
+                 --port 6379 --appendonly yes --dir "$PWD/var/redis"
     or:        docker compose up -d redis
     or point CONVEYOR_REDIS_URL at a running server"""
 

@@ -273,6 +273,17 @@ class JobStore:
             rows = await pipe.execute()
         return [record_from_hash(row) for row in rows if row]
 
+    async def deaths(self, job_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """Job id -> (worker deaths its deliveries saw, whether its dead letter went out)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(self.keys.job(job_id), ["crashes", "dead_lettered"])
+            rows = await pipe.execute()
+        return {
+            job_id: (int(crashes or 0), bool(dead_lettered))
+            for job_id, (crashes, dead_lettered) in zip(job_ids, rows, strict=True)
+        }
+
     async def list_jobs(
         self,
         *,

@@ -80,6 +80,8 @@ class JobConsumer:
         self._shares = OwnerShares(owner_cap(settings.concurrency, settings.owner_concurrency))
         self.stopping = False
         """Set when draining: new deliveries go back to the queue."""
+        self._starting: dict[str, asyncio.Event] = {}
+        """Jobs whose message is being started here (set before the store is asked)."""
 
     async def on_message(self, message: DeliveredMessage) -> None:
         delivery = JobDelivery(message)
@@ -128,6 +130,11 @@ class JobConsumer:
         if refusal is not None:
             await self._dead_letter(message, ErrorCode.PUBLISHER_NOT_ALLOWED, refusal, envelope)
             return
+        while (starting := self._starting.get(envelope.job_id)) is not None:
+            # Another message of this job is being started here (two copies in the queue: a
+            # broker crash can undo the ack of a message that was set aside or parked). Start
+            # after it, so this one joins its run instead of running the job beside it.
+            await starting.wait()
         running = self._running.get(envelope.job_id)
         if running is not None and running.envelope.attempt == envelope.attempt:
             running.redeliveries.append(message)
@@ -141,6 +148,8 @@ class JobConsumer:
             self._metrics.jobs_set_aside.labels(envelope.job_type).inc()
             await settle_delivery(self._acks.ack(message))
             return
+        # No await since the check above: a copy delivered from now on waits for this start.
+        self._starting[envelope.job_id] = asyncio.Event()
         token = job_id_var.set(envelope.job_id)
         try:
             with consumer_span(
@@ -156,8 +165,15 @@ class JobConsumer:
                 if isinstance(outcome, Failed):
                     span.set_status(Status(StatusCode.ERROR, outcome.error.message))
         finally:
+            self._started(envelope.job_id)
             self._shares.release(envelope)
             job_id_var.reset(token)
+
+    def _started(self, job_id: str) -> None:
+        """The job runs here now (or will not): copies of its message may go on."""
+        starting = self._starting.pop(job_id, None)
+        if starting is not None:
+            starting.set()
 
     async def _run_attempt(
         self,
@@ -243,6 +259,7 @@ class JobConsumer:
         )
         running = RunningJob(envelope, context, task)
         self._running.add(running)
+        self._started(envelope.job_id)
         series = self._metrics.job_type(envelope.job_type)
         series.in_flight.inc()
         try:

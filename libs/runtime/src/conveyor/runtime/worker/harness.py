@@ -89,6 +89,7 @@ class Worker:
             acks=acks,
             retries=retries,
             dead_letters=dead_letters,
+            settings=settings,
         )
         self._control = ControlCommands(
             broker=broker,

@@ -104,7 +104,13 @@ class Retries:
         )
         fields = {"attempt": next_attempt.attempt, "error": error}
         await record_transition(
-            self._store, self._lifecycle, envelope, JobState.RETRYING, event, fields
+            self._store,
+            self._lifecycle,
+            envelope,
+            JobState.RETRYING,
+            event,
+            fields,
+            settings=self._settings,
         )
         self._metrics.job_retries.labels(envelope.job_type).inc()
         log.info(

@@ -19,6 +19,7 @@ from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.dead_letters import DeadLetters
@@ -46,7 +47,9 @@ class Settler:
         acks: AckBatcher,
         retries: Retries,
         dead_letters: DeadLetters,
+        settings: WorkerSettings,
     ) -> None:
+        self._settings = settings
         self._store = store
         self._lifecycle = lifecycle
         self._metrics = metrics
@@ -118,4 +121,6 @@ class Settler:
     async def _transition(
         self, envelope: JobEnvelope, to: JobState, event: Any, fields: dict[str, Any]
     ) -> bool:
-        return await record_transition(self._store, self._lifecycle, envelope, to, event, fields)
+        return await record_transition(
+            self._store, self._lifecycle, envelope, to, event, fields, settings=self._settings
+        )
