@@ -102,6 +102,8 @@ class Rabbit(_OwnedProcess):
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
             "RABBITMQ_LOG_BASE": str(d / "log"),
+            # A crashing Erlang VM (node or rabbitmqctl) dumps here, not in the working tree.
+            "ERL_CRASH_DUMP": str(d / "erl_crash.dump"),
             "RABBITMQ_PID_FILE": str(d / "node.pid"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
             "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),

@@ -55,6 +55,8 @@ class PrivateRabbit:
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            # A crashing Erlang VM (node or rabbitmqctl) dumps here, not in the working tree.
+            "ERL_CRASH_DUMP": str(self.dir / "erl_crash.dump"),
             "RABBITMQ_PID_FILE": str(self.dir / "node.pid"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
             "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
