@@ -35,9 +35,9 @@ from conveyor.aggregates_worker.hot_table import HotTable, load_hot_table
 from conveyor.aggregates_worker.search import count_matches, query_terms, search_page
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import DATASET_DIR, count_rows
+from conveyor.contracts.award_results import AggregatesResult
 from conveyor.contracts.jobs import (
     AggregatesRequest,
-    AggregatesResult,
     AwardFilters,
     DateRange,
     JobEnvelope,

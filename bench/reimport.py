@@ -34,15 +34,10 @@ from conveyor.awards.generator import generate
 from conveyor.awards.import_report import ImportReport
 from conveyor.awards.importer import import_files
 from conveyor.awards.schema import DATASET_DIR, count_rows, dataset_version, scan_dataset
+from conveyor.contracts.award_results import SearchResult
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import DatasetUpdated
-from conveyor.contracts.jobs import (
-    CachedResult,
-    JobEnvelope,
-    Priority,
-    SearchRequest,
-    SearchResult,
-)
+from conveyor.contracts.jobs import CachedResult, JobEnvelope, Priority, SearchRequest
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import Topology, domain_event_routing_key

@@ -14,11 +14,11 @@ import pytest
 from redis.asyncio import Redis
 
 from conveyor.awards.schema import DATASET_DIR, conform, data_file_name, dataset_version
+from conveyor.contracts.award_results import AggregatesResult, SearchResult
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import DatasetUpdated, JobProgressed
 from conveyor.contracts.jobs import (
     AggregatesRequest,
-    AggregatesResult,
     AwardFilters,
     CachedResult,
     ExportRequest,
@@ -26,7 +26,6 @@ from conveyor.contracts.jobs import (
     JobRequest,
     Priority,
     SearchRequest,
-    SearchResult,
 )
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobRecord, JobState

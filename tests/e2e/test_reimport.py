@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import DATASET_DIR, dataset_version, scan_dataset
+from conveyor.contracts.award_results import AggregatesResult, SearchResult
 from conveyor.contracts.jobs import (
     AggregatesRequest,
-    AggregatesResult,
     AwardColumn,
     CachedResult,
     ExportRequest,
@@ -27,7 +27,6 @@ from conveyor.contracts.jobs import (
     JobRequest,
     Priority,
     SearchRequest,
-    SearchResult,
 )
 from conveyor.contracts.records import JobRecord, JobState
 from conveyor.runtime.jobstore import JobStore

@@ -7,15 +7,13 @@ from typing import Any
 import msgspec
 
 from conveyor.cli._tables import console, print_table
+from conveyor.contracts.award_results import AggregatesResult, GroupTotal, SearchResult
 from conveyor.contracts.jobs import (
-    AggregatesResult,
     AnyJobResult,
     CachedResult,
     DiagnosticsResult,
     FileResult,
-    GroupTotal,
     MaintenanceReport,
-    SearchResult,
 )
 
 

@@ -15,14 +15,14 @@ import polars as pl
 from conveyor.aggregates_worker.errors import ComputationCancelledError
 from conveyor.aggregates_worker.hot_table import CATEGORICAL_COLUMNS, HotTable
 from conveyor.awards.folding import fold
-from conveyor.contracts.jobs import (
-    AggregatesRequest,
+from conveyor.contracts.award_results import (
     AggregatesResult,
     AggregateSummary,
     GroupTotal,
     MonthTotal,
     YearTotal,
 )
+from conveyor.contracts.jobs import AggregatesRequest
 
 Progress = Callable[[int, int, str], None]
 """``(steps_done, steps_total, message)``."""

@@ -23,7 +23,8 @@ from conveyor.aggregates_worker.hot_table import (
 from conveyor.aggregates_worker.matcher import Matcher
 from conveyor.awards.filters import TIE_BREAKER, sort_columns
 from conveyor.awards.folding import search_terms
-from conveyor.contracts.jobs import Award, SearchRequest, SearchResult
+from conveyor.contracts.award_results import Award, SearchResult
+from conveyor.contracts.jobs import SearchRequest
 
 Progress = Callable[[int, int, str], None]
 """``(steps_done, steps_total, message)``."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from conveyor.contracts.award_results import AggregatesResult, SearchResult
 from conveyor.contracts.errors import ErrorResponse
-from conveyor.contracts.jobs import AggregatesResult, CachedResult, SearchResult
+from conveyor.contracts.jobs import CachedResult
 from conveyor.contracts.records import JobState
 from conveyor.gateway.api._routes import Route, path_param
 from conveyor.gateway.api.owner_only import owned_record
