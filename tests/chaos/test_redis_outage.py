@@ -5,6 +5,7 @@ The worker runs in-process on a private Redis (the shared one is never stopped).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -30,27 +31,33 @@ async def durable_redis() -> AsyncIterator[PrivateRedis]:
         yield server
 
 
-async def test_a_job_that_finishes_during_a_redis_outage_is_recorded_once_redis_is_back(
-    module_namespace: str, module_broker: Broker, durable_redis: PrivateRedis
-) -> None:
-    redis = durable_redis.client()
-    store = JobStore(redis, Keys(module_namespace), retention_seconds=3600)
-    lifecycle = JobLifecycle(store, module_broker)
-    runs = 0
-    release = asyncio.Event()
+class HeldJob:
+    """A diagnostics handler that counts its runs and finishes when released."""
 
-    async def slow(request: DiagnosticsRequest, *, job: JobContext) -> DiagnosticsResult:
-        nonlocal runs
-        runs += 1
-        await release.wait()
+    def __init__(self) -> None:
+        self.runs = 0
+        self.release = asyncio.Event()
+
+    async def __call__(self, request: DiagnosticsRequest, *, job: JobContext) -> DiagnosticsResult:
+        self.runs += 1
+        await self.release.wait()
         return DiagnosticsResult(sum=sum(request.numbers), attempt=job.attempt)
 
+
+@contextlib.asynccontextmanager
+async def worker_on(
+    server: PrivateRedis, namespace: str, broker: Broker, handler: HeldJob
+) -> AsyncIterator[tuple[JobStore, JobLifecycle]]:
+    """An in-process worker whose job store is on ``server``; its store and lifecycle."""
+    redis = server.client()
+    store = JobStore(redis, Keys(namespace), retention_seconds=3600)
+    lifecycle = JobLifecycle(store, broker)
     table = HandlerTable()
-    table.add(Handler("diagnostics", slow))
+    table.add(Handler("diagnostics", handler))
     worker = Worker(
         service="maintenance",
-        settings=WorkerSettings(namespace=module_namespace, heartbeat_interval=0.5),
-        broker=module_broker,
+        settings=WorkerSettings(namespace=namespace, heartbeat_interval=0.5),
+        broker=broker,
         store=store,
         lifecycle=lifecycle,
         handlers=table,
@@ -58,23 +65,34 @@ async def test_a_job_that_finishes_during_a_redis_outage_is_recorded_once_redis_
     )
     await worker.start()
     try:
+        yield store, lifecycle
+    finally:
+        await worker.drain(grace=1)
+        await redis.aclose()
+
+
+async def test_a_job_that_finishes_during_a_redis_outage_is_recorded_once_redis_is_back(
+    module_namespace: str, module_broker: Broker, durable_redis: PrivateRedis
+) -> None:
+    held = HeldJob()
+    async with worker_on(durable_redis, module_namespace, module_broker, held) as (
+        store,
+        lifecycle,
+    ):
         envelope = JobEnvelope(request=DiagnosticsRequest(numbers=[7]), owner="outage")
         await lifecycle.submit(envelope)
         await wait_for_state(store, envelope.job_id, {JobState.RUNNING})
         await durable_redis.kill()
-        release.set()  # the handler finishes while its outcome cannot be recorded
+        held.release.set()  # the handler finishes while its outcome cannot be recorded
         await asyncio.sleep(1.5)  # a few failed tries at recording it
         await durable_redis.start()
         checker = JobStore(durable_redis.client(), store.keys, retention_seconds=3600)
         record = await wait_for_state(checker, envelope.job_id, {JobState.SUCCEEDED}, timeout=30)
         assert record.attempt == 1
-        assert runs == 1
+        assert held.runs == 1
         crashes = await checker.redis.hget(store.keys.job(envelope.job_id), "crashes")  # type: ignore[misc]
         assert int(crashes or 0) == 0
         await checker.redis.aclose()
-    finally:
-        await worker.drain(grace=1)
-        await redis.aclose()
 
 
 async def test_a_restart_without_persistence_is_noticed_once_by_each_watcher(
@@ -102,42 +120,18 @@ async def test_a_restart_without_persistence_is_noticed_once_by_each_watcher(
 async def test_a_job_running_when_redis_loses_its_data_is_recorded_again_with_its_outcome(
     module_namespace: str, module_broker: Broker
 ) -> None:
-    async with private_redis() as server:  # no persistence: a restart empties it
-        redis = server.client()
-        store = JobStore(redis, Keys(module_namespace), retention_seconds=3600)
-        lifecycle = JobLifecycle(store, module_broker)
-        runs = 0
-        release = asyncio.Event()
-
-        async def slow(request: DiagnosticsRequest, *, job: JobContext) -> DiagnosticsResult:
-            nonlocal runs
-            runs += 1
-            await release.wait()
-            return DiagnosticsResult(sum=sum(request.numbers), attempt=job.attempt)
-
-        table = HandlerTable()
-        table.add(Handler("diagnostics", slow))
-        worker = Worker(
-            service="maintenance",
-            settings=WorkerSettings(namespace=module_namespace, heartbeat_interval=0.5),
-            broker=module_broker,
-            store=store,
-            lifecycle=lifecycle,
-            handlers=table,
-            metrics=Metrics(),
-        )
-        await worker.start()
-        try:
-            envelope = JobEnvelope(request=DiagnosticsRequest(numbers=[8]), owner="data-loss")
-            await lifecycle.submit(envelope)
-            await wait_for_state(store, envelope.job_id, {JobState.RUNNING})
-            await server.restart()
-            assert await store.get(envelope.job_id) is None  # the record went with the data
-            release.set()
-            record = await wait_for_state(store, envelope.job_id, {JobState.SUCCEEDED}, timeout=30)
-            assert record.attempt == 1
-            assert record.result == DiagnosticsResult(sum=8, attempt=1)
-            assert runs == 1
-        finally:
-            await worker.drain(grace=1)
-            await redis.aclose()
+    held = HeldJob()
+    async with (
+        private_redis() as server,  # no persistence: a restart empties it
+        worker_on(server, module_namespace, module_broker, held) as (store, lifecycle),
+    ):
+        envelope = JobEnvelope(request=DiagnosticsRequest(numbers=[8]), owner="data-loss")
+        await lifecycle.submit(envelope)
+        await wait_for_state(store, envelope.job_id, {JobState.RUNNING})
+        await server.restart()
+        assert await store.get(envelope.job_id) is None  # the record went with the data
+        held.release.set()
+        record = await wait_for_state(store, envelope.job_id, {JobState.SUCCEEDED}, timeout=30)
+        assert record.attempt == 1
+        assert record.result == DiagnosticsResult(sum=8, attempt=1)
+        assert held.runs == 1
