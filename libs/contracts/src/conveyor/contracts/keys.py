@@ -49,6 +49,16 @@ class Keys:
         """String: ``<job id> <request digest>`` for an owner's Idempotency-Key."""
         return self._key("idempotency", owner, key)
 
+    @property
+    def unconfirmed_jobs(self) -> str:
+        """Sorted set: ids of submitted jobs whose publish RabbitMQ never confirmed, scored by
+        when to publish them again (ms); see ``conveyor.runtime.unconfirmed_jobs``."""
+        return self._key("jobs", "unconfirmed")
+
+    def unconfirmed_job(self, job_id: str) -> str:
+        """String with TTL: the ``UnconfirmedJob`` (JSON) to publish again."""
+        return self._key("jobs", "unconfirmed", job_id)
+
     # -- per-user limits (``conveyor.runtime.limits``) --
 
     def submit_bucket(self, user: str) -> str:

@@ -8,7 +8,7 @@ import enum
 from conveyor.contracts._base import Message
 from conveyor.contracts.errors import JobError
 from conveyor.contracts.events import AnyJobEvent
-from conveyor.contracts.jobs import AnyJobRequest, AnyJobResult, Priority
+from conveyor.contracts.jobs import AnyJobRequest, AnyJobResult, JobEnvelope, Priority
 
 
 class JobState(enum.StrEnum):
@@ -88,3 +88,14 @@ class JobEventPage(Message, kw_only=True):
     """Whether more events were recorded after this page when it was read."""
     last_seq: int
     """The ``seq`` of the job's newest event when the page was read."""
+
+
+class UnconfirmedJob(Message, kw_only=True):
+    """A submitted job whose publish RabbitMQ never confirmed, kept to be published again
+    unchanged (same id and ``created_at``: workers run the copies once)."""
+
+    envelope: JobEnvelope
+    amqp_priority: int
+    """The priority it was published at (fair share may demote it below its envelope's)."""
+    headers: dict[str, str]
+    """The publish's AMQP headers (its trace context)."""

@@ -60,6 +60,12 @@ class BrokerUnavailableError(ConnectionError):
         super().__init__(f"RabbitMQ is unavailable ({action}){detail}")
 
 
+class PublishUnconfirmedError(BrokerUnavailableError):
+    """The publish went out but its confirm never came (the connection dropped, or it timed
+    out): RabbitMQ may hold the message or may not. Publishing the same message again is the
+    only way to be sure, and consumers must treat the copy as the same message."""
+
+
 class Broker:
     """One process's AMQP connection and channels, for publishing and consuming."""
 
@@ -242,6 +248,7 @@ class Broker:
         # aiormq matches a returned message to its confirm by message id, so each publish has
         # one; without one given, draw it as aiormq's basic_publish does.
         message_id = message_id or UUID(int=getrandbits(128), version=4).hex
+        progress = _Progress()
         try:
             async with self._in_flight:
                 started = time.perf_counter()
@@ -261,9 +268,14 @@ class Broker:
                 )
                 # In this task, not wait_for's: see _publish_confirmed on cancellation.
                 async with asyncio.timeout(self.publish_timeout):
-                    await _publish_confirmed(channel, frames, message_id)
+                    await _publish_confirmed(channel, frames, message_id, progress)
         except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
-            raise BrokerUnavailableError(f"publish to {exchange} {routing_key}", exc) from exc
+            action = f"publish to {exchange} {routing_key}"
+            # A nack or a returned message is a definite "not taken"; anything else after the
+            # frames were queued leaves it open whether the broker has the message.
+            if progress.frames_queued and not isinstance(exc, _DEFINITE_REFUSALS):
+                raise PublishUnconfirmedError(action, exc) from exc
+            raise BrokerUnavailableError(action, exc) from exc
         if self._metrics is not None:
             label = exchange.removeprefix(f"{self.topology.namespace}.") or "default"
             self._metrics.publish_latency.labels(label).observe(time.perf_counter() - started)
@@ -359,7 +371,22 @@ class Broker:
         return self._publisher
 
 
-async def _publish_confirmed(channel: aiormq.Channel, frames: bytes, message_id: str) -> None:
+class _Progress:
+    """How far one publish got: once its frames are queued, they may reach the broker."""
+
+    __slots__ = ("frames_queued",)
+
+    def __init__(self) -> None:
+        self.frames_queued = False
+
+
+_DEFINITE_REFUSALS = (aiormq.exceptions.DeliveryError, aiormq.exceptions.PublishError)
+"""The broker answered: a nack, or a mandatory message it could not route."""
+
+
+async def _publish_confirmed(
+    channel: aiormq.Channel, frames: bytes, message_id: str, progress: _Progress
+) -> None:
     """Write one publish's encoded frames on a confirming channel; wait for the confirm.
 
     What aiormq's ``Channel.basic_publish`` (7.2) does for a confirmed publish with
@@ -392,6 +419,7 @@ async def _publish_confirmed(channel: aiormq.Channel, frames: bytes, message_id:
                 _forget_message_id(channel.message_id_delivery_tag, message_id, delivery_tag)
                 confirmation.cancel()
                 raise
+            progress.frames_queued = True
             confirmation.add_done_callback(
                 functools.partial(
                     _forget_message_id, channel.message_id_delivery_tag, message_id, delivery_tag

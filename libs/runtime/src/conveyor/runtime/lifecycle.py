@@ -33,7 +33,7 @@ from conveyor.contracts.topology import (
     job_event_routing_key,
     job_routing_key,
 )
-from conveyor.runtime.broker import Broker, BrokerUnavailableError
+from conveyor.runtime.broker import Broker, BrokerUnavailableError, PublishUnconfirmedError
 from conveyor.runtime.jobstore import Appended, JobStore, Transitioned
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
@@ -43,6 +43,7 @@ from conveyor.runtime.telemetry import (
     publish_span_recorded,
     tracer,
 )
+from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,14 @@ CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 class JobLifecycle:
     """Submit, announce and cancel jobs: Redis first, then the broker."""
 
-    def __init__(self, store: JobStore, broker: Broker) -> None:
+    def __init__(
+        self, store: JobStore, broker: Broker, unconfirmed: UnconfirmedJobs | None = None
+    ) -> None:
         self.store = store
         self.broker = broker
+        self.unconfirmed = unconfirmed
+        """Where a submit whose publish got no confirm is kept to be published again; without
+        it such a submit raises ``PublishUnconfirmedError``."""
         self._outbox: collections.deque[tuple[JobEvent, Appended, dict[str, Any]]] = (
             collections.deque()
         )
@@ -82,20 +88,33 @@ class JobLifecycle:
 
         Once the broker has confirmed the job it will run, so a Redis failure after that is not
         raised: the job's worker creates the record when it starts the job. Raising would tell
-        the caller the job was not taken, and a caller that retried would get it twice.
+        the caller the job was not taken, and a caller that retried would get it twice. A
+        publish that went out without a confirm is kept in ``unconfirmed`` (published again
+        until confirmed) and counts as taken; ``PublishUnconfirmedError`` only if Redis could
+        not keep it either.
 
         ``amqp_priority`` queues the job at another priority than its envelope's (fair share).
         """
         job_type = envelope.job_type
-        if child_spans_recorded():
-            with tracer.start_as_current_span(
-                f"publish {job_routing_key(job_type)}",
-                kind=SpanKind.PRODUCER,
-                attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
-            ):
-                await self._publish_job(envelope, amqp_priority)
-        else:  # the span could not be recorded: the job carries its caller's context instead
-            await self._publish_job(envelope, amqp_priority)
+        priority = envelope.priority.amqp_priority if amqp_priority is None else amqp_priority
+        headers: dict[str, Any] = {}
+        try:
+            if child_spans_recorded():
+                with tracer.start_as_current_span(
+                    f"publish {job_routing_key(job_type)}",
+                    kind=SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "rabbitmq",
+                        "conveyor.job_id": envelope.job_id,
+                    },
+                ):
+                    headers = inject_headers({})
+                    await self._publish_job(envelope, priority, headers)
+            else:  # the span could not be recorded: the job carries its caller's context
+                headers = inject_headers({})
+                await self._publish_job(envelope, priority, headers)
+        except PublishUnconfirmedError as exc:
+            await self._hold_unconfirmed(envelope, priority, headers, exc)
         queued = JobQueued(
             job_id=envelope.job_id,
             job_type=job_type,
@@ -118,14 +137,44 @@ class JobLifecycle:
         self.announce(queued, outcome)
         return None
 
-    async def _publish_job(self, envelope: JobEnvelope, amqp_priority: int | None) -> None:
+    async def _publish_job(
+        self, envelope: JobEnvelope, priority: int, headers: dict[str, Any]
+    ) -> None:
         await self.broker.publish(
             self.broker.topology.jobs,
             job_routing_key(envelope.job_type),
             encode(envelope),
-            headers=inject_headers({}),
-            priority=envelope.priority.amqp_priority if amqp_priority is None else amqp_priority,
+            headers=headers,
+            priority=priority,
             message_id=envelope.job_id,
+        )
+
+    async def _hold_unconfirmed(
+        self,
+        envelope: JobEnvelope,
+        priority: int,
+        headers: dict[str, Any],
+        exc: PublishUnconfirmedError,
+    ) -> None:
+        """Keep a job RabbitMQ may or may not have, to be published again; re-raise if not."""
+        if self.unconfirmed is None:
+            raise exc
+        try:
+            kept = {name: str(value) for name, value in headers.items()}
+            await self.unconfirmed.hold(envelope, priority, kept)
+        except RedisError as redis_exc:
+            log.error(
+                "job %s: no publish confirm and Redis cannot keep it to publish again: %s",
+                envelope.job_id,
+                redis_exc,
+                extra={"job_id": envelope.job_id},
+            )
+            raise exc from redis_exc
+        log.warning(
+            "job %s: no publish confirm (%s); kept to be published again until confirmed",
+            envelope.job_id,
+            exc,
+            extra={"job_id": envelope.job_id},
         )
 
     async def cancel(self, job_id: str, owner: str, job_type: str, reason: str) -> Transitioned:

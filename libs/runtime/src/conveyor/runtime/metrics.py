@@ -79,6 +79,17 @@ class Metrics:
             ["job_type"],
             registry=r,
         )
+        self.jobs_unconfirmed = Counter(
+            "conveyor_jobs_unconfirmed",
+            "Submitted jobs whose publish got no confirm, kept to be published again",
+            registry=r,
+        )
+        self.jobs_republished = Counter(
+            "conveyor_jobs_republished",
+            "Unconfirmed jobs published again, by outcome (confirmed, already_delivered)",
+            ["outcome"],
+            registry=r,
+        )
         self.messages_consumed = Counter(
             "conveyor_messages_consumed",
             "Messages taken from a subscription, by outcome (handled, undecodable, failed)",

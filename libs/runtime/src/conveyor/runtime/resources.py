@@ -18,6 +18,7 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.settings import Settings
+from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,29 @@ async def open_resources(
         history_max=settings.event_history_max,
         owner_history_max=settings.owner_history_max,
     )
-    lifecycle = JobLifecycle(store, broker)
+    unconfirmed = UnconfirmedJobs(
+        redis,
+        keys,
+        broker,
+        store,
+        retention_seconds=settings.retention_seconds,
+        lease_seconds=2 * settings.publish_timeout + 1,
+        metrics=metrics,
+    )
+    lifecycle = JobLifecycle(store, broker, unconfirmed)
     stack.push_async_callback(broker.close)
     stack.push_async_callback(lifecycle.drain)
+    # Every process takes part, so a job kept by a process that died is still published.
+    republisher = asyncio.create_task(
+        unconfirmed.run(interval=max(1.0, settings.publish_timeout)), name="unconfirmed-jobs"
+    )
+    stack.push_async_callback(_stop, republisher)
     return Resources(settings, redis, broker, store, lifecycle, metrics, keys, topology)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait([task])
 
 
 async def _connect_with_retries(broker: Broker, redis: Redis, patience: float) -> None:

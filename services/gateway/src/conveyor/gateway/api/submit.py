@@ -26,7 +26,7 @@ from conveyor.gateway.errors import (
 )
 from conveyor.gateway.limits import TooManyRequestsError
 from conveyor.gateway.state import Gateway, gateway_of
-from conveyor.runtime.broker import BrokerUnavailableError
+from conveyor.runtime.broker import BrokerUnavailableError, PublishUnconfirmedError
 from conveyor.runtime.telemetry import current_trace_id
 from conveyor.runtime.tokens import Principal
 
@@ -185,12 +185,14 @@ async def submit_job(request: web.Request) -> web.Response:
         raise
     # Only a refused publish frees the key (nothing was queued). Any other failure keeps it:
     # if the job was published, its worker creates the record, and a retry with the key then
-    # replays that job instead of queueing a duplicate.
+    # replays that job instead of queueing a duplicate. A publish without a confirm is kept
+    # and published again by the lifecycle (a 202); it raises only when Redis could not keep
+    # it, and then the key stays too, since the broker may have the job.
     try:
         existing = await gw.lifecycle.submit_or_existing(envelope, amqp_priority=amqp_priority)
     except BrokerUnavailableError as exc:
         log.warning("job %s not accepted: %s", envelope.job_id, exc)
-        if key is not None:
+        if key is not None and not isinstance(exc, PublishUnconfirmedError):
             await gw.store.release_idempotency_key(principal.user, key, envelope.job_id)
         await gw.limits.release_submission(principal, envelope.job_id)
         raise ServiceUnavailableError(
