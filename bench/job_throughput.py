@@ -1,7 +1,7 @@
 """Throughput of diagnostics jobs over AMQP with one worker process.
 
 The load generator speaks raw aiormq (publishes encoded in advance and confirmed, see
-``bench._lean_publisher``; succeeded events counted by a queue's depth, not received) so that
+``conveyor.runtime.transport.amqp_bulk_publish``; succeeded events counted by a queue's depth, not received) so that
 it takes as little of the machine's two cores as it can; its CPU per job is printed with
 RabbitMQ's and Redis's. Two figures:
 - end to end: jobs published over AMQP (confirmed, many in flight) while one worker process
@@ -34,12 +34,12 @@ from bench._harness import (
     server_processes,
     worker_process,
 )
-from bench._lean_publisher import LeanPublisher, publish_frames
 from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
 
 WARM_UP = 200
 """Jobs run before CPU time is counted (the first ones import the handlers' libraries)."""

@@ -6,8 +6,8 @@ decoded message inside a CONSUMER span, child of the publisher's. A ``WorkQueue`
 service's durable job queue shared by competing workers, consumed by the transport's consumer
 (``conveyor.runtime.transport.amqp_consume``); its handler gets the raw ``Delivery`` and
 settles it itself (the harness batches acks, dead-letters what does not decode, and opens
-the job's span with ``consumer_span`` once the envelope says which job it is). Every message taken from either
-is counted here (``conveyor_messages_consumed_total{subscription, outcome}``).
+the job's span with ``consumer_span`` once the envelope says which job it is). Every message
+taken from either is counted here (``conveyor_messages_consumed_total{subscription, outcome}``).
 """
 
 from __future__ import annotations

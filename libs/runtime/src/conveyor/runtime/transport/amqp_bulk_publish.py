@@ -1,4 +1,4 @@
-"""A load generator's publisher: pre-encoded job publishes, publisher confirms counted by tag.
+"""A load generator's publisher (bench only): pre-encoded publishes, confirms counted by tag.
 
 aiormq's ``basic_publish`` costs the load generator about as much CPU per job as a third of
 the worker's: pamqp marshalling per message, a future per message, and on every multiple
@@ -6,6 +6,8 @@ ack a scan of all pending confirmations with a callback per tag. On a machine wh
 the worker, RabbitMQ and Redis share, that CPU is taken from the system under test. Here the
 frames are encoded before the clock starts, a window of them goes out as one write, and the
 confirms are counted by delivery tag. The bench owns the channel: nothing else publishes on it.
+It lives here because it writes aiormq's private state (its confirm handler, the delivery tag,
+the write queue); no service uses it, so it has no plain fallback.
 """
 
 from __future__ import annotations
