@@ -1,7 +1,8 @@
 """Throughput of diagnostics jobs over AMQP with one worker process.
 
 The load generator speaks raw aiormq (publishes encoded in advance and confirmed, see
-``conveyor.runtime.transport.amqp_bulk_publish``; succeeded events counted by a queue's depth, not received) so that
+``conveyor.runtime.transport.amqp_bulk_publish``; succeeded events counted by a queue's depth,
+not received) so that
 it takes as little of the machine's two cores as it can; its CPU per job is printed with
 RabbitMQ's and Redis's. Two figures:
 - end to end: jobs published over AMQP (confirmed, many in flight) while one worker process

@@ -17,6 +17,7 @@ import asyncio
 import aiormq
 from aiormq.abc import ChannelFrame
 from pamqp import commands as spec
+from pamqp.base import Frame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
@@ -30,7 +31,7 @@ def publish_frames(channel: aiormq.Channel, exchange: str, key: str, body: bytes
         content_type="application/json",
         user_id=channel.connection.url.user or "guest",
     )
-    frames = [
+    frames: list[Frame | ContentHeader | ContentBody] = [
         spec.Basic.Publish(exchange=exchange, routing_key=key),
         ContentHeader(properties=properties, body_size=len(body)),
         ContentBody(body),
@@ -65,8 +66,10 @@ class LeanPublisher:
                 self._progress.clear()
                 await asyncio.wait_for(self._progress.wait(), timeout=30)
 
-    async def _on_confirm(self, frame: spec.Basic.Ack | spec.Basic.Nack) -> None:
-        if isinstance(frame, spec.Basic.Nack):
+    async def _on_confirm(
+        self, frame: spec.Basic.Ack | spec.Basic.Nack | spec.Basic.Reject
+    ) -> None:
+        if not isinstance(frame, spec.Basic.Ack):
             raise RuntimeError(f"RabbitMQ refused publish {frame.delivery_tag}")
         if frame.multiple:
             self.confirmed = max(self.confirmed, frame.delivery_tag)
