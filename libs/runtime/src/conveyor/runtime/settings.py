@@ -74,9 +74,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """Workers: serve Prometheus metrics on this port (0: off)."""
     transport: Literal["fast", "plain"] = "fast"
-    """``fast``: the transport's paths below its libraries' public APIs (hand-encoded frames,
-    batched acks, direct consumers); ``plain``: only the libraries' public APIs. Same
-    behaviour, see docs/architecture.md#the-transport-boundary."""
+    """AMQP transport: ``fast`` (hand-encoded frames, batched acks, direct consumers, below
+    aio-pika's and aiormq's public APIs) or ``plain`` (their public APIs only); same behaviour."""
 
     @property
     def retention_seconds(self) -> int:
