@@ -43,8 +43,8 @@ from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
-from conveyor.runtime.transport.mode import MODES, TransportMode
 from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
+from conveyor.runtime.transport.mode import MODES, TransportMode
 
 WARM_UP = 200
 """Jobs run before CPU time is counted (the first ones import the handlers' libraries)."""
