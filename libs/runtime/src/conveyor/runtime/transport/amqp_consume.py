@@ -42,6 +42,10 @@ class Consumer(Protocol):
     async def cancel(self) -> None:
         """Stop consuming (deliveries already on their way still arrive) and stop restoring."""
 
+    async def ensure_consuming(self) -> None:
+        """Consume now if the channel came back and nobody restored the consumer yet
+        (idempotent); an owner's own reopen callback calls it before it relies on consuming."""
+
 
 def new_consumer(
     mode: TransportMode,
@@ -73,6 +77,9 @@ class PlainConsumer:
 
     async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         await self._callback(Delivery.of_aio_pika(message))
+
+    async def ensure_consuming(self) -> None:
+        pass  # the robust queue restores its consumers before the reopen callbacks run
 
     async def cancel(self) -> None:
         tag, self._tag = self._tag, None

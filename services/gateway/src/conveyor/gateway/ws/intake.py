@@ -256,12 +256,20 @@ class EventIntake:
 
     async def _on_channel_reopen(self, *_: Any) -> None:
         # Also after a channel-only error (no reconnect): events may have gone meanwhile.
+        if self._consumer is not None:
+            try:
+                await self._consumer.ensure_consuming()
+            except Exception as exc:
+                log.error("could not consume job events again: %s", exc)
         await self._rebind_all()
         self._broadcast(RESYNC)
 
     async def _on_reconnect(self, *_: Any) -> None:
-        # aio-pika re-declared the queue and the consumer consumes again; ``_on_channel_reopen``
-        # normally rebound already (binding is idempotent), then everyone catches up.
+        # aio-pika re-declared the queue; ``_on_channel_reopen`` normally consumed and rebound
+        # already (both are idempotent), then everyone catches up.
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):  # _on_channel_reopen logs the failure
+                await self._consumer.ensure_consuming()
         await self._rebind_all()
         self._broadcast(RESYNC)
 
