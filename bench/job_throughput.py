@@ -1,7 +1,8 @@
 """Throughput of diagnostics jobs over AMQP with one worker process.
 
 The load generator speaks raw aiormq (publishes encoded in advance and confirmed, see
-``bench._lean_publisher``; succeeded events counted by a queue's depth, not received) so that
+``conveyor.runtime.transport.amqp_bulk_publish``; succeeded events counted by a queue's depth,
+not received) so that
 it takes as little of the machine's two cores as it can; its CPU per job is printed with
 RabbitMQ's and Redis's. Two figures:
 - end to end: jobs published over AMQP (confirmed, many in flight) while one worker process
@@ -12,7 +13,10 @@ RabbitMQ's and Redis's. Two figures:
   the wall-clock rates it hardly moves when other processes load the machine. Counted after
   a warm-up of ``WARM_UP`` jobs in both phases.
 
-    uv run python -m bench.job_throughput [--jobs 10000] [--concurrency 64]
+Each round runs both transport modes (``CONVEYOR_TRANSPORT`` of the worker: ``fast``, then
+``plain``, the order alternating per round) and prints both.
+
+    uv run python -m bench.job_throughput [--jobs 10000] [--concurrency 64] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from bench._harness import (
     server_processes,
     worker_process,
 )
-from bench._lean_publisher import LeanPublisher, publish_frames
 from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
+from conveyor.runtime.transport.mode import MODES, TransportMode
 
 WARM_UP = 200
 """Jobs run before CPU time is counted (the first ones import the handlers' libraries)."""
@@ -80,7 +85,7 @@ def make_publishes(channel: aiormq.Channel, exchange: str, jobs: int) -> list[by
     ]  # fmt: skip
 
 
-async def run(jobs: int, concurrency: int, window: int) -> None:
+async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> None:
     async with bench_namespace() as (ns, redis):
         topology = Topology(ns)
         broker = Broker(AMQP_URL, topology, connection_name="bench")
@@ -95,7 +100,7 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
             events.queue, topology.events, routing_key=kind_events_binding("succeeded")
         )
         counter = SucceededCounter(channel, events.queue)
-        env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
+        env = {"CONVEYOR_CONCURRENCY": str(concurrency), "CONVEYOR_TRANSPORT": mode}
         # Where the rest of the machine's CPU goes per job (end to end).
         others = {**server_processes(), "load generator": psutil.Process()}
 
@@ -136,6 +141,7 @@ async def run(jobs: int, concurrency: int, window: int) -> None:
             drain_cpu = (cpu_seconds(worker.process.pid) - cpu_before) / (jobs - WARM_UP)
         await connection.close()
         await broker.close()
+    print(f"transport {mode}")
     print(f"jobs                      {jobs} (worker concurrency {concurrency})")
     print(f"end to end                {jobs / end_to_end:,.0f} jobs/s ({end_to_end:.2f} s)")
     print(f"  publishing alongside    {jobs / published:,.0f} jobs/s confirmed")
@@ -153,9 +159,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000, help=f"more than {WARM_UP}")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--window", type=int, default=1000, help="publishes in flight")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of both transport modes")
     args = parser.parse_args()
     print_host_speed()  # first, on a quiet machine
-    asyncio.run(run(args.jobs, args.concurrency, args.window))
+    for n in range(args.rounds):
+        for mode in MODES if n % 2 == 0 else tuple(reversed(MODES)):
+            asyncio.run(run(args.jobs, args.concurrency, args.window, mode))
 
 
 if __name__ == "__main__":

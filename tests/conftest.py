@@ -16,6 +16,7 @@ from conveyor.runtime.redis_client import open_redis
 from tests.support.namespace import (
     AMQP_URL,
     REDIS_URL,
+    TRANSPORT,
     delete_rabbit_entities,
     delete_redis_keys,
     new_namespace,
@@ -40,7 +41,7 @@ async def redis(namespace: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture(scope="session")
 async def broker(namespace: str) -> AsyncIterator[Broker]:
-    b = Broker(AMQP_URL, Topology(namespace), connection_name="tests")
+    b = Broker(AMQP_URL, Topology(namespace), connection_name="tests", transport=TRANSPORT)
     await b.connect()
     yield b
     await b.close()
@@ -74,7 +75,9 @@ async def module_namespace() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="module")
 async def module_broker(module_namespace: str) -> AsyncIterator[Broker]:
-    broker = Broker(AMQP_URL, Topology(module_namespace), connection_name="tests")
+    broker = Broker(
+        AMQP_URL, Topology(module_namespace), connection_name="tests", transport=TRANSPORT
+    )
     await broker.connect()
     yield broker
     await broker.close()

@@ -11,8 +11,13 @@ import aio_pika
 from aiormq.exceptions import ChannelLockedResource
 from redis.asyncio import Redis
 
+from conveyor.runtime.transport.mode import TransportMode
+
 AMQP_URL = os.environ.get("CONVEYOR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TRANSPORT: TransportMode = "plain" if os.environ.get("CONVEYOR_TRANSPORT") == "plain" else "fast"
+"""The transport mode of the run's brokers and service processes (``CONVEYOR_TRANSPORT``;
+.ci/run runs part of the suite in ``plain`` mode)."""
 
 
 def new_namespace() -> str:
@@ -27,6 +32,7 @@ def base_environ(namespace: str, **extra: str) -> dict[str, str]:
         CONVEYOR_AMQP_URL=AMQP_URL,
         CONVEYOR_REDIS_URL=REDIS_URL,
         CONVEYOR_LOG_FORMAT="text",
+        CONVEYOR_TRANSPORT=TRANSPORT,
         # Tests may use the development secret and the diagnostics job's fault injection.
         CONVEYOR_ENV="development",
         CONVEYOR_TEST_HOOKS="true",

@@ -30,7 +30,9 @@ async def publish_dataset_updated(
         source=source,
     )
     topology = Topology(settings.namespace)
-    broker = Broker(settings.amqp_url, topology, connection_name="conveyor-cli")
+    broker = Broker(
+        settings.amqp_url, topology, connection_name="conveyor-cli", transport=settings.transport
+    )
     try:
         await broker.connect()
         await broker.publish(

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from random import getrandbits
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import aio_pika
 import aio_pika.abc
-import aiormq
 from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
-from aiormq.abc import ChannelFrame
 
 from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
 from conveyor.contracts.topology import (
@@ -36,15 +33,16 @@ from conveyor.contracts.topology import (
     SERVICE_BINDINGS,
     Topology,
 )
-from conveyor.runtime.amqp_frames import EventPublishEncoder, PublishEncoder
 from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.transport.amqp_events import EventPublisher, event_publisher
+from conveyor.runtime.transport.amqp_publish import (
+    PublishProgress,
+    confirmed_publisher,
+    is_definite_refusal,
+)
+from conveyor.runtime.transport.mode import TransportMode
 
 log = logging.getLogger(__name__)
-
-
-_BODY_FRAME_OVERHEAD = 8
-"""A content-body frame's bytes around its payload (aiormq's ``max_content_size`` is
-``frame_max`` less these)."""
 
 
 Headers = dict[str, Any]
@@ -78,6 +76,7 @@ class Broker:
         connection_name: str = "conveyor",
         max_in_flight: int = 256,
         metrics: Metrics | None = None,
+        transport: TransportMode = "fast",
     ) -> None:
         self.url = url
         self.user_id = broker_user(url)
@@ -88,11 +87,11 @@ class Broker:
         self._connection_name = connection_name
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._publisher: aio_pika.abc.AbstractChannel | None = None
-        self._publish_encoder: tuple[aiormq.Channel, PublishEncoder] | None = None
-        """The publishing channel's encoder, made again after a reconnect."""
+        self.transport: TransportMode = transport
+        """The transport mode (``Settings.transport``): how publishes reach the channel."""
+        self._confirmed = confirmed_publisher(transport, user_id=self.user_id)
         self._event_channel: aio_pika.abc.AbstractChannel | None = None
-        self._event_encoder: tuple[aiormq.Channel, EventPublishEncoder] | None = None
-        """The event channel's encoder (its number and frame size), made again after a reconnect."""
+        self._events: EventPublisher = event_publisher(transport, topology.events)
         self._events_exchange: aio_pika.abc.AbstractExchange | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
@@ -237,10 +236,9 @@ class Broker:
     ) -> None:
         """Publish and wait for the broker's confirm; ``BrokerUnavailableError`` if none comes.
 
-        The frames are encoded by ``PublishEncoder`` and written by ``_publish_confirmed``, not
-        by aiormq's ``basic_publish`` (a sixth of the gateway's CPU, most of it pamqp's generic
-        marshalling): 20,000 publishes with 256 in flight took about 90 us of process CPU each
-        instead of 140.
+        How the frames reach the channel is the transport's (``conveyor.runtime.transport``);
+        a nack, a mandatory message's return, the channel's close and the timeout all raise
+        ``BrokerUnavailableError`` with aiormq's error as its cause, in either mode.
         """
         if not self._connected.is_set():
             raise BrokerUnavailableError(f"publish to {exchange}")
@@ -248,15 +246,12 @@ class Broker:
         # aiormq matches a returned message to its confirm by message id, so each publish has
         # one; without one given, draw it as aiormq's basic_publish does.
         message_id = message_id or UUID(int=getrandbits(128), version=4).hex
-        progress = _Progress()
+        progress = PublishProgress()
         try:
             async with self._in_flight:
                 started = time.perf_counter()
-                publisher = self._channel()  # the exchanges were declared on it
-                if publisher.is_closed:
-                    raise aiormq.exceptions.ChannelInvalidStateError("the channel is closed")
-                channel = cast(aiormq.Channel, await publisher.get_underlay_channel())
-                frames = self._encoder_of(channel).publish(
+                await self._confirmed.publish(
+                    self._channel(),  # the exchanges were declared on it
                     target.name,
                     routing_key,
                     body,
@@ -265,31 +260,19 @@ class Broker:
                     persistent=persistent,
                     priority=priority,
                     mandatory=mandatory,
+                    within=self.publish_timeout,
+                    progress=progress,
                 )
-                # In this task, not wait_for's: see _publish_confirmed on cancellation.
-                async with asyncio.timeout(self.publish_timeout):
-                    await _publish_confirmed(channel, frames, message_id, progress)
         except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
             action = f"publish to {exchange} {routing_key}"
             # A nack or a returned message is a definite "not taken"; anything else after the
             # frames were queued leaves it open whether the broker has the message.
-            if progress.frames_queued and not isinstance(exc, _DEFINITE_REFUSALS):
+            if progress.frames_queued and not is_definite_refusal(exc):
                 raise PublishUnconfirmedError(action, exc) from exc
             raise BrokerUnavailableError(action, exc) from exc
         if self._metrics is not None:
             label = exchange.removeprefix(f"{self.topology.namespace}.") or "default"
             self._metrics.publish_latency.labels(label).observe(time.perf_counter() - started)
-
-    def _encoder_of(self, channel: aiormq.Channel) -> PublishEncoder:
-        """The encoder of the publishing channel (its number and frame size)."""
-        if self._publish_encoder is None or self._publish_encoder[0] is not channel:
-            encoder = PublishEncoder(
-                channel.number,
-                frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD,
-                user_id=self.user_id,
-            )
-            self._publish_encoder = (channel, encoder)
-        return self._publish_encoder[1]
 
     async def publish_event(self, routing_key: str, body: bytes, *, headers: Headers) -> None:
         """Write an event to the ``events`` exchange (no confirm, not persistent)."""
@@ -298,27 +281,12 @@ class Broker:
     async def publish_events(self, events: Sequence[tuple[str, bytes, Headers]]) -> None:
         """Write events (routing key, body, headers) to the ``events`` exchange, in order.
 
-        No confirm, not persistent. All of them go out as one socket write: on a channel
-        without confirms a publish is just its frames, and aiormq's per-publish path (lock,
-        timeout, a write per message) cost more than the events themselves. The frames are
-        encoded by ``EventPublishEncoder``, not pamqp's generic marshalling.
+        No confirm, not persistent (see ``conveyor.runtime.transport.amqp_events``).
         """
         if self._event_channel is None or not self._connected.is_set():
             raise BrokerUnavailableError("publish event")
         try:
-            channel = cast(aiormq.Channel, await self._event_channel.get_underlay_channel())
-            if channel.is_closed:
-                raise BrokerUnavailableError("publish event: the event channel is closed")
-            if self._event_encoder is None or self._event_encoder[0] is not channel:
-                encoder = EventPublishEncoder(
-                    channel.number,
-                    self.topology.events,
-                    frame_max=channel.max_content_size + _BODY_FRAME_OVERHEAD,
-                )
-                self._event_encoder = (channel, encoder)
-            encoder = self._event_encoder[1]
-            payload = b"".join(encoder.publish(*event) for event in events)
-            await channel.write_queue.put(ChannelFrame(payload=payload, should_close=False))
+            await self._events.publish(self._event_channel, events)
         except CONNECTION_EXCEPTIONS as exc:
             raise BrokerUnavailableError(f"publish {len(events)} event(s)", exc) from exc
 
@@ -369,71 +337,6 @@ class Broker:
         if self._publisher is None:
             raise BrokerUnavailableError("not connected")
         return self._publisher
-
-
-class _Progress:
-    """How far one publish got: once its frames are queued, they may reach the broker."""
-
-    __slots__ = ("frames_queued",)
-
-    def __init__(self) -> None:
-        self.frames_queued = False
-
-
-_DEFINITE_REFUSALS = (aiormq.exceptions.DeliveryError, aiormq.exceptions.PublishError)
-"""The broker answered: a nack, or a mandatory message it could not route."""
-
-
-async def _publish_confirmed(
-    channel: aiormq.Channel, frames: bytes, message_id: str, progress: _Progress
-) -> None:
-    """Write one publish's encoded frames on a confirming channel; wait for the confirm.
-
-    What aiormq's ``Channel.basic_publish`` (7.2) does for a confirmed publish with
-    ``wait=False`` (the confirm is the guarantee: waiting for the socket to drain as well held
-    the lock across a writer round trip per message), minus the marshalling, the Countdown and
-    a closure per call. It works on the same channel attributes under the same lock, so
-    aiormq's own publishes may share the channel, and its reader settles both (ack, nack, a
-    mandatory message's return, the channel's close). Raises as ``basic_publish`` does:
-    ``PublishError`` for a returned message, ``DeliveryError`` for a nack, the close reason,
-    ``ChannelInvalidStateError``. The caller bounds it with ``asyncio.timeout``, in its own
-    task: a cancellation must reach the write below in the task that can roll it back.
-    """
-    async with channel._raise_on_channel_close():
-        async with channel.lock:
-            # The broker numbers publishes in the order their frames arrive, so the tag is
-            # taken and the frames queued under one lock (the write queue is bounded).
-            channel.delivery_tag += 1
-            delivery_tag = channel.delivery_tag
-            confirmation = channel.create_future()  # the channel's close rejects it
-            channel.confirmations[delivery_tag] = confirmation
-            channel.message_id_delivery_tag[message_id] = delivery_tag
-            try:
-                await channel.write_queue.put(ChannelFrame(payload=frames, should_close=False))
-            except BaseException:
-                # Cancelled or timed out while the queue was full: the frames were not queued
-                # and the broker never sees this publish, so its tag is reused. Once queued
-                # they go out, and the confirmation stays registered until the broker answers.
-                channel.delivery_tag -= 1
-                channel.confirmations.pop(delivery_tag, None)
-                _forget_message_id(channel.message_id_delivery_tag, message_id, delivery_tag)
-                confirmation.cancel()
-                raise
-            progress.frames_queued = True
-            confirmation.add_done_callback(
-                functools.partial(
-                    _forget_message_id, channel.message_id_delivery_tag, message_id, delivery_tag
-                )
-            )
-        await confirmation
-
-
-def _forget_message_id(
-    delivery_tags: dict[str, int], message_id: str, delivery_tag: int, _: object = None
-) -> None:
-    """Drop ``message_id``'s entry unless a later publish with the same id took it over."""
-    if delivery_tags.get(message_id) == delivery_tag:
-        del delivery_tags[message_id]
 
 
 async def _declare_topic(

@@ -11,12 +11,12 @@ import asyncio
 import logging
 import time
 
-import aiormq.abc
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError
 
 from conveyor.contracts.topology import SERVICE_BINDINGS
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
 from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.transport.amqp_passive import PassiveDeclares
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class QueueSampler:
         self.metrics = metrics
         self.min_interval = min_interval
         self.timeout = timeout
-        self._channel: aiormq.abc.AbstractChannel | None = None
+        self._declares = PassiveDeclares()
         self._lock = asyncio.Lock()
         self._last = float("-inf")
 
@@ -54,33 +54,16 @@ class QueueSampler:
                 self._last = time.monotonic()
             except (BrokerUnavailableError, AMQPError, TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
                 log.debug("queue sample skipped: %s", exc)
-                self._channel = None
 
     async def _sample(self) -> None:
         prefix = f"{self.broker.topology.namespace}."
         for queue in self.queues():
-            channel = await self._open()
             label = queue.removeprefix(prefix)
-            try:
-                declared = await channel.queue_declare(queue, passive=True)
-            except aiormq.exceptions.ChannelNotFoundEntity:
-                # Not declared (yet): the channel is closed by the broker; use a new one.
-                self._channel = None
-                self.metrics.queue_messages.labels(label).set(0)
-                self.metrics.queue_consumers.labels(label).set(0)
-                continue
-            self.metrics.queue_messages.labels(label).set(declared.message_count or 0)
-            self.metrics.queue_consumers.labels(label).set(declared.consumer_count or 0)
-
-    async def _open(self) -> aiormq.abc.AbstractChannel:
-        # A plain (not robust) channel: a passive declare must not be replayed on reconnect.
-        if self._channel is None or self._channel.is_closed:
-            transport = self.broker.connection.transport
-            if transport is None:  # reconnecting
-                raise BrokerUnavailableError("sample queues")
-            self._channel = await transport.connection.channel()
-        return self._channel
+            # Not declared (yet): counted as empty.
+            counts = await self._declares.counts(self.broker.connection, queue)
+            messages, consumers = counts if counts is not None else (0, 0)
+            self.metrics.queue_messages.labels(label).set(messages)
+            self.metrics.queue_consumers.labels(label).set(consumers)
 
     async def close(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+        await self._declares.close()

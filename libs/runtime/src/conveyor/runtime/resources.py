@@ -61,6 +61,7 @@ async def open_resources(
         publish_timeout=settings.publish_timeout,
         connection_name=f"{service}:{settings.instance}",
         metrics=metrics,
+        transport=settings.transport,
     )
     if wait_for_broker:
         await _connect_with_retries(broker, redis, connect_timeout)

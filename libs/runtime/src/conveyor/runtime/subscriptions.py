@@ -3,11 +3,11 @@
 Two kinds of topic. A ``Broadcast`` reaches every instance: each subscribes with an exclusive,
 auto-deleted queue of its own bound to the topic's routing keys, and its handler gets the
 decoded message inside a CONSUMER span, child of the publisher's. A ``WorkQueue`` is a
-service's durable job queue shared by competing workers, consumed on the direct fast path
-(``DirectConsumer``); its handler gets the raw delivery and settles it itself (the harness
-batches acks, dead-letters what does not decode, and opens the job's span with
-``consumer_span`` once the envelope says which job it is). Every message taken from either
-is counted here (``conveyor_messages_consumed_total{subscription, outcome}``).
+service's durable job queue shared by competing workers, consumed by the transport's consumer
+(``conveyor.runtime.transport.amqp_consume``); its handler gets the raw ``Delivery`` and
+settles it itself (the harness batches acks, dead-letters what does not decode, and opens
+the job's span with ``consumer_span`` once the envelope says which job it is). Every message
+taken from either is counted here (``conveyor_messages_consumed_total{subscription, outcome}``).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from typing import Any, Generic, TypeVar, overload
 
 import aio_pika.abc
 import msgspec
-from aiormq.abc import DeliveredMessage
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conveyor.runtime.broker import Broker, service_queue_arguments
-from conveyor.runtime.direct_consumer import DirectConsumer
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.telemetry import extract_context, remote_child_span
+from conveyor.runtime.transport.amqp_consume import new_consumer
+from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Subscriber:
     async def subscribe(
         self,
         topic: WorkQueue,
-        handler: Callable[[DeliveredMessage], Awaitable[None]],
+        handler: Callable[[Delivery], Awaitable[None]],
         *,
         channel: aio_pika.abc.AbstractChannel | None = None,
     ) -> Subscription: ...
@@ -179,12 +179,12 @@ class Subscriber:
     async def _work_queue(
         self,
         topic: WorkQueue,
-        handler: Callable[[DeliveredMessage], Awaitable[None]],
+        handler: Callable[[Delivery], Awaitable[None]],
         channel: aio_pika.abc.AbstractChannel,
     ) -> Subscription:
-        # Restored after reconnects by ``DirectConsumer``; ``handler`` settles each delivery.
-        # Declared (idempotently), not just looked up: a robust channel declares again, after
-        # a reconnect, the queues it declared; the direct consumer then consumes again.
+        # Restored after reconnects by the transport's consumer; ``handler`` settles each
+        # delivery. Declared (idempotently), not just looked up: a robust channel declares
+        # again, after a reconnect, the queues it declared; the consumer then consumes again.
         queue = await channel.declare_queue(
             self._broker.topology.service_queue(topic.service),
             durable=True,
@@ -192,11 +192,11 @@ class Subscriber:
         )
         taken = self._counters(f"jobs.{topic.service}")["handled"]
 
-        async def on_message(message: DeliveredMessage) -> None:
+        async def on_message(message: Delivery) -> None:
             taken.inc()
             await handler(message)
 
-        consumer = DirectConsumer(self._broker.connection, queue, on_message)
+        consumer = new_consumer(self._broker.transport, self._broker.connection, queue, on_message)
         await consumer.start()
         return Subscription(consumer.cancel)
 

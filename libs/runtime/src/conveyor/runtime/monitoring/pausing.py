@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import job_routing_key
 from conveyor.runtime.broker import Broker
-from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Parking:
         self._broker = broker
         self._declared: set[str] = set()
 
-    async def park(self, job_type: str, message: JobDelivery) -> None:
+    async def park(self, job_type: str, message: Delivery) -> None:
         """Copy ``message`` into the parked queue of ``job_type`` (confirmed); caller acks."""
         name = self._broker.topology.parked_queue(job_type)
         if job_type not in self._declared:

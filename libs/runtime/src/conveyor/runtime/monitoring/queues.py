@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import aio_pika.abc
-import aiormq.exceptions
+from aio_pika.exceptions import ChannelNotFoundEntity
 from redis.asyncio import Redis
 
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES
@@ -56,7 +56,7 @@ async def _declare_passive(broker: Broker, name: str) -> aio_pika.abc.AbstractQu
     channel = await broker.open_channel()
     try:
         return await channel.declare_queue(name, passive=True)
-    except aiormq.exceptions.ChannelNotFoundEntity:
+    except ChannelNotFoundEntity:
         return None
     finally:
         if not channel.is_closed:

@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import msgspec
-from aiormq.abc import DeliveredMessage
 from opentelemetry.trace import Status, StatusCode
 
 from conveyor.contracts.codecs import envelope_decoder
@@ -25,11 +24,11 @@ from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.subscriptions import consumer_span
 from conveyor.runtime.telemetry import current_trace_id
-from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
+from conveyor.runtime.transport.amqp_acks import Acks, settle_delivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.control import ControlCommands
 from conveyor.runtime.worker.dead_letters import DeadLetters, dead_letter_missing
-from conveyor.runtime.worker.delivery import JobDelivery
 from conveyor.runtime.worker.fair_share import OwnerShares, owner_cap, set_aside
 from conveyor.runtime.worker.handlers import Handler, HandlerTable
 from conveyor.runtime.worker.job_events import job_event
@@ -56,7 +55,7 @@ class JobConsumer:
         lifecycle: JobLifecycle,
         handlers: HandlerTable,
         metrics: Metrics,
-        acks: AckBatcher,
+        acks: Acks,
         running: RunningJobs,
         tasks: set[asyncio.Task[Any]],
         control: ControlCommands,
@@ -83,8 +82,7 @@ class JobConsumer:
         self._starting: dict[str, asyncio.Event] = {}
         """Jobs whose message is being started here (set before the store is asked)."""
 
-    async def on_message(self, message: DeliveredMessage) -> None:
-        delivery = JobDelivery(message)
+    async def on_message(self, delivery: Delivery) -> None:
         self._acks.delivered(delivery)  # before any await: deliveries are recorded in order
         if self.stopping:
             await settle_delivery(self._acks.nack(delivery))
@@ -96,7 +94,7 @@ class JobConsumer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, message: JobDelivery) -> None:
+    async def _process(self, message: Delivery) -> None:
         try:
             await self._admit(message)
         except Exception:
@@ -107,7 +105,7 @@ class JobConsumer:
 
     async def _dead_letter(
         self,
-        message: JobDelivery,
+        message: Delivery,
         code: ErrorCode,
         reason: str,
         envelope: JobEnvelope | None = None,
@@ -115,7 +113,7 @@ class JobConsumer:
         await self._dead_letters.publish(message, code, reason, envelope)
         await settle_delivery(self._acks.ack(message))
 
-    async def _admit(self, message: JobDelivery) -> None:
+    async def _admit(self, message: Delivery) -> None:
         try:
             envelope = envelope_decoder.decode(message.body)
         except msgspec.MsgspecError as exc:
@@ -177,7 +175,7 @@ class JobConsumer:
 
     async def _run_attempt(
         self,
-        message: JobDelivery,
+        message: Delivery,
         envelope: JobEnvelope,
         handler: Handler[Any],
     ) -> Outcome | None:
@@ -224,7 +222,7 @@ class JobConsumer:
 
     async def _run_handler(
         self,
-        message: JobDelivery,
+        message: Delivery,
         envelope: JobEnvelope,
         handler: Handler[Any],
         started: Started,
@@ -291,7 +289,7 @@ class JobConsumer:
         )
 
     async def _refuse_duplicate(
-        self, message: JobDelivery, envelope: JobEnvelope, started: Started
+        self, message: Delivery, envelope: JobEnvelope, started: Started
     ) -> None:
         """Skip an envelope that repeats a job (its idempotency key); dead-letter one that
         takes another job's id, so its publisher can see and replay it under a new id."""

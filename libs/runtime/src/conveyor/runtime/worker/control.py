@@ -25,8 +25,8 @@ from conveyor.runtime.broker import Broker, BrokerUnavailableError
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.monitoring.pausing import Parking, paused_job_types, release_parked
 from conveyor.runtime.subscriptions import Broadcast, Exchange, Subscriber, Subscription
-from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
-from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.transport.amqp_acks import Acks, settle_delivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 from conveyor.runtime.worker.outcomes import CancelReason
 from conveyor.runtime.worker.running import RunningJobs
 
@@ -54,7 +54,7 @@ class ControlCommands:
         store: JobStore,
         instance: str,
         running: RunningJobs,
-        acks: AckBatcher,
+        acks: Acks,
         tasks: set[asyncio.Task[Any]],
         on_drain: Callable[[], None],
     ) -> None:
@@ -100,7 +100,7 @@ class ControlCommands:
                 log.info("drain requested through the control exchange")
                 self._on_drain()
 
-    async def park(self, message: JobDelivery, envelope: JobEnvelope) -> None:
+    async def park(self, message: Delivery, envelope: JobEnvelope) -> None:
         """Move a paused job type's message to its parked queue, then ack it."""
         task = asyncio.current_task()
         assert task is not None

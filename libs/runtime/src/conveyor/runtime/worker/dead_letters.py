@@ -18,7 +18,7 @@ from conveyor.contracts.topology import (
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore, Started
 from conveyor.runtime.metrics import Metrics
-from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class DeadLetters:
 
     async def publish(
         self,
-        message: JobDelivery,
+        message: Delivery,
         code: ErrorCode,
         reason: str,
         envelope: JobEnvelope | None = None,
@@ -63,7 +63,7 @@ class DeadLetters:
         log.warning("dead-lettered: %s", reason)
 
     async def publish_failure(
-        self, message: JobDelivery, envelope: JobEnvelope, error: JobError
+        self, message: Delivery, envelope: JobEnvelope, error: JobError
     ) -> None:
         """Dead-letter a job recorded failed, then mark its record dead-lettered.
 
@@ -73,7 +73,7 @@ class DeadLetters:
         await self.publish(message, error.code, error.message, envelope)
         await self._store.mark_dead_lettered(envelope.job_id)
 
-    async def publish_missing(self, message: JobDelivery, envelope: JobEnvelope) -> None:
+    async def publish_missing(self, message: Delivery, envelope: JobEnvelope) -> None:
         """Publish the dead letter a failed job's first settling did not get out."""
         record = await self._store.get(envelope.job_id)
         error = record.error if record is not None else None

@@ -20,7 +20,7 @@ from collections import Counter
 from conveyor.contracts.jobs import JobEnvelope, Priority
 from conveyor.contracts.topology import job_routing_key
 from conveyor.runtime.broker import Broker
-from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class OwnerShares:
 
 
 async def set_aside(
-    broker: Broker, message: JobDelivery, envelope: JobEnvelope, delay_seconds: float
+    broker: Broker, message: Delivery, envelope: JobEnvelope, delay_seconds: float
 ) -> None:
     """Send ``message`` round again after ``delay_seconds`` (confirmed); the caller acks it."""
     await broker.publish_delayed(

@@ -29,7 +29,7 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.subscriptions import Subscriber, Subscription, WorkQueue
-from conveyor.runtime.worker.acks import AckBatcher
+from conveyor.runtime.transport.amqp_acks import new_acks
 from conveyor.runtime.worker.consume import JobConsumer
 from conveyor.runtime.worker.control import ControlCommands
 from conveyor.runtime.worker.dead_letters import DeadLetters
@@ -72,7 +72,7 @@ class Worker:
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._subscriber = Subscriber(broker, instance=settings.instance, metrics=metrics)
         self._consumer: Subscription | None = None
-        acks = AckBatcher()
+        acks = new_acks(broker.transport)
         dead_letters = DeadLetters(broker, store, metrics, self.queue_name)
         retries = Retries(
             broker=broker,

@@ -23,8 +23,8 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
 from conveyor.runtime.telemetry import inject_headers, publish_span
-from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
-from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.transport.amqp_acks import Acks, settle_delivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 from conveyor.runtime.worker.job_events import job_event
 from conveyor.runtime.worker.outcomes import Failed
 from conveyor.runtime.worker.transitions import record_transition
@@ -53,7 +53,7 @@ class Retries:
         lifecycle: JobLifecycle,
         metrics: Metrics,
         settings: WorkerSettings,
-        acks: AckBatcher,
+        acks: Acks,
     ) -> None:
         self._broker = broker
         self._store = store
@@ -64,7 +64,7 @@ class Retries:
 
     async def retry(
         self,
-        message: JobDelivery,
+        message: Delivery,
         envelope: JobEnvelope,
         error: JobError,
         delay: float | None,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.contracts.jobs import JobEnvelope
+from conveyor.runtime.transport.amqp_delivery import Delivery
 from conveyor.runtime.worker.context import JobContext
-from conveyor.runtime.worker.delivery import JobDelivery
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class RunningJob:
     cancel_reason: str | None = None
     """A ``CancelReason`` once the harness cancelled the handler (it decides the outcome)."""
     started: float = field(default_factory=time.monotonic)
-    redeliveries: list[JobDelivery] = field(default_factory=list)
+    redeliveries: list[Delivery] = field(default_factory=list)
     """The job's message again, redelivered after a channel loss while this run goes on: it
     is settled with the run, never run a second time beside it."""
 

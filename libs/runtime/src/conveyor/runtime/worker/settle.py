@@ -20,10 +20,10 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import WorkerSettings
-from conveyor.runtime.worker.acks import AckBatcher, settle_delivery
+from conveyor.runtime.transport.amqp_acks import Acks, settle_delivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
 from conveyor.runtime.worker.context import JobContext
 from conveyor.runtime.worker.dead_letters import DeadLetters
-from conveyor.runtime.worker.delivery import JobDelivery
 from conveyor.runtime.worker.job_events import job_event
 from conveyor.runtime.worker.outcomes import Cancelled, Failed, Outcome, Requeued, Succeeded
 from conveyor.runtime.worker.retries import Retries, retries_left
@@ -44,7 +44,7 @@ class Settler:
         store: JobStore,
         lifecycle: JobLifecycle,
         metrics: Metrics,
-        acks: AckBatcher,
+        acks: Acks,
         retries: Retries,
         dead_letters: DeadLetters,
         settings: WorkerSettings,
@@ -61,7 +61,7 @@ class Settler:
 
     async def settle_once_recorded(
         self,
-        message: JobDelivery,
+        message: Delivery,
         envelope: JobEnvelope,
         context: JobContext,
         outcome: Outcome,
@@ -80,7 +80,7 @@ class Settler:
 
     async def settle(
         self,
-        message: JobDelivery,
+        message: Delivery,
         envelope: JobEnvelope,
         context: JobContext | None,
         outcome: Outcome,

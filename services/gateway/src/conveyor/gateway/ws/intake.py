@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aio_pika.abc
-import aiormq.abc
 import msgspec
 
 from conveyor.contracts.topology import owner_events_binding
 from conveyor.gateway.ws.frames import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
-from conveyor.runtime.direct_consumer import DirectConsumer
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR
+from conveyor.runtime.transport.amqp_consume import Consumer, new_consumer
+from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class EventIntake:
         # never leave an owner unbound while someone still listens.
         self._lock = asyncio.Lock()
         self._queue: aio_pika.abc.AbstractQueue | None = None
-        self._consumer: DirectConsumer | None = None
+        self._consumer: Consumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         """Set once the queue consumes (tests wait for it)."""
@@ -235,17 +235,19 @@ class EventIntake:
                 exchange=self._broker.topology.events,
                 bindings=tuple(owner_events_binding(owner) for owner in self._listeners),
             )
-            # Straight on aiormq's channel: aio-pika's per-message wrapper and extra task cost
-            # more than routing the event. The consumer consumes again after a reopen or a
-            # reconnect; the callbacks below also rebind every owner and resynchronise.
-            self._consumer = DirectConsumer(
-                self._broker.connection, queue, self._on_message, no_ack=True
+            # The transport's consumer consumes again after a reopen or a reconnect; the
+            # callbacks below also rebind every owner and resynchronise.
+            self._consumer = new_consumer(
+                self._broker.transport,
+                self._broker.connection,
+                queue,
+                self._on_message,
+                no_ack=True,
             )
             await self._consumer.start()
             self._queue = queue
-        reopen_callbacks = getattr(channel, "reopen_callbacks", None)
-        if reopen_callbacks is not None:  # a robust channel: restores the queue, not us
-            reopen_callbacks.add(self._on_channel_reopen)
+        if isinstance(channel, aio_pika.abc.AbstractRobustChannel):
+            channel.reopen_callbacks.add(self._on_channel_reopen)
         self._broker.connection.reconnect_callbacks.add(self._on_reconnect)
         self.ready.set()
         log.info("consuming job events on %s", queue.name)
@@ -271,7 +273,7 @@ class EventIntake:
         await self._rebind_all()
         self._broadcast(RESYNC)
 
-    async def _on_message(self, message: aiormq.abc.DeliveredMessage) -> None:
+    async def _on_message(self, message: Delivery) -> None:
         # No await before the fan-out: consumer tasks start in arrival order, and each
         # listener's inbox must see the events in that order.
         self.received += 1
@@ -282,7 +284,7 @@ class EventIntake:
         counts = self._listeners.get(head.owner)
         if not counts:
             return
-        headers = dict(message.header.properties.headers or {})
+        headers = message.headers
         cursor, prev_cursor = _header(headers, HEADER_CURSOR), _header(headers, HEADER_PREV_CURSOR)
         position = _position(cursor)
         event = LiveEvent(

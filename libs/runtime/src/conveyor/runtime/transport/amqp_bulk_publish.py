@@ -1,4 +1,4 @@
-"""A load generator's publisher: pre-encoded job publishes, publisher confirms counted by tag.
+"""A load generator's publisher (bench only): pre-encoded publishes, confirms counted by tag.
 
 aiormq's ``basic_publish`` costs the load generator about as much CPU per job as a third of
 the worker's: pamqp marshalling per message, a future per message, and on every multiple
@@ -6,6 +6,8 @@ ack a scan of all pending confirmations with a callback per tag. On a machine wh
 the worker, RabbitMQ and Redis share, that CPU is taken from the system under test. Here the
 frames are encoded before the clock starts, a window of them goes out as one write, and the
 confirms are counted by delivery tag. The bench owns the channel: nothing else publishes on it.
+It lives here because it writes aiormq's private state (its confirm handler, the delivery tag,
+the write queue); no service uses it, so it has no plain fallback.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import aiormq
 from aiormq.abc import ChannelFrame
 from pamqp import commands as spec
+from pamqp.base import Frame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
@@ -28,7 +31,7 @@ def publish_frames(channel: aiormq.Channel, exchange: str, key: str, body: bytes
         content_type="application/json",
         user_id=channel.connection.url.user or "guest",
     )
-    frames = [
+    frames: list[Frame | ContentHeader | ContentBody] = [
         spec.Basic.Publish(exchange=exchange, routing_key=key),
         ContentHeader(properties=properties, body_size=len(body)),
         ContentBody(body),
@@ -63,8 +66,10 @@ class LeanPublisher:
                 self._progress.clear()
                 await asyncio.wait_for(self._progress.wait(), timeout=30)
 
-    async def _on_confirm(self, frame: spec.Basic.Ack | spec.Basic.Nack) -> None:
-        if isinstance(frame, spec.Basic.Nack):
+    async def _on_confirm(
+        self, frame: spec.Basic.Ack | spec.Basic.Nack | spec.Basic.Reject
+    ) -> None:
+        if not isinstance(frame, spec.Basic.Ack):
             raise RuntimeError(f"RabbitMQ refused publish {frame.delivery_tag}")
         if frame.multiple:
             self.confirmed = max(self.confirmed, frame.delivery_tag)

@@ -11,7 +11,7 @@ from pamqp import commands as spec
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-from conveyor.runtime.amqp_frames import EventPublishEncoder
+from conveyor.runtime.transport.amqp_frames import EventPublishEncoder
 
 FRAME_MAX = 4096
 

@@ -1,6 +1,6 @@
-"""Job publishes written without aiormq's ``basic_publish``: the encoder writes pamqp's bytes, and
-``Broker.publish`` keeps its guarantees on the real broker (confirms, returns, a closed channel,
-cancellation, aiormq's own publishes on the same channel)."""
+"""Confirmed publishes, in both transport modes: the fast path's encoder writes pamqp's bytes, and
+``Broker.publish`` keeps its guarantees on the real broker in either mode (confirms, nacks,
+returns, a channel the broker closes, cancellation, aiormq's own publishes on the channel)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
 from conveyor.contracts.topology import Topology
-from conveyor.runtime.amqp_frames import PublishEncoder
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
-from tests.runtime.test_amqp_frames import random_text
+from conveyor.runtime.transport.amqp_frames import PublishEncoder
+from conveyor.runtime.transport.mode import TransportMode
+from tests.runtime.transport.test_amqp_frames import random_text
 from tests.support.namespace import AMQP_URL
 
 FRAME_MAX = 4096
@@ -201,21 +202,21 @@ async def _count(broker: Broker, name: str) -> int:
         await channel.close()
 
 
-async def test_a_confirmed_publish_arrives_with_all_its_properties(module_broker: Broker) -> None:
-    channel, queue = await _bound_queue(module_broker, "job.frames-props")
+async def test_a_confirmed_publish_arrives_with_all_its_properties(mode_broker: Broker) -> None:
+    channel, queue = await _bound_queue(mode_broker, "job.frames-props")
     big = random.Random(1).randbytes(300_000)  # split in body frames of the broker's frame_max
     headers = {"traceparent": TRACEPARENT, "n": 7, "flag": True, "nested": {"a": "b"}}
 
-    await module_broker.publish(
-        module_broker.topology.jobs,
+    await mode_broker.publish(
+        mode_broker.topology.jobs,
         "job.frames-props",
         b'{"job":1}',
         headers=headers,
         priority=7,
         message_id="job-1",
     )
-    await module_broker.publish(
-        module_broker.topology.jobs, "job.frames-props", big, persistent=False, mandatory=False
+    await mode_broker.publish(
+        mode_broker.topology.jobs, "job.frames-props", big, persistent=False, mandatory=False
     )
 
     # aiormq's view, not aio-pika's (which reads a missing priority as 0)
@@ -241,40 +242,62 @@ async def test_a_confirmed_publish_arrives_with_all_its_properties(module_broker
     await channel.close()
 
 
-async def test_an_unroutable_mandatory_publish_raises(module_broker: Broker) -> None:
-    jobs = module_broker.topology.jobs
+async def test_an_unroutable_mandatory_publish_raises(mode_broker: Broker) -> None:
+    jobs = mode_broker.topology.jobs
     with pytest.raises(BrokerUnavailableError) as raised:
-        await module_broker.publish(jobs, "job.frames-nobody", b"{}", message_id="lost")
+        await mode_broker.publish(jobs, "job.frames-nobody", b"{}", message_id="lost")
     assert isinstance(raised.value.__cause__, aiormq.exceptions.PublishError)
     # Not mandatory: dropped by the broker and confirmed all the same.
-    await module_broker.publish(jobs, "job.frames-nobody", b"{}", mandatory=False)
+    await mode_broker.publish(jobs, "job.frames-nobody", b"{}", mandatory=False)
     # The channel still works, and the return's bookkeeping is gone.
-    channel, queue = await _bound_queue(module_broker, "job.frames-after-return")
-    await module_broker.publish(jobs, "job.frames-after-return", b"{}", message_id="lost")
+    channel, queue = await _bound_queue(mode_broker, "job.frames-after-return")
+    await mode_broker.publish(jobs, "job.frames-after-return", b"{}", message_id="lost")
     assert (await queue.get(no_ack=True, timeout=5)).message_id == "lost"
-    underlay = await module_broker._channel().get_underlay_channel()
+    underlay = await mode_broker._channel().get_underlay_channel()
     assert isinstance(underlay, aiormq.Channel)
     assert "lost" not in underlay.message_id_delivery_tag
     await channel.close()
 
 
+async def test_a_publish_the_broker_nacks_raises(mode_broker: Broker) -> None:
+    """A full queue that rejects publishes makes the broker nack: the publish raises at once."""
+    channel = await mode_broker.open_channel()
+    name = f"{mode_broker.topology.namespace}.full.{uuid.uuid4().hex[:8]}"
+    queue = await channel.declare_queue(
+        name, arguments={"x-max-length": 0, "x-overflow": "reject-publish"}
+    )
+    await queue.bind(mode_broker.topology.jobs, "job.frames-full")
+    with pytest.raises(BrokerUnavailableError) as raised:
+        await mode_broker.publish(mode_broker.topology.jobs, "job.frames-full", b"{}")
+    cause = raised.value.__cause__
+    assert isinstance(cause, aiormq.exceptions.DeliveryError)
+    assert not isinstance(cause, aiormq.exceptions.PublishError)  # a nack, not a return
+    assert isinstance(cause.frame, spec.Basic.Nack)
+    # The channel still confirms the next publish.
+    await mode_broker.publish(
+        mode_broker.topology.jobs, "job.frames-nobody", b"{}", mandatory=False
+    )
+    await queue.delete()
+    await channel.close()
+
+
 async def test_concurrent_publishes_are_all_confirmed_beside_aiormqs_own(
-    module_broker: Broker,
+    mode_broker: Broker,
 ) -> None:
     """Both paths share the channel's delivery tags: a drift would confirm the wrong futures,
     or leave some unconfirmed until the timeout."""
-    channel, queue = await _bound_queue(module_broker, "job.frames-many")
-    jobs = module_broker.topology.jobs
-    underlay = await module_broker._channel().get_underlay_channel()
+    channel, queue = await _bound_queue(mode_broker, "job.frames-many")
+    jobs = mode_broker.topology.jobs
+    underlay = await mode_broker._channel().get_underlay_channel()
     assert isinstance(underlay, aiormq.Channel)
 
     async def ours(i: int) -> None:
         # Every tenth is unroutable: its return must reach this publish, not another.
         if i % 10 != 3:
-            await module_broker.publish(jobs, "job.frames-many", b"{}", message_id=f"m{i}")
+            await mode_broker.publish(jobs, "job.frames-many", b"{}", message_id=f"m{i}")
             return
         with pytest.raises(BrokerUnavailableError) as raised:
-            await module_broker.publish(jobs, "job.frames-nobody", b"{}", message_id=f"m{i}")
+            await mode_broker.publish(jobs, "job.frames-nobody", b"{}", message_id=f"m{i}")
         returned = raised.value.__cause__
         assert isinstance(returned, aiormq.exceptions.PublishError)
         assert returned.message.header.properties.message_id == f"m{i}"
@@ -294,24 +317,24 @@ async def test_concurrent_publishes_are_all_confirmed_beside_aiormqs_own(
         asyncio.gather(*(ours(i) if i % 4 else aiormqs(i) for i in range(2000))), 30
     )
     routed = sum(1 for i in range(2000) if not (i % 4 and i % 10 == 3))
-    assert await _count(module_broker, queue.name) == routed
+    assert await _count(mode_broker, queue.name) == routed
     assert not underlay.message_id_delivery_tag
     await channel.close()
 
 
-async def test_cancelled_publishes_leave_the_delivery_tags_in_step(module_broker: Broker) -> None:
+async def test_cancelled_publishes_leave_the_delivery_tags_in_step(mode_broker: Broker) -> None:
     """Cancelled while waiting for the lock, the full write queue or the confirm: only a publish
     whose frames were written keeps its tag, so the tags still count what the broker got."""
-    channel, queue = await _bound_queue(module_broker, "job.frames-cancelled")
-    jobs = module_broker.topology.jobs
-    underlay = await module_broker._channel().get_underlay_channel()
+    channel, queue = await _bound_queue(mode_broker, "job.frames-cancelled")
+    jobs = mode_broker.topology.jobs
+    underlay = await mode_broker._channel().get_underlay_channel()
     assert isinstance(underlay, aiormq.Channel)
     tags_before = underlay.delivery_tag
-    count_before = await _count(module_broker, queue.name)
+    count_before = await _count(mode_broker, queue.name)
 
     for ticks in range(8):
         tasks = [
-            asyncio.create_task(module_broker.publish(jobs, "job.frames-cancelled", b"{}"))
+            asyncio.create_task(mode_broker.publish(jobs, "job.frames-cancelled", b"{}"))
             for _ in range(200)
         ]
         # After a tick, ten publishes filled the connection's write queue, one waits to put
@@ -325,24 +348,26 @@ async def test_cancelled_publishes_leave_the_delivery_tags_in_step(module_broker
     # The channel still confirms publishes (a drift would leave these unconfirmed).
     await asyncio.wait_for(
         asyncio.gather(
-            *(module_broker.publish(jobs, "job.frames-cancelled", b"{}") for _ in range(100))
+            *(mode_broker.publish(jobs, "job.frames-cancelled", b"{}") for _ in range(100))
         ),
         10,
     )
 
     written = underlay.delivery_tag - tags_before
-    assert await _count(module_broker, queue.name) - count_before == written
+    assert await _count(mode_broker, queue.name) - count_before == written
     assert not underlay.message_id_delivery_tag
     await channel.close()
 
 
 async def test_publishes_on_a_channel_the_broker_closes_raise_at_once(
-    module_namespace: str,
+    module_namespace: str, mode: TransportMode
 ) -> None:
     """The broker closes the channel over a publish to a deleted exchange: that publish and the
     ones written behind it fail with ``BrokerUnavailableError`` now, not at their timeout."""
     topology = Topology(module_namespace)
-    broker = Broker(AMQP_URL, topology, connection_name="tests-frames-close", publish_timeout=60)
+    broker = Broker(
+        AMQP_URL, topology, connection_name="tests-frames-close", publish_timeout=60, transport=mode
+    )
     await broker.connect()
     try:
         connection = await aio_pika.connect(AMQP_URL)
@@ -366,8 +391,12 @@ async def test_publishes_on_a_channel_the_broker_closes_raise_at_once(
         await broker.close()
 
 
-async def test_a_publish_on_a_closed_channel_raises(module_namespace: str) -> None:
-    broker = Broker(AMQP_URL, Topology(module_namespace), connection_name="tests-frames-closed")
+async def test_a_publish_on_a_closed_channel_raises(
+    module_namespace: str, mode: TransportMode
+) -> None:
+    broker = Broker(
+        AMQP_URL, Topology(module_namespace), connection_name="tests-frames-closed", transport=mode
+    )
     await broker.connect()
     try:
         await broker._channel().close()

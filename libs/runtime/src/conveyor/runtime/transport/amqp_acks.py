@@ -1,5 +1,8 @@
-"""Acknowledges job messages: the acks of one event-loop tick in one write, in as few frames
-as the broker allows.
+"""Acknowledges job messages, fast or plain.
+
+Plain (``PlainAcks``): aio-pika's ``ack()`` and ``nack()`` of each message, one frame and one
+write each. Fast (``AckBatcher``): the acks of one event-loop tick in one write, in as few
+frames as the broker allows, written into aiormq's write queue.
 
 A worker with many jobs in flight finishes several per loop iteration. Each ack on its own
 costs a socket write here and a frame to parse in RabbitMQ. The acks of a tick share one
@@ -20,12 +23,16 @@ import logging
 import struct
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
+import aio_pika.abc
 import aiormq
+import aiormq.abc
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import ChannelFrame
 
-from conveyor.runtime.worker.delivery import JobDelivery
+from conveyor.runtime.transport.amqp_delivery import Delivery
+from conveyor.runtime.transport.mode import TransportMode
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,45 @@ _ACK_FRAME = struct.Struct(">BHIHHQBB")
 def ack_frame(channel: int, delivery_tag: int, *, multiple: bool) -> bytes:
     """The bytes of a ``Basic.Ack`` (pamqp writes the same; a test compares)."""
     return _ACK_FRAME.pack(1, channel, 13, 60, 80, delivery_tag, multiple, 0xCE)
+
+
+class Acks(Protocol):
+    """Settles deliveries. Each one is first recorded (``delivered``, in delivery order,
+    before any await), then acked or nacked once."""
+
+    def delivered(self, delivery: Delivery) -> None: ...
+
+    async def ack(self, delivery: Delivery) -> None:
+        """Ack ``delivery``; aiormq's ``ChannelInvalidStateError`` when its channel is closed
+        (the broker then redelivers it, like after any lost ack)."""
+
+    async def nack(self, delivery: Delivery, *, requeue: bool = True) -> None:
+        """Nack ``delivery`` now (requeued by default)."""
+
+
+def new_acks(mode: TransportMode) -> Acks:
+    return AckBatcher() if mode == "fast" else PlainAcks()
+
+
+class PlainAcks:
+    """One ``Basic.Ack`` or ``Basic.Nack`` per message, through aio-pika's message."""
+
+    def delivered(self, delivery: Delivery) -> None:
+        pass
+
+    async def ack(self, delivery: Delivery) -> None:
+        if delivery.channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{delivery.channel!r} closed")
+        await _incoming(delivery).ack()
+
+    async def nack(self, delivery: Delivery, *, requeue: bool = True) -> None:
+        await _incoming(delivery).nack(requeue=requeue)
+
+
+def _incoming(delivery: Delivery) -> aio_pika.abc.AbstractIncomingMessage:
+    if delivery.incoming is None:
+        raise ValueError("plain acks settle messages consumed in plain mode")
+    return delivery.incoming
 
 
 @dataclass(slots=True)
@@ -52,12 +98,12 @@ class AckBatcher:
     """Tracks each channel's deliveries and writes their acks on the next tick."""
 
     def __init__(self) -> None:
-        self._channels: dict[aiormq.Channel, _ChannelAcks] = {}
-        self._dirty: set[aiormq.Channel] = set()
+        self._channels: dict[aiormq.abc.AbstractChannel, _ChannelAcks] = {}
+        self._dirty: set[aiormq.abc.AbstractChannel] = set()
         self._scheduled = False
         self._writes: set[asyncio.Task[None]] = set()
 
-    def delivered(self, delivery: JobDelivery) -> None:
+    def delivered(self, delivery: Delivery) -> None:
         """Record a delivery; it must then be acked or nacked through this batcher."""
         state = self._channels.get(delivery.channel)
         if state is None:
@@ -72,7 +118,7 @@ class AckBatcher:
         else:
             tags.append(delivery.delivery_tag)
 
-    async def ack(self, delivery: JobDelivery) -> None:
+    async def ack(self, delivery: Delivery) -> None:
         """Ack ``delivery`` with the other acks of this tick.
 
         Raises aiormq's ``ChannelInvalidStateError`` when its channel is closed: the broker then
@@ -90,7 +136,7 @@ class AckBatcher:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    async def nack(self, delivery: JobDelivery, *, requeue: bool = True) -> None:
+    async def nack(self, delivery: Delivery, *, requeue: bool = True) -> None:
         """Nack ``delivery`` now (requeued by default)."""
         await delivery.channel.basic_nack(delivery.delivery_tag, requeue=requeue, wait=False)
         state = self._channels.get(delivery.channel)
@@ -114,7 +160,9 @@ class AckBatcher:
                 continue
             self._write(channel, _frames(channel.number, state))
 
-    def _write(self, channel: aiormq.Channel, payload: bytes) -> None:
+    def _write(self, consumed_on: aiormq.abc.AbstractChannel, payload: bytes) -> None:
+        # Consumed on aiormq's own channel (``DirectConsumer``), the only kind it makes.
+        channel = cast(aiormq.Channel, consumed_on)
         frame = ChannelFrame(payload=payload, should_close=False)
         try:
             channel.write_queue.put_nowait(frame)
