@@ -30,6 +30,7 @@ from conveyor.contracts.topology import (
     Topology,
     control_routing_key,
     job_routing_key,
+    lane_routing_key,
 )
 
 ASYNCAPI_VERSION = "2.6.0"
@@ -214,7 +215,12 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
                 "user_id property to your broker user (RabbitMQ checks it): workers accept a "
                 "job only from a broker user allowed to submit for its owner "
                 "(CONVEYOR_PUBLISHER_OWNERS; see SECURITY.md). The worker creates the job "
-                "record if none exists.",
+                "record if none exists. With quorum queues (CONVEYOR_QUEUE_TYPE=quorum) "
+                "there are no AMQP priorities: the routing key picks the priority lane "
+                f"({lane_routing_key(job_routing_key(job_type), 'interactive')!r}, "
+                f"{job_routing_key(job_type)!r} for bulk, "
+                f"{lane_routing_key(job_routing_key(job_type), 'scheduled')!r}); "
+                "see x-conveyor-lanes.",
                 "tags": _tags("jobs"),
                 "bindings": {
                     "amqp": {
@@ -224,6 +230,9 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
                     }
                 },
                 "x-amqp-priority": {p.value: p.amqp_priority for p in Priority},
+                "x-conveyor-lanes": {
+                    p.value: lane_routing_key(job_routing_key(job_type), p.value) for p in Priority
+                },
                 "message": {"$ref": f"#/components/messages/{name}"},
             },
         }

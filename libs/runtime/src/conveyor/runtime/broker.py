@@ -34,7 +34,10 @@ from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
 from conveyor.contracts.topology import (
     HEADER_DELAY_MS,
     SERVICE_BINDINGS,
+    QueueType,
     Topology,
+    lane_of_priority,
+    lane_routing_key,
 )
 from conveyor.runtime.amqp_frames import EventPublishEncoder, PublishEncoder
 from conveyor.runtime.metrics import Metrics
@@ -93,6 +96,10 @@ class Broker:
         self._connected = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
         self._delay_queues: set[int] = set()
+        self._lanes = (
+            frozenset((topology.jobs, topology.delays)) if topology.queue_type == "quorum" else None
+        )
+        """Quorum mode: the exchanges whose job keys are moved into their priority's lane."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -188,14 +195,18 @@ class Broker:
             t.dead_letters, type=aio_pika.ExchangeType.FANOUT, durable=True
         )
         self._exchanges[t.dead_letters] = dead
-        dlq = await channel.declare_queue(t.dead_letter_queue, durable=True)
+        dlq = await channel.declare_queue(
+            t.dead_letter_queue, durable=True, arguments=durable_queue_arguments(t.queue_type)
+        )
         await dlq.bind(dead)
         for service, bindings in SERVICE_BINDINGS.items():
-            queue = await channel.declare_queue(
-                t.service_queue(service), durable=True, arguments=service_queue_arguments()
-            )
-            for key in bindings:
-                await queue.bind(self._exchanges[t.jobs], key)
+            for name, lane in t.job_queues(service):
+                queue = await channel.declare_queue(
+                    name, durable=True, arguments=service_queue_arguments(t.queue_type)
+                )
+                for key in bindings:
+                    binding = key if lane is None else lane_routing_key(key, lane)
+                    await queue.bind(self._exchanges[t.jobs], binding)
 
     async def _declare_delay_queue(self, delay_ms: int) -> None:
         # Each delay has its own queue so every message in it shares one TTL and expires in
@@ -205,6 +216,7 @@ class Broker:
             self.topology.delay_queue(delay_ms),
             durable=True,
             arguments={
+                **delay_queue_arguments(self.topology.queue_type),
                 "x-message-ttl": delay_ms,
                 "x-dead-letter-exchange": self.topology.jobs,
                 "x-expires": delay_ms + 3_600_000,
@@ -238,6 +250,9 @@ class Broker:
         """
         if not self._connected.is_set():
             raise BrokerUnavailableError(f"publish to {exchange}")
+        if self._lanes and priority is not None and exchange in self._lanes:
+            # Quorum queues have no priorities: the key picks the priority's lane queue.
+            routing_key = lane_routing_key(routing_key, lane_of_priority(priority))
         target = self._exchanges[exchange]  # a KeyError names an exchange never declared
         # aiormq matches a returned message to its confirm by message id, so each publish has
         # one; without one given, draw it as aiormq's basic_publish does.
@@ -414,9 +429,33 @@ async def _declare_topic(
     return await channel.declare_exchange(name, type=aio_pika.ExchangeType.TOPIC, durable=True)
 
 
-def service_queue_arguments() -> dict[str, Any]:
-    """Arguments of every service job queue (they must match wherever it is declared)."""
+def service_queue_arguments(queue_type: QueueType = "classic") -> dict[str, Any]:
+    """Arguments of every service job queue (they must match wherever it is declared).
+
+    Quorum queues have no ``x-max-priority``: quorum mode has a queue per priority lane.
+    No ``x-delivery-limit`` either: the broker would drop or dead-letter a message redelivered
+    by broker blips and drains, which are not crashes; the job store counts real ones.
+    """
+    if queue_type == "quorum":
+        return durable_queue_arguments(queue_type)
     return {"x-max-priority": MAX_AMQP_PRIORITY}
+
+
+def durable_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
+    """Arguments of the other durable queues (dead letters, parked jobs)."""
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
+
+
+def delay_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
+    """A delay queue's type; a quorum one dead-letters at least once (its expired messages
+    stay until the ``jobs`` exchange confirms them, which needs ``reject-publish``)."""
+    if queue_type == "classic":
+        return {}
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
 
 
 def broker_user(url: str) -> str:
