@@ -104,7 +104,7 @@ def public_server_url(amqp_url: str) -> str:
     ``amqp://guest:secret@rabbit:5672/?heartbeat=30`` -> ``amqp://rabbit:5672``; a named virtual
     host stays (``amqp://rabbit/prod``).
     """
-    parts = urllib.parse.urlsplit(amqp_url)
+    parts = urllib.parse.urlsplit(amqp_url.split(",", 1)[0].strip())  # a cluster: the first node
     host = parts.hostname or "localhost"
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"

@@ -40,6 +40,7 @@ from conveyor.contracts.topology import (
     lane_routing_key,
 )
 from conveyor.runtime.amqp_frames import EventPublishEncoder, PublishEncoder
+from conveyor.runtime.failover import NodeRotation, redact, split_amqp_urls
 from conveyor.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,10 @@ class Broker:
         max_in_flight: int = 256,
         metrics: Metrics | None = None,
     ) -> None:
-        self.url = url
-        self.user_id = broker_user(url)
+        self.urls = split_amqp_urls(url)
+        """One URL, or a cluster's nodes: connect tries each in turn, a loss moves to the next."""
+        self.url = self.urls[0]
+        self.user_id = broker_user(self.url)
         """Set as ``user_id`` on job publishes; RabbitMQ checks it is this connection's user."""
         self._metrics = metrics
         self.topology = topology
@@ -95,6 +98,8 @@ class Broker:
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._connected = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
+        self._rotation: NodeRotation | None = None
+        self._next_node = 0
         self._delay_queues: set[int] = set()
         self._lanes = (
             frozenset((topology.jobs, topology.delays)) if topology.queue_type == "quorum" else None
@@ -104,12 +109,42 @@ class Broker:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Connect now, declaring the topology; raises ``BrokerUnavailableError`` if it can't."""
+        """Connect now, declaring the topology; raises ``BrokerUnavailableError`` if it can't.
+
+        With several URLs each node is tried once, starting after the last one that failed.
+        """
+        failure: BrokerUnavailableError | None = None
+        for _ in self.urls:
+            node = self._next_node
+            try:
+                connection = await self._connect_node(self.urls[node])
+                break
+            except BrokerUnavailableError as exc:
+                failure = exc
+                self._next_node = (node + 1) % len(self.urls)
+                if len(self.urls) > 1:
+                    log.warning("RabbitMQ node %s not reachable: %s", redact(self.urls[node]), exc)
+        else:
+            assert failure is not None
+            raise failure
+        self._rotation = NodeRotation(
+            connection, self.urls, node, interval=connection.reconnect_interval
+        )
+        self._rotation.start()
+        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self.declare_topology()
+        self._event_channel = await connection.channel(publisher_confirms=False)
+        self._events_exchange = await self._event_channel.get_exchange(
+            self.topology.events, ensure=False
+        )
+        self._connected.set()
+
+    async def _connect_node(self, url: str) -> aio_pika.RobustConnection:
         # The connection object exists before it connects, so close() can always stop it: a
         # robust connection whose first attempt is cancelled schedules a reconnect of its own,
         # and that task would keep the process from exiting.
         connection = aio_pika.RobustConnection(
-            make_url(self.url), client_properties={"connection_name": self._connection_name}
+            make_url(url), client_properties={"connection_name": self._connection_name}
         )
         self._connection = connection
         try:
@@ -118,13 +153,7 @@ class Broker:
             await connection.close()
             self._connection = None
             raise BrokerUnavailableError("connect", exc) from exc
-        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await self.declare_topology()
-        self._event_channel = await connection.channel(publisher_confirms=False)
-        self._events_exchange = await self._event_channel.get_exchange(
-            self.topology.events, ensure=False
-        )
-        self._connected.set()
+        return connection
 
     def connect_in_background(self, retry_interval: float = 1.0) -> None:
         """Keep trying to connect until it works; meanwhile publishing fails fast.
@@ -136,7 +165,8 @@ class Broker:
             while True:
                 try:
                     await self.connect()
-                    log.info("connected to RabbitMQ", extra={"amqp_url": _redact(self.url)})
+                    url = self.urls[self._next_node]
+                    log.info("connected to RabbitMQ", extra={"amqp_url": redact(url)})
                     return
                 except BrokerUnavailableError as exc:
                     log.warning("RabbitMQ not reachable yet, retrying: %s", exc)
@@ -145,6 +175,8 @@ class Broker:
         self._connector = asyncio.create_task(keep_trying(), name="broker-connect")
 
     async def close(self) -> None:
+        if self._rotation is not None:
+            await self._rotation.stop()
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -461,8 +493,3 @@ def delay_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
 def broker_user(url: str) -> str:
     """The user an AMQP URL logs in as (AMQP's default, ``guest``, when it names none)."""
     return unquote(urlsplit(url).username or "") or "guest"
-
-
-def _redact(url: str) -> str:
-    head, sep, tail = url.rpartition("@")
-    return f"{head.split('://')[0]}://***@{tail}" if sep else url
