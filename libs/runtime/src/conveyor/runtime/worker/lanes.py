@@ -9,7 +9,7 @@ backlog is never in front of a higher lane's job, which a broker delivers from i
 
 Each lane's prefetch is twice the concurrency (``lane_prefetch``): with only the concurrency, a
 lane whose jobs fill every slot has no delivery in reserve, and each slot it frees would go to
-a lower lane's waiting job before the broker's next delivery of its own arrives (measured: see
+a lower lane's waiting job before the broker's next delivery of its own arrives (see
 docs/operations.md). The price: a busy worker holds up to that many deliveries waiting for its
 own slots, which an idle worker cannot take meanwhile.
 """
