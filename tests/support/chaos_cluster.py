@@ -20,13 +20,15 @@ from tests.support.job_ledger import Ledger
 from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE
 from tests.support.private_rabbit import PrivateRabbit
 from tests.support.private_redis import PrivateRedis
+from tests.support.rabbit_cluster import RabbitCluster
 from tests.support.services import ServiceProcess, start_gateway, start_worker
 
 
 @dataclass
 class Cluster:
     namespace: str
-    rabbit: PrivateRabbit
+    rabbit: PrivateRabbit | RabbitCluster
+    """One node, or a cluster (its ``url`` lists every node)."""
     redis_server: PrivateRedis
     redis: Redis
     store: JobStore
@@ -76,7 +78,7 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def chaos_cluster(
-    namespace: str, rabbit: PrivateRabbit, redis_server: PrivateRedis
+    namespace: str, rabbit: PrivateRabbit | RabbitCluster, redis_server: PrivateRedis
 ) -> AsyncIterator[Cluster]:
     redis = redis_server.client()
     cluster = Cluster(

@@ -30,6 +30,7 @@ from conveyor.contracts.topology import (
     Topology,
     control_routing_key,
     job_routing_key,
+    lane_routing_key,
 )
 
 ASYNCAPI_VERSION = "2.6.0"
@@ -103,7 +104,7 @@ def public_server_url(amqp_url: str) -> str:
     ``amqp://guest:secret@rabbit:5672/?heartbeat=30`` -> ``amqp://rabbit:5672``; a named virtual
     host stays (``amqp://rabbit/prod``).
     """
-    parts = urllib.parse.urlsplit(amqp_url)
+    parts = urllib.parse.urlsplit(amqp_url.split(",", 1)[0].strip())  # a cluster: the first node
     host = parts.hostname or "localhost"
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"
@@ -214,7 +215,12 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
                 "user_id property to your broker user (RabbitMQ checks it): workers accept a "
                 "job only from a broker user allowed to submit for its owner "
                 "(CONVEYOR_PUBLISHER_OWNERS; see SECURITY.md). The worker creates the job "
-                "record if none exists.",
+                "record if none exists. With quorum queues (CONVEYOR_QUEUE_TYPE=quorum) "
+                "there are no AMQP priorities: the routing key picks the priority lane "
+                f"({lane_routing_key(job_routing_key(job_type), 'interactive')!r}, "
+                f"{job_routing_key(job_type)!r} for bulk, "
+                f"{lane_routing_key(job_routing_key(job_type), 'scheduled')!r}); "
+                "see x-conveyor-lanes.",
                 "tags": _tags("jobs"),
                 "bindings": {
                     "amqp": {
@@ -224,6 +230,9 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
                     }
                 },
                 "x-amqp-priority": {p.value: p.amqp_priority for p in Priority},
+                "x-conveyor-lanes": {
+                    p.value: lane_routing_key(job_routing_key(job_type), p.value) for p in Priority
+                },
                 "message": {"$ref": f"#/components/messages/{name}"},
             },
         }

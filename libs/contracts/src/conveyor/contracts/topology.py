@@ -6,6 +6,11 @@ Routing keys
            ``<domain event tag>``                   e.g. ``dataset.updated``, ``system.health``
   control  ``control.<command>``                   every instance binds what it obeys
 
+Quorum mode (``CONVEYOR_QUEUE_TYPE=quorum``) has no AMQP priorities: each service has one queue
+per priority lane, and the routing key picks the lane: ``job.<type>`` the bulk lane (the
+envelope's default priority), ``interactive.job.<type>`` and ``scheduled.job.<type>`` the
+others (``lane_routing_key``). Conveyor's own publishers choose the lane from the priority.
+
 Owner names are escaped into one routing-key word (``.``, ``*``, ``#`` and ``%``
 percent-encoded) so a binding can never match another user's events.
 """
@@ -13,8 +18,11 @@ percent-encoded) so a binding can never match another user's events.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import msgspec
+
+QueueType = Literal["classic", "quorum"]
 
 # AMQP headers we set on job messages (besides W3C ``traceparent``/``tracestate``).
 HEADER_REASON = "x-conveyor-reason"
@@ -47,6 +55,50 @@ def job_routing_key(job_type: str) -> str:
 def job_type_from_routing_key(routing_key: str) -> str | None:
     prefix = "job."
     return routing_key[len(prefix) :] if routing_key.startswith(prefix) else None
+
+
+LANES: tuple[tuple[str, int], ...] = (("interactive", 2), ("bulk", 1), ("scheduled", 0))
+"""Quorum mode's priority lanes, highest first, with the AMQP priority each one stands for
+(``Priority.amqp_priority``)."""
+DEFAULT_LANE = "bulk"
+"""The lane of an unprefixed ``job.<type>`` key: the envelope's default priority."""
+_LANE_PRIORITY = dict(LANES)
+
+
+def lane_of_priority(amqp_priority: int | None) -> str:
+    """The lane of a message published with ``amqp_priority`` (none: the default lane)."""
+    if amqp_priority is None:
+        return DEFAULT_LANE
+    for lane, priority in LANES:
+        if amqp_priority >= priority:
+            return lane
+    return LANES[-1][0]
+
+
+def split_lane(routing_key: str) -> tuple[str, str]:
+    """``interactive.job.export`` -> ``("interactive", "job.export")``; unprefixed keys are
+    the default lane's."""
+    lane, _, rest = routing_key.partition(".")
+    if lane in _LANE_PRIORITY and lane != DEFAULT_LANE and rest.startswith("job."):
+        return lane, rest
+    return DEFAULT_LANE, routing_key
+
+
+def lane_routing_key(routing_key: str, lane: str) -> str:
+    """``routing_key`` (a job key or binding, with or without a lane) moved into ``lane``."""
+    _, key = split_lane(routing_key)
+    return key if lane == DEFAULT_LANE else f"{lane}.{key}"
+
+
+def delivery_rank(routing_key: str, amqp_priority: int | None) -> int:
+    """The priority a delivered job runs at: its AMQP priority, else its lane's.
+
+    A direct publisher that set the priority property but used the plain key is honoured
+    within the worker; only the broker-side lane is the default one.
+    """
+    if amqp_priority is not None:
+        return amqp_priority
+    return _LANE_PRIORITY[split_lane(routing_key)[0]]
 
 
 def job_event_routing_key(owner: str, kind: str, job_type: str) -> str:
@@ -92,9 +144,15 @@ class Topology:
     """The AMQP names of one namespace. ``Topology("conveyor").jobs == "conveyor.jobs"``."""
 
     namespace: str
+    queue_type: QueueType = "classic"
+    """The type of every durable queue. Quorum queues have names of their own (a queue cannot
+    change type in place, so both kinds can live side by side during a switch)."""
 
     def _name(self, suffix: str) -> str:
         return f"{self.namespace}.{suffix}"
+
+    def _durable(self, suffix: str) -> str:
+        return self._name(f"{suffix}.quorum" if self.queue_type == "quorum" else suffix)
 
     @property
     def jobs(self) -> str:
@@ -123,19 +181,27 @@ class Topology:
 
     @property
     def dead_letter_queue(self) -> str:
-        return self._name("dead-letters")
+        return self._durable("dead-letters")
 
     def service_queue(self, service: str) -> str:
-        """The durable job queue a service consumes (competing consumers share it)."""
+        """The durable job queue a service consumes (competing consumers share it) in classic
+        mode; it names the service's queues in logs and dead letters in both modes."""
         return self._name(f"jobs.{service}")
+
+    def job_queues(self, service: str) -> tuple[tuple[str, str | None], ...]:
+        """A service's job queues, highest priority first, each with its lane (classic: one
+        queue, no lane; quorum: one per lane, ``<ns>.jobs.<service>.<lane>``)."""
+        if self.queue_type == "classic":
+            return ((self.service_queue(service), None),)
+        return tuple((self._name(f"jobs.{service}.{lane}"), lane) for lane, _ in LANES)
 
     def delay_queue(self, delay_ms: int) -> str:
         """Holds retries for ``delay_ms``, then dead-letters them back to ``jobs``."""
-        return self._name(f"delay.{delay_ms}")
+        return self._durable(f"delay.{delay_ms}")
 
     def parked_queue(self, job_type: str) -> str:
         """Durable queue holding a paused job type's messages until it is resumed."""
-        return self._name(f"parked.{job_type}")
+        return self._durable(f"parked.{job_type}")
 
     def instance_queue(self, purpose: str, instance: str) -> str:
         """Exclusive auto-delete queue of one process (control commands, gateway events)."""

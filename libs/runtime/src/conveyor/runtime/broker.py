@@ -31,8 +31,12 @@ from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
 from conveyor.contracts.topology import (
     HEADER_DELAY_MS,
     SERVICE_BINDINGS,
+    QueueType,
     Topology,
+    lane_of_priority,
+    lane_routing_key,
 )
+from conveyor.runtime.failover import NodeRotation, redact, split_amqp_urls
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.transport.amqp_events import EventPublisher, event_publisher
 from conveyor.runtime.transport.amqp_publish import (
@@ -78,8 +82,10 @@ class Broker:
         metrics: Metrics | None = None,
         transport: TransportMode = "fast",
     ) -> None:
-        self.url = url
-        self.user_id = broker_user(url)
+        self.urls = split_amqp_urls(url)
+        """One URL, or a cluster's nodes: connect tries each in turn, a loss moves to the next."""
+        self.url = self.urls[0]
+        self.user_id = broker_user(self.url)
         """Set as ``user_id`` on job publishes; RabbitMQ checks it is this connection's user."""
         self._metrics = metrics
         self.topology = topology
@@ -97,17 +103,53 @@ class Broker:
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._connected = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
+        self._rotation: NodeRotation | None = None
+        self._next_node = 0
         self._delay_queues: set[int] = set()
+        self._lanes = (
+            frozenset((topology.jobs, topology.delays)) if topology.queue_type == "quorum" else None
+        )
+        """Quorum mode: the exchanges whose job keys are moved into their priority's lane."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Connect now, declaring the topology; raises ``BrokerUnavailableError`` if it can't."""
+        """Connect now, declaring the topology; raises ``BrokerUnavailableError`` if it can't.
+
+        With several URLs each node is tried once, starting after the last one that failed.
+        """
+        failure: BrokerUnavailableError | None = None
+        for _ in self.urls:
+            node = self._next_node
+            try:
+                connection = await self._connect_node(self.urls[node])
+                break
+            except BrokerUnavailableError as exc:
+                failure = exc
+                self._next_node = (node + 1) % len(self.urls)
+                if len(self.urls) > 1:
+                    log.warning("RabbitMQ node %s not reachable: %s", redact(self.urls[node]), exc)
+        else:
+            assert failure is not None
+            raise failure
+        self._rotation = NodeRotation(
+            connection, self.urls, node, interval=connection.reconnect_interval
+        )
+        self._rotation.start()
+        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self.declare_topology()
+        self._event_channel = await connection.channel(publisher_confirms=False)
+        self._events_exchange = await self._event_channel.get_exchange(
+            self.topology.events, ensure=False
+        )
+        self._connected.set()
+
+    async def _connect_node(self, url: str) -> aio_pika.RobustConnection:
         # The connection object exists before it connects, so close() can always stop it: a
         # robust connection whose first attempt is cancelled schedules a reconnect of its own,
         # and that task would keep the process from exiting.
         connection = aio_pika.RobustConnection(
-            make_url(self.url), client_properties={"connection_name": self._connection_name}
+            make_url(url), client_properties={"connection_name": self._connection_name}
         )
         self._connection = connection
         try:
@@ -116,13 +158,7 @@ class Broker:
             await connection.close()
             self._connection = None
             raise BrokerUnavailableError("connect", exc) from exc
-        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await self.declare_topology()
-        self._event_channel = await connection.channel(publisher_confirms=False)
-        self._events_exchange = await self._event_channel.get_exchange(
-            self.topology.events, ensure=False
-        )
-        self._connected.set()
+        return connection
 
     def connect_in_background(self, retry_interval: float = 1.0) -> None:
         """Keep trying to connect until it works; meanwhile publishing fails fast.
@@ -134,7 +170,8 @@ class Broker:
             while True:
                 try:
                     await self.connect()
-                    log.info("connected to RabbitMQ", extra={"amqp_url": _redact(self.url)})
+                    url = self.urls[self._next_node]
+                    log.info("connected to RabbitMQ", extra={"amqp_url": redact(url)})
                     return
                 except BrokerUnavailableError as exc:
                     log.warning("RabbitMQ not reachable yet, retrying: %s", exc)
@@ -143,6 +180,8 @@ class Broker:
         self._connector = asyncio.create_task(keep_trying(), name="broker-connect")
 
     async def close(self) -> None:
+        if self._rotation is not None:
+            await self._rotation.stop()
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -193,14 +232,18 @@ class Broker:
             t.dead_letters, type=aio_pika.ExchangeType.FANOUT, durable=True
         )
         self._exchanges[t.dead_letters] = dead
-        dlq = await channel.declare_queue(t.dead_letter_queue, durable=True)
+        dlq = await channel.declare_queue(
+            t.dead_letter_queue, durable=True, arguments=durable_queue_arguments(t.queue_type)
+        )
         await dlq.bind(dead)
         for service, bindings in SERVICE_BINDINGS.items():
-            queue = await channel.declare_queue(
-                t.service_queue(service), durable=True, arguments=service_queue_arguments()
-            )
-            for key in bindings:
-                await queue.bind(self._exchanges[t.jobs], key)
+            for name, lane in t.job_queues(service):
+                queue = await channel.declare_queue(
+                    name, durable=True, arguments=service_queue_arguments(t.queue_type)
+                )
+                for key in bindings:
+                    binding = key if lane is None else lane_routing_key(key, lane)
+                    await queue.bind(self._exchanges[t.jobs], binding)
 
     async def _declare_delay_queue(self, delay_ms: int) -> None:
         # Each delay has its own queue so every message in it shares one TTL and expires in
@@ -210,6 +253,7 @@ class Broker:
             self.topology.delay_queue(delay_ms),
             durable=True,
             arguments={
+                **delay_queue_arguments(self.topology.queue_type),
                 "x-message-ttl": delay_ms,
                 "x-dead-letter-exchange": self.topology.jobs,
                 "x-expires": delay_ms + 3_600_000,
@@ -242,6 +286,9 @@ class Broker:
         """
         if not self._connected.is_set():
             raise BrokerUnavailableError(f"publish to {exchange}")
+        if self._lanes and priority is not None and exchange in self._lanes:
+            # Quorum queues have no priorities: the key picks the priority's lane queue.
+            routing_key = lane_routing_key(routing_key, lane_of_priority(priority))
         target = self._exchanges[exchange]  # a KeyError names an exchange never declared
         # aiormq matches a returned message to its confirm by message id, so each publish has
         # one; without one given, draw it as aiormq's basic_publish does.
@@ -345,16 +392,35 @@ async def _declare_topic(
     return await channel.declare_exchange(name, type=aio_pika.ExchangeType.TOPIC, durable=True)
 
 
-def service_queue_arguments() -> dict[str, Any]:
-    """Arguments of every service job queue (they must match wherever it is declared)."""
+def service_queue_arguments(queue_type: QueueType = "classic") -> dict[str, Any]:
+    """Arguments of every service job queue (they must match wherever it is declared).
+
+    Quorum queues have no ``x-max-priority``: quorum mode has a queue per priority lane.
+    No ``x-delivery-limit`` either: the broker would drop or dead-letter a message redelivered
+    by broker blips and drains, which are not crashes; the job store counts real ones.
+    """
+    if queue_type == "quorum":
+        return durable_queue_arguments(queue_type)
     return {"x-max-priority": MAX_AMQP_PRIORITY}
+
+
+def durable_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
+    """Arguments of the other durable queues (dead letters, parked jobs)."""
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
+
+
+def delay_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
+    """A delay queue's type; a quorum one dead-letters at least once (its expired messages
+    stay until the ``jobs`` exchange confirms them, which needs ``reject-publish``)."""
+    if queue_type == "classic":
+        return {}
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
 
 
 def broker_user(url: str) -> str:
     """The user an AMQP URL logs in as (AMQP's default, ``guest``, when it names none)."""
     return unquote(urlsplit(url).username or "") or "guest"
-
-
-def _redact(url: str) -> str:
-    head, sep, tail = url.rpartition("@")
-    return f"{head.split('://')[0]}://***@{tail}" if sep else url

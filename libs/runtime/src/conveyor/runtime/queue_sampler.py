@@ -38,7 +38,8 @@ class QueueSampler:
     def queues(self) -> list[str]:
         """Every queue sampled: each service's job queue and the dead-letter queue."""
         t = self.broker.topology
-        return [*(t.service_queue(s) for s in SERVICE_BINDINGS), t.dead_letter_queue]
+        services = (name for s in SERVICE_BINDINGS for name, _ in t.job_queues(s))
+        return [*services, t.dead_letter_queue]
 
     async def sample(self) -> None:
         """Refresh the gauges unless that happened less than ``min_interval`` ago.

@@ -51,7 +51,7 @@ async def open_resources(
     ``connect_timeout`` passes; without it (the gateway) the broker connects in the
     background and publishing fails fast until it is up.
     """
-    keys, topology = Keys(settings.namespace), Topology(settings.namespace)
+    keys, topology = Keys(settings.namespace), Topology(settings.namespace, settings.queue_type)
     redis = open_redis(settings.redis_url)
     stack.push_async_callback(redis.aclose)
     metrics = Metrics()

@@ -50,7 +50,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     namespace: Annotated[str, msgspec.Meta(pattern=_NAMESPACE_RE)] = "conveyor"
     """Prefix of every exchange, queue and Redis key; separate deployments or test runs."""
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    """RabbitMQ connection URL."""
+    """RabbitMQ connection URL; for a cluster, its nodes' URLs comma-separated (tried in turn on
+    connect, the next one after a node is lost)."""
+    queue_type: Literal["classic", "quorum"] = "classic"
+    """Type of every durable queue: ``quorum`` for a RabbitMQ cluster (replicated; a queue
+    per priority lane, see docs/operations.md before switching a deployment)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis connection URL."""
     instance: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = msgspec.field(

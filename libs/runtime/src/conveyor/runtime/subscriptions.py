@@ -185,20 +185,31 @@ class Subscriber:
         # Restored after reconnects by the transport's consumer; ``handler`` settles each
         # delivery. Declared (idempotently), not just looked up: a robust channel declares
         # again, after a reconnect, the queues it declared; the consumer then consumes again.
-        queue = await channel.declare_queue(
-            self._broker.topology.service_queue(topic.service),
-            durable=True,
-            arguments=service_queue_arguments(),
-        )
+        # In quorum mode the service has a queue per priority lane, each consumed here with
+        # the channel's per-consumer prefetch; the handler decides which delivery runs first.
+        topology = self._broker.topology
         taken = self._counters(f"jobs.{topic.service}")["handled"]
 
         async def on_message(message: Delivery) -> None:
             taken.inc()
             await handler(message)
 
-        consumer = new_consumer(self._broker.transport, self._broker.connection, queue, on_message)
-        await consumer.start()
-        return Subscription(consumer.cancel)
+        consumers = []
+        for name, _ in topology.job_queues(topic.service):
+            queue = await channel.declare_queue(
+                name, durable=True, arguments=service_queue_arguments(topology.queue_type)
+            )
+            consumer = new_consumer(
+                self._broker.transport, self._broker.connection, queue, on_message
+            )
+            await consumer.start()
+            consumers.append(consumer)
+
+        async def cancel() -> None:
+            for consumer in consumers:
+                await consumer.cancel()
+
+        return Subscription(cancel)
 
     def _counters(self, subscription: str) -> dict[str, Any]:
         # Labelled once: ``labels`` takes a lock and builds a key on every call.

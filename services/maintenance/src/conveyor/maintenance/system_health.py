@@ -42,7 +42,8 @@ async def check_queues(broker: Broker, max_backlog: int) -> list[HealthCheck]:
     if not broker.is_available:
         return [HealthCheck(name="rabbitmq", ok=False, detail="not connected")]
     topology = broker.topology
-    queues = [topology.service_queue(s) for s in SERVICE_BINDINGS] + [topology.dead_letter_queue]
+    queues = [name for s in SERVICE_BINDINGS for name, _ in topology.job_queues(s)]
+    queues.append(topology.dead_letter_queue)
     checks = []
     try:
         channel = await broker.open_channel()

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import job_routing_key
-from conveyor.runtime.broker import Broker
+from conveyor.runtime.broker import Broker, durable_queue_arguments
 from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,11 @@ async def set_paused(redis: Redis, keys: Keys, job_type: str, paused: bool) -> N
 async def declare_parked_queue(
     channel: aio_pika.abc.AbstractChannel, broker: Broker, job_type: str
 ) -> aio_pika.abc.AbstractQueue:
-    return await channel.declare_queue(broker.topology.parked_queue(job_type), durable=True)
+    return await channel.declare_queue(
+        broker.topology.parked_queue(job_type),
+        durable=True,
+        arguments=durable_queue_arguments(broker.topology.queue_type),
+    )
 
 
 class Parking:

@@ -68,7 +68,9 @@ async def inspect_queues(broker: Broker, store: JobStore, *, paused: set[str]) -
     redis, keys = store.redis, store.keys  # the depth samples share the store's namespace
     t = broker.topology
     wanted: list[tuple[str, QueueKind, list[str]]] = [
-        (t.service_queue(s), QueueKind.SERVICE, service_job_types(s)) for s in SERVICE_BINDINGS
+        (name, QueueKind.SERVICE, service_job_types(s))
+        for s in SERVICE_BINDINGS
+        for name, _ in t.job_queues(s)
     ]
     wanted.append((t.dead_letter_queue, QueueKind.DEAD_LETTERS, []))
     wanted += [(t.parked_queue(jt), QueueKind.PARKED, [jt]) for jt in sorted(JOB_REQUEST_TYPES)]

@@ -32,6 +32,7 @@ from conveyor.runtime.worker.dead_letters import DeadLetters, dead_letter_missin
 from conveyor.runtime.worker.fair_share import OwnerShares, owner_cap, set_aside
 from conveyor.runtime.worker.handlers import Handler, HandlerTable
 from conveyor.runtime.worker.job_events import job_event
+from conveyor.runtime.worker.lanes import LaneGate
 from conveyor.runtime.worker.outcomes import Failed, Outcome
 from conveyor.runtime.worker.progress import ProgressThrottle, record_progress
 from conveyor.runtime.worker.publishers import PublisherPolicy
@@ -81,18 +82,46 @@ class JobConsumer:
         """Set when draining: new deliveries go back to the queue."""
         self._starting: dict[str, asyncio.Event] = {}
         """Jobs whose message is being started here (set before the store is asked)."""
+        self._lanes = (
+            LaneGate(settings.concurrency, self._spawn)
+            if broker.topology.queue_type == "quorum"
+            else None
+        )
+        """Quorum mode: deliveries of every lane wait for a slot, highest priority first (in
+        classic mode the prefetch bounds them and the queue orders them)."""
 
     async def on_message(self, delivery: Delivery) -> None:
         self._acks.delivered(delivery)  # before any await: deliveries are recorded in order
         if self.stopping:
             await settle_delivery(self._acks.nack(delivery))
             return
+        if self._lanes is not None:
+            self._lanes.offer(delivery)
+            return
+        self._spawn(delivery)
+
+    def _spawn(self, delivery: Delivery) -> None:
         # A task of our own, not the consumer's: a closing channel cancels the tasks it made,
         # and a job must be able to finish and record its outcome across a reconnect (its
         # redelivery then finds it finished).
-        task = asyncio.create_task(self._process(delivery))
+        work = self._process(delivery) if not self.stopping else self._hand_back(delivery)
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._lanes is not None:
+            lanes = self._lanes
+            task.add_done_callback(lambda _: lanes.done())
+
+    async def hand_back_waiting(self) -> None:
+        """Draining: requeue the deliveries still waiting for a slot (quorum mode)."""
+        if self._lanes is None:
+            return
+        for delivery in self._lanes.take_waiting():
+            await self._hand_back(delivery)
+
+    async def _hand_back(self, delivery: Delivery) -> None:
+        if not delivery.channel.is_closed:  # else the broker has it back already
+            await settle_delivery(self._acks.nack(delivery))
 
     async def _process(self, message: Delivery) -> None:
         try:

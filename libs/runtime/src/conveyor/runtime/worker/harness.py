@@ -35,6 +35,7 @@ from conveyor.runtime.worker.control import ControlCommands
 from conveyor.runtime.worker.dead_letters import DeadLetters
 from conveyor.runtime.worker.handlers import HandlerTable
 from conveyor.runtime.worker.heartbeat import Heartbeat
+from conveyor.runtime.worker.lanes import lane_prefetch
 from conveyor.runtime.worker.outcomes import CancelReason
 from conveyor.runtime.worker.retries import Retries
 from conveyor.runtime.worker.running import RunningJobs
@@ -130,7 +131,11 @@ class Worker:
         """Start heartbeats, listen for control commands, then start consuming jobs."""
         await self._heartbeat.beat()
         self._heartbeat.start()
-        self._channel = await self.broker.open_channel(prefetch=self.settings.concurrency)
+        concurrency = self.settings.concurrency
+        quorum = self.broker.topology.queue_type == "quorum"
+        self._channel = await self.broker.open_channel(
+            prefetch=lane_prefetch(concurrency) if quorum else concurrency
+        )
         await self._control.start(self._subscriber, self._channel)
         self._consumer = await self._subscriber.subscribe(
             WorkQueue(self.service), self._jobs.on_message, channel=self._channel
@@ -138,7 +143,7 @@ class Worker:
         log.info(
             "%s worker consuming %s (concurrency %d, types %s)",
             self.service,
-            self.queue_name,
+            ", ".join(name for name, _ in self.broker.topology.job_queues(self.service)),
             self.settings.concurrency,
             ", ".join(self.handlers.job_types),
         )
@@ -152,6 +157,7 @@ class Worker:
                 await self._consumer.cancel()
             except (aio_pika.exceptions.AMQPError, *CONNECTION_EXCEPTIONS) as exc:
                 log.warning("could not cancel the consumer: %s", exc)
+        await self._jobs.hand_back_waiting()
         if self._tasks:
             log.info("draining %d running job(s), up to %.0f s", len(self._running), grace)
             _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
