@@ -109,16 +109,13 @@ async def test_stopping_a_node_under_load_loses_and_repeats_no_accepted_job(
     await nodes.nodes[0].stop()
     await asyncio.gather(*loads)
 
-    refused_but_ran = 0
     for ledger in (first, second):
         records = await final_records(cluster.store, ledger.accepted, timeout=120)
         counts = await crash_counts(cluster.store, ledger.accepted)
         verdict = audit(ledger, records, runs_in(cluster.logs()), counts=counts, killed=set())
-        # A publish the other replicas committed while the stopped node's confirm was lost
-        # answers 503 and runs: the window RELIABILITY.md states (counted, not hidden).
-        problems = verdict.problems()
-        refused_but_ran += len(problems.pop("refused_but_ran", []))
-        assert not problems, problems
+        # A publish the other replicas committed while the stopped node's confirm was lost is
+        # kept and published again (a 202), never a 503 for a job that runs.
+        assert not verdict.problems(), verdict.problems()
         assert verdict.succeeded == verdict.accepted >= 150
         assert all(crashes == 0 for crashes, _ in counts.values())
     # Every job of the watched user, over the WebSocket, complete and in order.
@@ -132,10 +129,11 @@ async def test_stopping_a_node_under_load_loses_and_repeats_no_accepted_job(
     recovery = _recovery_seconds(cluster, stopped_at)
     answers = [a for ledger in (first, second) for a in ledger.answers]
     refusals = [a.seconds for a in answers if a.status == 503]
+    unconfirmed = sum(log.count("no publish confirm") for log in cluster.logs())
     print(  # the figures RELIABILITY.md records (pytest -s shows them)
         f"\ncluster node stop: accepted {sum(a.status == 202 for a in answers)}, "
         f"refused {len(refusals)} (slowest {max(refusals, default=0):.2f} s), "
-        f"refused but ran {refused_but_ran}, recovery {recovery:.2f} s"
+        f"accepted without a confirm {unconfirmed}, recovery {recovery:.2f} s"
     )
 
 
