@@ -73,6 +73,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """``json``, ``text`` or ``auto`` (JSON unless stderr is a terminal)."""
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """Workers: serve Prometheus metrics on this port (0: off)."""
+    transport: Literal["fast", "plain"] = "fast"
+    """``fast``: the library bypasses in ``runtime/transport/`` and the services' boundary
+    modules; ``plain``: only the libraries' public APIs (docs/architecture.md, Boundaries)."""
 
     @property
     def retention_seconds(self) -> int:
