@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.transport.redis_connections import TransportMode, transport_of
@@ -104,22 +103,3 @@ async def test_commands_go_on_after_the_server_closed_every_connection(
             assert await client.get("k7") == b"7"
         finally:
             await client.aclose()
-
-
-async def test_a_fast_write_that_cannot_finish_times_out() -> None:
-    # Only the fast connections time writes (``asyncio.timeout``, which keeps cancellations);
-    # plain ones have no socket timeout unless the URL sets one.
-    client = open_redis(f"{REDIS_URL}?socket_timeout=0.2", transport="fast")
-    try:
-        connection = await client.connection_pool.get_connection()
-        try:
-            # As with a full socket buffer: drain() waits for room that never comes.
-            never_drained = asyncio.get_running_loop().create_future()
-            connection._writer.drain = lambda: never_drained  # type: ignore[method-assign,union-attr]
-            with pytest.raises(RedisTimeoutError, match="writing"):
-                await connection.send_packed_command(b"PING\r\n", check_health=False)
-            assert not connection.is_connected  # a half-written command is never reused
-        finally:
-            await client.connection_pool.release(connection)
-    finally:
-        await client.aclose()

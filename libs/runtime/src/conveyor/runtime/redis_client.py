@@ -1,5 +1,5 @@
-"""The Redis client of every service: redis-py's asyncio client, on the connections of
-``transport/redis_connections.py`` (``fast``) or redis-py's own (``plain``)."""
+"""The Redis client of every service: redis-py's asyncio client, opened by
+``transport/redis_connections.py`` in ``Settings.transport`` mode."""
 
 from __future__ import annotations
 
@@ -8,19 +8,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from conveyor.runtime.transport.redis_connections import (
-    HiredisPackedConnection,
-    HiredisPackedSSLConnection,
-    TransportMode,
-    redis_from_url,
-)
-
-__all__ = [
-    "RECONNECT_RETRIES",
-    "HiredisPackedConnection",
-    "HiredisPackedSSLConnection",
-    "open_redis",
-]
+from conveyor.runtime.transport.redis_connections import TransportMode, redis_from_url
 
 RECONNECT_RETRIES = 2
 """Tries again, on a new connection, of a command whose connection failed. After a Redis
@@ -32,6 +20,8 @@ def open_redis(url: str, *, transport: TransportMode = "fast") -> Redis:
     """A client for ``url`` (``redis://`` or ``rediss://``); connects lazily.
 
     ``transport`` is ``Settings.transport``: ``plain`` uses redis-py's public API only.
+    A command whose connection fails is sent again on a new connection, as the reconnect
+    policy below says; none is timed (see ``redis_connections``).
     """
     return redis_from_url(
         url,
