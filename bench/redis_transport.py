@@ -74,9 +74,7 @@ async def main(rounds: int, calls: int, tasks: int) -> None:
                 for name, bench in (("scripts", _scripts),):
                     cpu, rate = await bench(clients[mode], ns, tasks, calls)
                     figures.setdefault((name, mode), []).append((cpu, rate))
-                    print(
-                        f"round {r + 1} {name} {mode:5}: {cpu:6.1f} µs CPU/call, {rate:9,.0f} calls/s"
-                    )
+                    print(f"round {r + 1} {name} {mode:5}: {cpu:5.1f} µs CPU/call, {rate:,.0f}/s")
         print(f"\nmedians of {rounds} rounds, {calls:,} calls of {tasks} tasks each:")
         for name in ("scripts",):
             fast = statistics.median(c for c, _ in figures[(name, "fast")])
