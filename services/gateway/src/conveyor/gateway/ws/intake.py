@@ -20,7 +20,7 @@ import aiormq.abc
 import msgspec
 
 from conveyor.contracts.topology import owner_events_binding
-from conveyor.gateway.ws.frames import text_frame
+from conveyor.gateway.ws.aiohttp_bridge import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.direct_consumer import DirectConsumer

@@ -27,8 +27,8 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from conveyor.contracts.errors import ErrorCode
+from conveyor.gateway.ws.aiohttp_bridge import DirectWriter
 from conveyor.gateway.ws.delivery_rules import CATCH_UP, DELIVER, decide, decide_job
-from conveyor.gateway.ws.frames import DirectWriter
 from conveyor.gateway.ws.intake import EventIntake, LiveEvent, Resync
 from conveyor.gateway.ws.protocol import (
     Error,
