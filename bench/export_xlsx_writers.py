@@ -1,6 +1,11 @@
 """Which xlsx writer for exports: rows/s and peak RSS of each candidate on the same awards frame.
 
-    uv run python bench/export_xlsx_writers.py [--rows 200000] [--only NAME ...]
+    uv run python bench/export_xlsx_writers.py [--rows 200000] [--only NAME ...] [--rounds N]
+    uv run python bench/export_xlsx_writers.py --only conveyor conveyor-plain --rounds 3
+
+``conveyor`` is the export worker's writer in the ``fast`` transport (ISA-L deflate through
+``zipfile_bridge``), ``conveyor-plain`` the same in ``plain`` mode (zipfile's zlib); with
+``--rounds`` the candidates run in turn, round after round.
 
 Every candidate runs in its own process (peak RSS from ``wait4``) over the same generated
 dataset, read in chunks of ``--chunk-rows``; the time is the write alone, loading excluded.
@@ -31,6 +36,7 @@ Chunks = Callable[[], Iterator[pl.DataFrame]]
 
 CANDIDATES = [
     "conveyor",
+    "conveyor-plain",
     "conveyor-one-thread",
     "openpyxl",
     "xlsxwriter",
@@ -42,6 +48,7 @@ CANDIDATES = [
 ]
 STREAMING = {
     "conveyor",
+    "conveyor-plain",
     "conveyor-one-thread",
     "openpyxl",
     "xlsxwriter",
@@ -56,11 +63,11 @@ def _rows(chunks: Chunks) -> Iterator[tuple[object, ...]]:
 
 
 def write_conveyor(
-    chunks: Chunks, schema: pl.Schema, out: Path, *, background: bool = True
+    chunks: Chunks, schema: pl.Schema, out: Path, *, background: bool = True, fast: bool = True
 ) -> None:
     from conveyor.export_worker.xlsx import XlsxWriter
 
-    writer = XlsxWriter(str(out), schema, background=background)
+    writer = XlsxWriter(str(out), schema, background=background, fast_deflate=fast)
     for chunk in chunks():
         writer.write(chunk)
     writer.close()
@@ -183,6 +190,7 @@ def _pyexcelerate_bold() -> object:
 
 WRITERS: dict[str, Callable[[Chunks, pl.Schema, Path], None]] = {
     "conveyor": write_conveyor,
+    "conveyor-plain": lambda c, s, o: write_conveyor(c, s, o, fast=False),
     "conveyor-one-thread": lambda c, s, o: write_conveyor(c, s, o, background=False),
     "openpyxl": write_openpyxl,
     "xlsxwriter": write_xlsxwriter,
@@ -241,6 +249,7 @@ def main() -> int:
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--only", nargs="*", choices=CANDIDATES)
     parser.add_argument("--data", type=Path, help="dataset directory (default: generated)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the candidates N times in turn")
     parser.add_argument("--run", choices=CANDIDATES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -257,7 +266,7 @@ def main() -> int:
     print(f"{rows:,} rows x {len(expected.columns)} columns, chunks of {args.chunk_rows:,}\n")
     columns = ("streams", 8), ("seconds", 9), ("rows/s", 10), ("peak MB", 9), ("MB out", 8)
     print(f"{'writer':<26}" + "".join(f"{name:>{width}}" for name, width in columns) + "  check")
-    for name in args.only or CANDIDATES:
+    for name in (args.only or CANDIDATES) * args.rounds:
         out = work / f"{name}.xlsx"
         cmd = [sys.executable, __file__, "--run", name, "--data", str(data), "--out", str(out)]
         cmd += ["--chunk-rows", str(args.chunk_rows)]

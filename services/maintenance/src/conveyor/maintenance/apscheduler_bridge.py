@@ -9,7 +9,7 @@ custom executors ("Extending APScheduler": subclass ``BaseExecutor``, implement
 ``AsyncIOExecutor``'s or ``Job``'s private state. ``tests/maintenance/test_apscheduler_bridge.py``
 holds it to the installed APScheduler; the dependency is bounded to 3.x (``<4``: APScheduler 4
 replaces executors altogether). No other module touches APScheduler's protected names
-(``tests/test_boundaries.py``).
+(``tests/test_library_boundaries.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 packed by hiredis (fast), or through redis-py's ``Pipeline`` (plain).
 
 The only module that takes connections out of a redis-py pool or packs commands itself
-(``tests/test_boundaries.py``). Which path a client takes follows the mode it was opened in
+(``tests/test_library_boundaries.py``). Which path a client takes follows the mode it was opened in
 (``redis_connections.transport_of``).
 """
 

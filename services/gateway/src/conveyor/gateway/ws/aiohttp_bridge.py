@@ -6,7 +6,7 @@ it once and writing the bytes to every transport whose connection is in steady s
 one ``transport.write`` per connection, instead of a task wake-up, a dispatch and aiohttp's
 per-frame header assembly. In ``plain`` mode (``Settings.transport``) no connection gets a
 transport here, so every event goes through the session's task and ``ws.send_frame``.
-The only module that writes to a WebSocket's transport (``tests/test_boundaries.py``).
+The only module that writes to a WebSocket's transport (``tests/test_library_boundaries.py``).
 """
 
 from __future__ import annotations
