@@ -7,7 +7,7 @@
 ``zipfile_bridge``), ``conveyor-plain`` the same in ``plain`` mode (zipfile's zlib); with
 ``--rounds`` the candidates run in turn, round after round.
 
-Every candidate runs in its own process (peak RSS from ``wait4``) over the same generated
+Every candidate runs in its own process (peak RSS and CPU from ``wait4``) over the same generated
 dataset, read in chunks of ``--chunk-rows``; the time is the write alone, loading excluded.
 Candidates not installed are reported and skipped: the third-party ones are not project
 dependencies (put their wheels on ``PYTHONPATH`` to include them). Each output is read back
@@ -264,7 +264,8 @@ def main() -> int:
     rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dataset_files(data))
     expected = scan_dataset(data).head(50).collect()
     print(f"{rows:,} rows x {len(expected.columns)} columns, chunks of {args.chunk_rows:,}\n")
-    columns = ("streams", 8), ("seconds", 9), ("rows/s", 10), ("peak MB", 9), ("MB out", 8)
+    columns = ("streams", 8), ("seconds", 9), ("rows/s", 10), ("CPU s", 7), ("peak MB", 9)
+    columns += (("MB out", 8),)
     print(f"{'writer':<26}" + "".join(f"{name:>{width}}" for name, width in columns) + "  check")
     for name in (args.only or CANDIDATES) * args.rounds:
         out = work / f"{name}.xlsx"
@@ -281,10 +282,11 @@ def main() -> int:
             continue
         seconds = float(stdout.strip().splitlines()[-1])
         peak = usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime  # the whole child: loading, writing, both threads
         size = out.stat().st_size / 1e6
         verdict = check(out, expected, rows)
         print(
-            f"{name:<26}{streams:>8}{seconds:>9.2f}{rows / seconds:>10,.0f}"
+            f"{name:<26}{streams:>8}{seconds:>9.2f}{rows / seconds:>10,.0f}{cpu:>7.2f}"
             f"{peak:>9.0f}{size:>8.1f}  {verdict}",
             flush=True,
         )
