@@ -1,11 +1,12 @@
 """The services' Redis client on the real Redis, in both modes: commands and scripts, a task
-cancelled in the middle of a command always ends, and connections the server closed are
-replaced."""
+cancelled in the middle of a command always ends, connections the server closed are replaced,
+and a vanished host is left to TCP to find."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from conveyor.runtime.redis_client import open_redis
-from conveyor.runtime.transport.redis_connections import TransportMode, transport_of
+from conveyor.runtime.transport.redis_connections import (
+    CONNECT_TIMEOUT,
+    DEAD_PEER_SECONDS,
+    TransportMode,
+    transport_of,
+)
 from tests.support.namespace import REDIS_URL
 from tests.support.private_redis import private_redis
 
@@ -103,3 +109,19 @@ async def test_commands_go_on_after_the_server_closed_every_connection(
             assert await client.get("k7") == b"7"
         finally:
             await client.aclose()
+
+
+async def test_connections_are_untimed_and_find_a_dead_peer_by_tcp(client: Redis) -> None:
+    # No socket timeout (redis-py would time writes with wait_for); TCP gives up on a
+    # vanished host instead, with the options redis-py applied to the socket.
+    await client.ping()
+    connection = await client.connection_pool.get_connection()
+    try:
+        assert connection.socket_timeout is None
+        assert connection.socket_connect_timeout == CONNECT_TIMEOUT
+        sock = connection._writer.get_extra_info("socket")  # type: ignore[union-attr]
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        user_timeout = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+        assert user_timeout == DEAD_PEER_SECONDS * 1000
+    finally:
+        await client.connection_pool.release(connection)

@@ -22,6 +22,9 @@ TransportMode = Literal["fast", "plain"]
 DEAD_PEER_SECONDS = 15
 """About how long a connection to a Redis host that vanished (no reset) takes to fail."""
 
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection (redis-py 8's default socket timeout, which it also used)."""
+
 _KEEPALIVE: dict[int, int] = {
     option: value
     for option, value in (
@@ -44,6 +47,8 @@ def redis_from_url(url: str, transport: TransportMode, **options: Any) -> Redis:
     above.
     """
     options.setdefault("socket_timeout", None)
+    # Connecting is timed with asyncio.timeout, which keeps cancellations: keep redis-py 8's.
+    options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
     options.setdefault("socket_keepalive", True)
     options.setdefault("socket_keepalive_options", _KEEPALIVE)
     client = Redis.from_url(url, **options)
