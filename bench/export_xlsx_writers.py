@@ -7,11 +7,13 @@
 ``zipfile_bridge``), ``conveyor-plain`` the same in ``plain`` mode (zipfile's zlib); with
 ``--rounds`` the candidates run in turn, round after round.
 
-Every candidate runs in its own process (peak RSS and CPU from ``wait4``) over the same generated
-dataset, read in chunks of ``--chunk-rows``; the time is the write alone, loading excluded.
+Every candidate runs in its own process (peak RSS from ``wait4``) over the same generated
+dataset, read in chunks of ``--chunk-rows``; the time and the CPU (all the writer's threads,
+robust to a busy host) are the write alone, loading excluded.
 Candidates not installed are reported and skipped: the third-party ones are not project
 dependencies (put their wheels on ``PYTHONPATH`` to include them). Each output is read back
-with openpyxl (first rows and the dimensions) so a fast but wrong writer does not win.
+with openpyxl (first rows and the dimensions) so a fast but wrong writer does not win
+(``--no-check`` skips it).
 """
 
 from __future__ import annotations
@@ -203,16 +205,16 @@ WRITERS: dict[str, Callable[[Chunks, pl.Schema, Path], None]] = {
 
 
 def run_one(name: str, data: Path, out: Path, chunk_rows: int) -> None:
-    """Child process: write ``out`` with one candidate; prints the write's seconds."""
+    """Child process: write ``out`` with one candidate; prints the write's seconds and CPU."""
     lazy = scan_dataset(data)
     schema = lazy.collect_schema()
 
     def chunks() -> Iterator[pl.DataFrame]:
         yield from lazy.collect_batches(chunk_size=chunk_rows)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     WRITERS[name](chunks, schema, out)
-    print(f"{time.perf_counter() - started:.3f}")
+    print(f"{time.perf_counter() - started:.3f} {time.process_time() - cpu:.3f}")
 
 
 def check(out: Path, expected: pl.DataFrame, rows: int) -> str:
@@ -250,6 +252,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=CANDIDATES)
     parser.add_argument("--data", type=Path, help="dataset directory (default: generated)")
     parser.add_argument("--rounds", type=int, default=1, help="run the candidates N times in turn")
+    parser.add_argument("--no-check", dest="check", action="store_false", help="skip read-back")
     parser.add_argument("--run", choices=CANDIDATES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -280,11 +283,10 @@ def main() -> int:
             reason = stderr.strip().splitlines()[-1] if stderr.strip() else "failed"
             print(f"{name:<26}{streams:>8}  -- {reason[:90]}")
             continue
-        seconds = float(stdout.strip().splitlines()[-1])
+        seconds, cpu = map(float, stdout.strip().splitlines()[-1].split())
         peak = usage.ru_maxrss / 1024
-        cpu = usage.ru_utime + usage.ru_stime  # the whole child: loading, writing, both threads
         size = out.stat().st_size / 1e6
-        verdict = check(out, expected, rows)
+        verdict = check(out, expected, rows) if args.check else "not checked"
         print(
             f"{name:<26}{streams:>8}{seconds:>9.2f}{rows / seconds:>10,.0f}{cpu:>7.2f}"
             f"{peak:>9.0f}{size:>8.1f}  {verdict}",
