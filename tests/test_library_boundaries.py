@@ -6,7 +6,8 @@ A module is checked for the libraries it imports. Flagged: ``obj._name`` or
 ``getattr(obj, "_name")`` on anything but ``self``/``cls``; in a class deriving from one of the
 library's classes, ``self._name`` it does not define itself and ``_name`` methods (overrides of
 the library's protected hooks); and, for redis-py, taking connections from a pool, packing or
-reading replies by hand, or importing its connection modules or hiredis. Tests are not
+reading replies by hand, or importing its connection modules or hiredis; for aiohttp, writing
+to a connection's transport (past the WebSocket writer). Tests are not
 scanned: they may reach in to inject faults.
 """
 
@@ -47,16 +48,14 @@ def _imports(tree: ast.Module) -> tuple[set[str], set[str], list[tuple[int, str]
     internal: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            modules = [
-                (alias.name, alias.asname or alias.name.split(".")[0]) for alias in node.names
-            ]
-            bound = [name for _, name in modules]
+            modules = [alias.name for alias in node.names]
+            bound = [alias.asname or alias.name.split(".")[0] for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules = [(node.module, None)]
+            modules = [node.module]
             bound = [alias.asname or alias.name for alias in node.names]
         else:
             continue
-        for module, _ in modules:
+        for module in modules:
             library = LIBRARY_OF.get(module.split(".")[0])
             if library is None:
                 continue
@@ -113,6 +112,7 @@ def violations(source: str) -> dict[str, list[tuple[int, str]]]:
         return {}
     found: list[tuple[int, str]] = []
     redis_found: list[tuple[int, str]] = list(internal)
+    aiohttp_found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
             receiver = node.value
@@ -122,6 +122,13 @@ def violations(source: str) -> dict[str, list[tuple[int, str]]]:
                 found.append((node.lineno, f"touches ._{node.attr.lstrip('_')}"))
             if node.attr in REDIS_CONNECTION_LEVEL and isinstance(node.ctx, ast.Load):
                 redis_found.append((node.lineno, f"calls redis-py's {node.attr}"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "write"
+            and "transport" in ast.unparse(node.func.value).lower()
+        ):
+            aiohttp_found.append((node.lineno, "writes to a connection's transport"))
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -137,6 +144,8 @@ def violations(source: str) -> dict[str, list[tuple[int, str]]]:
     result = {library: sorted(found) for library in libraries if found}
     if "redis" in libraries and redis_found:
         result["redis"] = sorted(result.get("redis", []) + redis_found)
+    if "aiohttp" in libraries and aiohttp_found:
+        result["aiohttp"] = sorted(result.get("aiohttp", []) + aiohttp_found)
     return result
 
 
@@ -175,6 +184,7 @@ def test_every_boundary_module_exists() -> None:
         ("from hiredis import pack_command", "redis"),
         ("from redis.connection import HiredisRespSerializer", "redis"),
         ("from aiohttp import web\ndef f(ws): return getattr(ws, '_writer')", "aiohttp"),
+        ("from aiohttp import web\ndef f(request): request.transport.write(b'x')", "aiohttp"),
         (
             "from apscheduler.executors.asyncio import AsyncIOExecutor\n"
             "class E(AsyncIOExecutor):\n    def _do_submit_job(self, job, times):\n"

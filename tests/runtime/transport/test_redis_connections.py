@@ -41,7 +41,13 @@ async def test_a_client_is_opened_in_the_mode_asked_for(transport: TransportMode
 
 async def test_commands_round_trip_every_kind_of_argument(client: Redis, namespace: str) -> None:
     key = f"{namespace}:transport:{uuid.uuid4().hex}"
-    fields = {"text": "é ü \r\n", "bytes": b"\x00\xff", "int": 7, "float": 1.5, "empty": ""}
+    fields: dict[str | bytes, str | bytes | int | float] = {
+        "text": "é ü \r\n",
+        "bytes": b"\x00\xff",
+        "int": 7,
+        "float": 1.5,
+        "empty": "",
+    }
     try:
         assert await client.hset(key, mapping=fields) == len(fields)
         assert await client.hgetall(key) == {
@@ -115,11 +121,12 @@ async def test_connections_are_untimed_and_find_a_dead_peer_by_tcp(client: Redis
     # No socket timeout (redis-py would time writes with wait_for); TCP gives up on a
     # vanished host instead, with the options redis-py applied to the socket.
     await client.ping()
-    connection = await client.connection_pool.get_connection()
+    connection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
     try:
         assert connection.socket_timeout is None
         assert connection.socket_connect_timeout == CONNECT_TIMEOUT
-        sock = connection._writer.get_extra_info("socket")  # type: ignore[union-attr]
+        assert connection._writer is not None
+        sock = connection._writer.get_extra_info("socket")
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         user_timeout = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
         assert user_timeout == DEAD_PEER_SECONDS * 1000

@@ -24,7 +24,7 @@ def direct_transport(
     request: web.Request, transport: Literal["fast", "plain"]
 ) -> asyncio.Transport | None:
     """The transport a session may write frames to directly: none in ``plain`` mode."""
-    return request.transport if transport == "fast" else None  # type: ignore[return-value]
+    return request.transport if transport == "fast" else None
 
 
 def text_frame(payload: bytes) -> bytes:
