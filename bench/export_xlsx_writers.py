@@ -1,12 +1,19 @@
 """Which xlsx writer for exports: rows/s and peak RSS of each candidate on the same awards frame.
 
-    uv run python bench/export_xlsx_writers.py [--rows 200000] [--only NAME ...]
+    uv run python bench/export_xlsx_writers.py [--rows 200000] [--only NAME ...] [--rounds N]
+    uv run python bench/export_xlsx_writers.py --only conveyor conveyor-plain --rounds 3
+
+``conveyor`` is the export worker's writer in the ``fast`` transport (ISA-L deflate through
+``zipfile_bridge``), ``conveyor-plain`` the same in ``plain`` mode (zipfile's zlib); with
+``--rounds`` the candidates run in turn, round after round.
 
 Every candidate runs in its own process (peak RSS from ``wait4``) over the same generated
-dataset, read in chunks of ``--chunk-rows``; the time is the write alone, loading excluded.
+dataset, read in chunks of ``--chunk-rows``; the time and the CPU (all the writer's threads,
+robust to a busy host) are the write alone, loading excluded.
 Candidates not installed are reported and skipped: the third-party ones are not project
 dependencies (put their wheels on ``PYTHONPATH`` to include them). Each output is read back
-with openpyxl (first rows and the dimensions) so a fast but wrong writer does not win.
+with openpyxl (first rows and the dimensions) so a fast but wrong writer does not win
+(``--no-check`` skips it).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ Chunks = Callable[[], Iterator[pl.DataFrame]]
 
 CANDIDATES = [
     "conveyor",
+    "conveyor-plain",
     "conveyor-one-thread",
     "openpyxl",
     "xlsxwriter",
@@ -42,6 +50,7 @@ CANDIDATES = [
 ]
 STREAMING = {
     "conveyor",
+    "conveyor-plain",
     "conveyor-one-thread",
     "openpyxl",
     "xlsxwriter",
@@ -56,11 +65,11 @@ def _rows(chunks: Chunks) -> Iterator[tuple[object, ...]]:
 
 
 def write_conveyor(
-    chunks: Chunks, schema: pl.Schema, out: Path, *, background: bool = True
+    chunks: Chunks, schema: pl.Schema, out: Path, *, background: bool = True, fast: bool = True
 ) -> None:
     from conveyor.export_worker.xlsx import XlsxWriter
 
-    writer = XlsxWriter(str(out), schema, background=background)
+    writer = XlsxWriter(str(out), schema, background=background, fast_deflate=fast)
     for chunk in chunks():
         writer.write(chunk)
     writer.close()
@@ -183,6 +192,7 @@ def _pyexcelerate_bold() -> object:
 
 WRITERS: dict[str, Callable[[Chunks, pl.Schema, Path], None]] = {
     "conveyor": write_conveyor,
+    "conveyor-plain": lambda c, s, o: write_conveyor(c, s, o, fast=False),
     "conveyor-one-thread": lambda c, s, o: write_conveyor(c, s, o, background=False),
     "openpyxl": write_openpyxl,
     "xlsxwriter": write_xlsxwriter,
@@ -195,16 +205,16 @@ WRITERS: dict[str, Callable[[Chunks, pl.Schema, Path], None]] = {
 
 
 def run_one(name: str, data: Path, out: Path, chunk_rows: int) -> None:
-    """Child process: write ``out`` with one candidate; prints the write's seconds."""
+    """Child process: write ``out`` with one candidate; prints the write's seconds and CPU."""
     lazy = scan_dataset(data)
     schema = lazy.collect_schema()
 
     def chunks() -> Iterator[pl.DataFrame]:
         yield from lazy.collect_batches(chunk_size=chunk_rows)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     WRITERS[name](chunks, schema, out)
-    print(f"{time.perf_counter() - started:.3f}")
+    print(f"{time.perf_counter() - started:.3f} {time.process_time() - cpu:.3f}")
 
 
 def check(out: Path, expected: pl.DataFrame, rows: int) -> str:
@@ -241,6 +251,8 @@ def main() -> int:
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--only", nargs="*", choices=CANDIDATES)
     parser.add_argument("--data", type=Path, help="dataset directory (default: generated)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the candidates N times in turn")
+    parser.add_argument("--no-check", dest="check", action="store_false", help="skip read-back")
     parser.add_argument("--run", choices=CANDIDATES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,9 +267,10 @@ def main() -> int:
     rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dataset_files(data))
     expected = scan_dataset(data).head(50).collect()
     print(f"{rows:,} rows x {len(expected.columns)} columns, chunks of {args.chunk_rows:,}\n")
-    columns = ("streams", 8), ("seconds", 9), ("rows/s", 10), ("peak MB", 9), ("MB out", 8)
+    columns = ("streams", 8), ("seconds", 9), ("rows/s", 10), ("CPU s", 7), ("peak MB", 9)
+    columns += (("MB out", 8),)
     print(f"{'writer':<26}" + "".join(f"{name:>{width}}" for name, width in columns) + "  check")
-    for name in args.only or CANDIDATES:
+    for name in (args.only or CANDIDATES) * args.rounds:
         out = work / f"{name}.xlsx"
         cmd = [sys.executable, __file__, "--run", name, "--data", str(data), "--out", str(out)]
         cmd += ["--chunk-rows", str(args.chunk_rows)]
@@ -270,12 +283,12 @@ def main() -> int:
             reason = stderr.strip().splitlines()[-1] if stderr.strip() else "failed"
             print(f"{name:<26}{streams:>8}  -- {reason[:90]}")
             continue
-        seconds = float(stdout.strip().splitlines()[-1])
+        seconds, cpu = map(float, stdout.strip().splitlines()[-1].split())
         peak = usage.ru_maxrss / 1024
         size = out.stat().st_size / 1e6
-        verdict = check(out, expected, rows)
+        verdict = check(out, expected, rows) if args.check else "not checked"
         print(
-            f"{name:<26}{streams:>8}{seconds:>9.2f}{rows / seconds:>10,.0f}"
+            f"{name:<26}{streams:>8}{seconds:>9.2f}{rows / seconds:>10,.0f}{cpu:>7.2f}"
             f"{peak:>9.0f}{size:>8.1f}  {verdict}",
             flush=True,
         )

@@ -18,6 +18,11 @@ The load generator runs in this process, on the same machine as the gateway, Rab
 Redis, so the figures include its share of the CPUs.
 
     uv run python -m bench.websocket_fanout [--scenarios abc] [--users 1000] [--idle 5000]
+    uv run python -m bench.websocket_fanout --scenarios b --transports fast,plain --rounds 3
+
+(a) and (b) run once per ``--transports`` mode (``CONVEYOR_TRANSPORT`` of the gateway: ``fast``
+writes steady-state frames straight to the transport, ``plain`` only through aiohttp), the
+modes in turn, ``--rounds`` times.
 """
 
 from __future__ import annotations
@@ -206,9 +211,12 @@ def close_sockets(watchers: list[Watcher]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def gateway(namespace: str) -> AsyncIterator[tuple[ServiceProcess, str]]:
+async def gateway(
+    namespace: str, transport: str = "fast"
+) -> AsyncIterator[tuple[ServiceProcess, str]]:
     process, url = await start_gateway(
         namespace,
+        CONVEYOR_TRANSPORT=transport,
         CONVEYOR_JWT_SECRET=SECRET,
         CONVEYOR_LOG_LEVEL="WARNING",
         CONVEYOR_MAX_WEBSOCKETS="100000",  # (b) holds many connections of one user
@@ -304,8 +312,10 @@ async def measure(
     return rate, peak
 
 
-async def scenario_a(ns: str, p: Producer, users: int, per_job: int, rate: float) -> Figures:
-    async with gateway(ns) as (process, url):
+async def scenario_a(
+    ns: str, p: Producer, users: int, per_job: int, rate: float, transport: str
+) -> Figures:
+    async with gateway(ns, transport) as (process, url):
         owners = [f"user-{i}" for i in range(users)]
         jobs = list(await asyncio.gather(*(p.start_job(owner) for owner in owners)))
         sockets = await open_sockets(
@@ -315,12 +325,14 @@ async def scenario_a(ns: str, p: Producer, users: int, per_job: int, rate: float
         items = [(job, done, per_job) for done in range(1, per_job + 1) for job in jobs]
         produce = asyncio.ensure_future(paced(items, rate, p))
         achieved, peak = await measure(process, p, sockets, produce, tally, len(items))
-        name = f"(a) {users:,} users, one job each, {len(items):,} events"
+        name = f"(a) {users:,} users, one job each, {len(items):,} events [{transport}]"
         return Figures(name, len(items), tally, achieved, peak)
 
 
-async def scenario_b(ns: str, p: Producer, watchers: int, rate: float, seconds: float) -> Figures:
-    async with gateway(ns) as (process, url):
+async def scenario_b(
+    ns: str, p: Producer, watchers: int, rate: float, seconds: float, transport: str
+) -> Figures:
+    async with gateway(ns, transport) as (process, url):
         job = await p.start_job("busy-user")
         subscribe = {"job_id": job.job_id, "after_seq": 2}
         sockets = await open_sockets(url, [(job.owner, subscribe)] * watchers)
@@ -330,7 +342,7 @@ async def scenario_b(ns: str, p: Producer, watchers: int, rate: float, seconds: 
             paced([(job, done, count) for done in range(1, count + 1)], rate, p)
         )
         achieved, peak = await measure(process, p, sockets, produce, tally, count * watchers)
-        name = f"(b) {watchers:,} connections watching one job, {count:,} events each"
+        name = f"(b) {watchers:,} connections watching one job, {count:,} events each [{transport}]"
         return Figures(name, count * watchers, tally, achieved, peak)
 
 
@@ -363,12 +375,19 @@ async def run(args: argparse.Namespace) -> None:
             store = JobStore(redis, Keys(ns), retention_seconds=3600, history_max=1000)
             lifecycle = JobLifecycle(store, broker)
             producer = Producer(store, lifecycle)
-            if "a" in args.scenarios:
-                a = await scenario_a(ns, producer, args.users, args.events_per_job, args.rate)
-                a.print()
-            if "b" in args.scenarios:
-                b = await scenario_b(ns, producer, args.watchers, args.busy_rate, args.busy_seconds)
-                b.print()
+            for mode in args.transports.split(",") * args.rounds:
+                if "a" in args.scenarios:
+                    print(f"[{mode}]")
+                    a = await scenario_a(
+                        ns, producer, args.users, args.events_per_job, args.rate, mode
+                    )
+                    a.print()
+                if "b" in args.scenarios:
+                    print(f"[{mode}]")
+                    b = await scenario_b(
+                        ns, producer, args.watchers, args.busy_rate, args.busy_seconds, mode
+                    )
+                    b.print()
             if "c" in args.scenarios:
                 await scenario_c(ns, args.idle)
             await lifecycle.drain()
@@ -386,6 +405,8 @@ def main() -> None:
     parser.add_argument("--busy-rate", type=float, default=20.0)
     parser.add_argument("--busy-seconds", type=float, default=20.0)
     parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument("--transports", default="fast,plain", help="gateway modes, in turn")
+    parser.add_argument("--rounds", type=int, default=1)
     print_host_speed()  # first, on a quiet machine
     asyncio.run(run(parser.parse_args()))
 

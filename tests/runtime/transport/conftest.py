@@ -1,4 +1,5 @@
-"""Transport contract tests run in both modes: ``mode_broker`` is a broker of each mode."""
+"""Transport contract tests run in both modes: ``mode_broker`` is a broker of each mode,
+``transport`` each mode for the Redis tests."""
 
 from __future__ import annotations
 
@@ -27,3 +28,9 @@ async def mode_broker(module_namespace: str, mode: TransportMode) -> AsyncIterat
     await broker.connect()
     yield broker
     await broker.close()
+
+
+@pytest.fixture(params=MODES)
+def transport(request: pytest.FixtureRequest) -> TransportMode:
+    mode: TransportMode = request.param
+    return mode

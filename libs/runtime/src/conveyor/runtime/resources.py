@@ -52,7 +52,7 @@ async def open_resources(
     background and publishing fails fast until it is up.
     """
     keys, topology = Keys(settings.namespace), Topology(settings.namespace, settings.queue_type)
-    redis = open_redis(settings.redis_url)
+    redis = open_redis(settings.redis_url, transport=settings.transport)
     stack.push_async_callback(redis.aclose)
     metrics = Metrics()
     broker = Broker(

@@ -2,8 +2,8 @@
 
 A worker with many jobs in flight makes several script calls per loop iteration; sending them
 together saves a connection checkout, a write and a read per call, which is most of redis-py's
-per-command cost. They go out on a pooled connection directly (see ``_pipeline``). A single
-call still goes out on the next tick, so nothing waits for a batch.
+per-command cost. How a batch goes out is ``transport/redis_scripts.py``'s business (the
+client's mode). A single call still goes out on the next tick, so nothing waits for a batch.
 Each call is traced as a CLIENT span (``redis <script name>``) of the caller's trace.
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
+from conveyor.runtime.transport.redis_scripts import evalsha_batch
 
 _Call = tuple[AsyncScript, list[Any], list[Any], "asyncio.Future[Any]"]
 
@@ -92,43 +92,7 @@ class ScriptBatcher:
         return results
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        """The batch's replies in order; a script's error is its reply, not raised.
-
-        Straight on a pooled connection: redis-py's Pipeline object (command stack, response
-        callbacks, per-call bookkeeping) cost a quarter of the batch's CPU. The connection's
-        retry policy applies as it did to the pipeline (the services' clients send the batch
-        again on a new connection when theirs failed; see ``redis_client``).
-        """
-        # hiredis packs each call itself: redis-py's packing wrapper (argument checks, a tuple
-        # rebuilt per call) cost as much again.
-        payload = b"".join(
-            [
-                pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
-                for script, keys, args, _ in batch
-            ]
+        """The batch's replies in order; a script's error is its reply, not raised."""
+        return await evalsha_batch(
+            self._redis, [(script.sha, keys, args) for script, keys, args, _ in batch]
         )
-        pool = self._redis.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-
-        async def send() -> list[Any]:
-            await connection.send_packed_command(payload)
-            replies: list[Any] = []
-            for _ in batch:
-                try:
-                    replies.append(await connection.read_response())
-                except ResponseError as exc:  # read whole: the connection stays in step
-                    replies.append(exc)
-            return replies
-
-        async def reconnect(_error: Exception) -> None:
-            await connection.disconnect()
-
-        try:
-            replies: list[Any] = await connection.retry.call_with_retry(send, reconnect)
-            return replies
-        except BaseException:
-            # Cancelled or failed mid-reply: the connection may hold unread replies.
-            await connection.disconnect()
-            raise
-        finally:
-            await pool.release(connection)

@@ -78,8 +78,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """Workers: serve Prometheus metrics on this port (0: off)."""
     transport: Literal["fast", "plain"] = "fast"
-    """AMQP transport: ``fast`` (hand-encoded frames, batched acks, direct consumers, below
-    aio-pika's and aiormq's public APIs) or ``plain`` (their public APIs only); same behaviour."""
+    """``fast``: the library bypasses in ``runtime/transport/`` and the services' boundary
+    modules; ``plain``: only the libraries' public APIs (docs/architecture.md, Boundaries)."""
 
     @property
     def retention_seconds(self) -> int:

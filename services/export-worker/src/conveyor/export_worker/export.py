@@ -113,6 +113,7 @@ def write_export(
     max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET,
     max_rows: int | None = None,
     neutralise_formulas: bool = True,
+    fast_deflate: bool = True,
 ) -> Written:
     """Write ``query`` to ``final`` in ``format``; nothing is left at ``final`` unless it succeeds.
 
@@ -121,6 +122,7 @@ def write_export(
     ``ExportCancelledError`` when ``cancelled`` is set (checked before every chunk), and
     ``ExportTooLargeError`` before writing anything when more than ``max_rows`` rows match.
     ``neutralise_formulas``: CSV text cells that would start a formula get a leading ``'``.
+    ``fast_deflate``: xlsx sheets deflated by ISA-L (``zipfile_bridge``) rather than zlib.
     """
     started = time.monotonic()
     total = int(query.lazy().select(pl.len()).collect().item())
@@ -134,7 +136,9 @@ def write_export(
         with tmp.open("wb") as file:
             match format:
                 case "xlsx":
-                    truncated = _write_xlsx(query, file, counter, chunk_rows, max_rows_per_sheet)
+                    truncated = _write_xlsx(
+                        query, file, counter, chunk_rows, max_rows_per_sheet, fast_deflate
+                    )
                 case "csv":
                     _write_csv(query, file, counter, chunk_rows, neutralise_formulas)
                 case "parquet":
@@ -176,9 +180,19 @@ class _Counter:
 
 
 def _write_xlsx(
-    query: ExportQuery, file: IO[bytes], counter: _Counter, chunk_rows: int, per_sheet: int
+    query: ExportQuery,
+    file: IO[bytes],
+    counter: _Counter,
+    chunk_rows: int,
+    per_sheet: int,
+    fast_deflate: bool,
 ) -> int:
-    writer = XlsxWriter(file, query.lazy().collect_schema(), max_rows_per_sheet=per_sheet)
+    writer = XlsxWriter(
+        file,
+        query.lazy().collect_schema(),
+        max_rows_per_sheet=per_sheet,
+        fast_deflate=fast_deflate,
+    )
     try:
         for chunk in counter.chunks(query, chunk_rows):
             writer.write(chunk)

@@ -45,6 +45,8 @@ class ExportConfig:
     ttl: dt.timedelta = dt.timedelta(hours=24)
     max_rows: int | None = None
     neutralise_formulas: bool = True
+    fast_deflate: bool = True
+    """``Settings.transport == "fast"``: xlsx sheets deflated by ISA-L (``zipfile_bridge``)."""
 
     @classmethod
     def from_settings(cls, settings: ExportSettings) -> ExportConfig:
@@ -55,6 +57,7 @@ class ExportConfig:
             ttl=dt.timedelta(hours=settings.export_ttl_hours),
             max_rows=settings.export_max_rows,
             neutralise_formulas=settings.csv_neutralise_formulas,
+            fast_deflate=settings.transport == "fast",
         )
 
     @property
@@ -123,6 +126,7 @@ async def _write_in_thread(
             max_rows_per_sheet=exports.max_rows_per_sheet,
             max_rows=exports.max_rows,
             neutralise_formulas=exports.neutralise_formulas,
+            fast_deflate=exports.fast_deflate,
         )
     )
     try:

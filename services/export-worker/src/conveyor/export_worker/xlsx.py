@@ -4,8 +4,9 @@ Why not a library: openpyxl and xlsxwriter build every cell as a Python object (
 the Rust-backed writers on PyPI are either not streaming (gigabytes for 1M rows) or cannot
 freeze the header and add an autofilter. Here the per-cell work is a handful of vectorised
 string expressions run by polars' streaming engine, the rows' XML reaches Python as one bytes
-buffer per 10,000 rows, and ISA-L deflates it in a second thread while the next rows are
-built (both release the GIL). Measured in ``bench/export_xlsx_writers.py``.
+buffer per 10,000 rows, and it is deflated (by ISA-L with ``fast_deflate``, see
+``zipfile_bridge``) in a second thread while the next rows are built (both release the GIL).
+Measured in ``bench/export_xlsx_writers.py``.
 
 Text cells: see ``xlsx_text`` (Excel's length limit, control characters as ``_xHHHH_``).
 The workbook: one or more sheets of at most ``max_rows_per_sheet`` data rows, each with a bold
@@ -26,9 +27,9 @@ from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 import polars as pl
-from isal import isal_zlib
 
 from conveyor.export_worker.xlsx_text import prepare_text
+from conveyor.export_worker.zipfile_bridge import use_isal_deflate
 
 EXCEL_MAX_ROWS = 1_048_576
 """Rows in an Excel sheet, the header row included."""
@@ -77,6 +78,7 @@ class XlsxWriter:
         max_rows_per_sheet: int = MAX_DATA_ROWS_PER_SHEET,
         compresslevel: int = 1,
         background: bool = True,
+        fast_deflate: bool = True,
     ) -> None:
         if not 1 <= max_rows_per_sheet <= MAX_DATA_ROWS_PER_SHEET:
             raise ValueError(f"max_rows_per_sheet must be from 1 to {MAX_DATA_ROWS_PER_SHEET}")
@@ -86,6 +88,8 @@ class XlsxWriter:
         self.truncated_cells = 0
         """Text cells cut at Excel's limit (see ``xlsx_text``)."""
         self._compresslevel = compresslevel
+        self._fast_deflate = fast_deflate
+        """``Settings.transport == "fast"``: sheets deflated by ISA-L (``zipfile_bridge``)."""
         self._zip = zipfile.ZipFile(
             file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
@@ -169,7 +173,8 @@ class XlsxWriter:
         self._sheet_rows.append(0)
         # Entries are streamed, so their size is unknown up front: zip64 headers always.
         self._sheet = self._zip.open(f"xl/worksheets/sheet{index + 1}.xml", "w", force_zip64=True)
-        _use_fast_deflate(self._sheet, self._compresslevel)
+        if self._fast_deflate:
+            use_isal_deflate(self._sheet, self._compresslevel)
         assert self._widths is not None
         cols = "".join(
             f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>'
@@ -280,19 +285,6 @@ def _text_cell(escaped: pl.Expr, opening: pl.Expr, ref: Sequence[pl.Expr]) -> pl
     return pl.concat_str(
         [*ref, pl.lit('" t="inlineStr"><is>'), opening, escaped, pl.lit("</t></is></c>")]
     )
-
-
-def _use_fast_deflate(entry: IO[bytes], level: int) -> None:
-    """Give a zip entry ISA-L's deflate instead of zlib's: the same raw deflate stream, ~4x faster.
-
-    Deflating is most of an xlsx export's work (measured here: zlib level 1 160 MB/s, ISA-L
-    level 1 700 MB/s and smaller output). zipfile has no hook for its compressor, so this
-    swaps the ``_compressor`` its entry writer calls (CPython 3.11 to 3.14) before anything
-    is written; without that attribute the entry stays on zlib.
-    """
-    if getattr(entry, "_compressor", None) is not None:
-        level = min(level, isal_zlib.ISAL_BEST_COMPRESSION)
-        entry._compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)  # type: ignore[attr-defined]
 
 
 def _column_widths(sample: pl.DataFrame, schema: pl.Schema) -> list[float]:

@@ -13,18 +13,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import sys
 from collections.abc import Callable
-from datetime import timedelta
 
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MISSED,
-    JobExecutionEvent,
-)
-from apscheduler.executors.asyncio import AsyncIOExecutor
-from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
@@ -32,6 +22,7 @@ from conveyor.contracts.codecs import control_decoder, encode
 from conveyor.contracts.control import ControlCommand, ReloadSchedules
 from conveyor.contracts.schedules import Schedule
 from conveyor.contracts.topology import command_routing_key
+from conveyor.maintenance.apscheduler_bridge import JOBSTORE, FiringExecutor
 from conveyor.maintenance.default_schedules import default_schedules
 from conveyor.maintenance.firing import Fired, ScheduleFirer
 from conveyor.maintenance.leadership import LeaderLock
@@ -54,47 +45,6 @@ RELOADS = Broadcast(
     decode=control_decoder.decode,
 )
 """``ReloadSchedules`` commands, heard by every scheduler instance."""
-
-
-class _FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """APScheduler's asyncio executor, passing each run time to the job as ``fire_time``.
-
-    APScheduler 3 does not tell a job which fire time it runs for; the idempotency key needs
-    it. Misfire handling is APScheduler's: a run time later than the grace time is skipped.
-    """
-
-    def _do_submit_job(self, job: Job, run_times: list[dt.datetime]) -> None:
-        def done(task: asyncio.Task[list[JobExecutionEvent]]) -> None:
-            self._pending_futures.discard(task)
-            try:
-                events = task.result()
-            except BaseException:
-                self._run_job_error(job.id, *sys.exc_info()[1:])
-            else:
-                self._run_job_success(job.id, events)
-
-        task = self._eventloop.create_task(_run_firings(job, run_times))
-        task.add_done_callback(done)
-        self._pending_futures.add(task)
-
-
-async def _run_firings(job: Job, run_times: list[dt.datetime]) -> list[JobExecutionEvent]:
-    events = []
-    alias = job._jobstore_alias
-    for run_time in run_times:
-        late = dt.datetime.now(dt.UTC) - run_time
-        if job.misfire_grace_time is not None and late > timedelta(seconds=job.misfire_grace_time):
-            log.warning("skipping %s at %s: missed by %s (misfire grace)", job.id, run_time, late)
-            events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, alias, run_time))
-            continue
-        try:
-            result = await job.func(*job.args, fire_time=run_time)
-        except Exception as exc:
-            log.exception("firing %s at %s failed", job.id, run_time)
-            events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, alias, run_time, exc))
-        else:
-            events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, alias, run_time, result))
-    return events
 
 
 class Scheduler:
@@ -187,7 +137,7 @@ class Scheduler:
 
     def _begin_term(self) -> None:
         scheduler = AsyncIOScheduler(
-            executors={"default": _FiringExecutor()},
+            executors={"default": FiringExecutor()},
             timezone=dt.UTC,
         )
         scheduler.start()
@@ -244,12 +194,13 @@ class Scheduler:
                 coalesce=schedule.coalesce,
                 misfire_grace_time=schedule.misfire_grace_seconds,
                 max_instances=MAX_CONCURRENT_FIRINGS,
+                jobstore=JOBSTORE,
             )
             self._loaded[name] = encode(schedule)
             log.info("schedule %s loaded; first fire time %s", name, first)
 
     async def _fire(self, schedule: Schedule, *, fire_time: dt.datetime | None = None) -> Fired:
-        # Optional only for APScheduler's signature check: ``_FiringExecutor`` always passes it.
+        # Optional only for APScheduler's signature check: ``FiringExecutor`` always passes it.
         assert fire_time is not None
         outcome = await self._firer.fire(schedule, fire_time)
         if self.on_fired is not None:

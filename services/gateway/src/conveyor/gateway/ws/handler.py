@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 from conveyor.gateway.auth import bearer_token
 from conveyor.gateway.errors import ForbiddenError, ValidationFailedError
 from conveyor.gateway.state import Gateway, gateway_of
+from conveyor.gateway.ws.aiohttp_bridge import direct_transport
 from conveyor.gateway.ws.protocol import (
     AUTH_TIMEOUT_SECONDS,
     CLOSE_GOING_AWAY,
@@ -198,7 +199,7 @@ async def _serve(
         metrics=gw.metrics,
         inbox_size=gw.settings.ws_send_queue,
         on_overflow=too_slow,
-        transport=request.transport,
+        transport=direct_transport(request, gw.settings.transport),
     )
     expires_at = None if principal.expires_at is None else int(principal.expires_at)
     welcome = Welcome(protocol=PROTOCOL_VERSION, user=principal.user, expires_at=expires_at)

@@ -19,7 +19,7 @@ import aio_pika.abc
 import msgspec
 
 from conveyor.contracts.topology import owner_events_binding
-from conveyor.gateway.ws.frames import text_frame
+from conveyor.gateway.ws.aiohttp_bridge import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR

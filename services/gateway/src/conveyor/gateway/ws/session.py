@@ -10,9 +10,10 @@ announced.
 
 Steady state skips the task: a live event that directly follows what a connection delivered,
 arriving while that connection's inbox is empty, its task idle and its socket buffer empty,
-is written to the socket on the spot as the pre-built frame (see ``frames``). Anything else
-(a gap, a catch-up or request in progress, backpressure) takes the inbox, and so does every
-event after it until the inbox has drained, which keeps the order.
+is written to the socket on the spot as the pre-built frame (see ``aiohttp_bridge``; never in
+the ``plain`` transport mode). Anything else (a gap, a catch-up or request in progress,
+backpressure) takes the inbox, and so does every event after it until the inbox has drained,
+which keeps the order.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from conveyor.contracts.errors import ErrorCode
+from conveyor.gateway.ws.aiohttp_bridge import DirectWriter
 from conveyor.gateway.ws.delivery_rules import CATCH_UP, DELIVER, decide, decide_job
-from conveyor.gateway.ws.frames import DirectWriter
 from conveyor.gateway.ws.intake import EventIntake, LiveEvent, Resync
 from conveyor.gateway.ws.protocol import (
     Error,

@@ -1,5 +1,6 @@
-"""Batched script calls on real Redis: replies in order, errors per call, scripts loaded on
-first use, and a connection Redis dropped is replaced."""
+"""Batched script calls on the real Redis, in both modes: replies in order, errors per call,
+scripts loaded on first use, connections the server dropped replaced, and a cancelled batch
+leaves the connection in step."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from redis.exceptions import ConnectionError, ResponseError
 
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.script_batcher import ScriptBatcher
+from conveyor.runtime.transport.redis_connections import TransportMode, redis_from_url
 from tests.support.namespace import REDIS_URL
+from tests.support.private_redis import private_redis
 
 # A fresh source per run: its first call meets NOSCRIPT and has to load it.
 ECHO = f"-- {uuid.uuid4().hex}\nredis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]"
 FAIL = "return redis.error_reply('refused: ' .. ARGV[1])"
+SLOW = "local t = redis.call('TIME') repeat until redis.call('TIME')[2] ~= t[2] return ARGV[1]"
 
 
 @pytest.fixture
@@ -27,8 +31,9 @@ def client_name(namespace: str) -> str:
 
 
 @pytest.fixture
-async def client(client_name: str) -> AsyncIterator[Redis]:
-    redis = Redis.from_url(REDIS_URL, client_name=client_name)
+async def client(client_name: str, transport: TransportMode) -> AsyncIterator[Redis]:
+    # No retries, unlike the services' clients: a dropped connection shows.
+    redis = redis_from_url(REDIS_URL, transport, client_name=client_name)
     yield redis
     await redis.aclose()
 
@@ -73,3 +78,39 @@ async def test_a_dropped_connection_is_replaced(
     # ...but it is not handed out again: the next batch runs on a new connection.
     assert await batcher.call(echo, [f"{namespace}:d"], ["3"]) == b"3"
     assert await client.get(f"{namespace}:d") == b"3"
+
+
+async def test_a_restarted_server_gets_its_scripts_again(transport: TransportMode) -> None:
+    # The services' client: its retry sends the batch again on a new connection, and the
+    # scripts the restart forgot are loaded on NOSCRIPT.
+    async with private_redis() as server:
+        client = open_redis(server.url, transport=transport)
+        try:
+            batcher = ScriptBatcher(client)
+            echo = batcher.register(ECHO, "echo")
+            assert await batcher.call(echo, ["k"], ["before"]) == b"before"
+            await server.restart()
+            replies = await asyncio.gather(*(batcher.call(echo, ["k"], [str(i)]) for i in range(5)))
+            assert replies == [str(i).encode() for i in range(5)]
+        finally:
+            await client.aclose()
+
+
+async def test_a_batch_cancelled_mid_reply_leaves_no_reply_behind(
+    client: Redis, namespace: str
+) -> None:
+    batcher = ScriptBatcher(client)
+    slow, echo = batcher.register(SLOW, "slow"), batcher.register(ECHO, "echo")
+    assert await batcher.call(echo, [f"{namespace}:c"], ["warm"]) == b"warm"  # loaded
+
+    for i in range(20):
+        calls = [asyncio.ensure_future(batcher.call(slow, [], [str(n)])) for n in range(5)]
+        # Cancel once the batch is on the wire, before its replies (each takes ~1 µs-1 ms).
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        # Whatever the cancelled batch left unread must not be taken for this reply.
+        assert await batcher.call(echo, [f"{namespace}:c"], [f"after-{i}"]) == f"after-{i}".encode()
+        assert await client.get(f"{namespace}:c") == f"after-{i}".encode()

@@ -1,19 +1,30 @@
-"""Whole WebSocket frames built once, and writing them straight to a connection's transport.
+"""aiohttp below its public API: whole WebSocket frames built once and written straight to a
+connection's transport, past ``WebSocketResponse``'s writer (the ``fast`` transport).
 
 A live event watched by a thousand connections is the same frame on each of them. Building
 it once and writing the bytes to every transport whose connection is in steady state costs
 one ``transport.write`` per connection, instead of a task wake-up, a dispatch and aiohttp's
-per-frame header assembly.
+per-frame header assembly. In ``plain`` mode (``Settings.transport``) no connection gets a
+transport here, so every event goes through the session's task and ``ws.send_frame``.
+The only module that writes to a WebSocket's transport (``tests/test_library_boundaries.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Literal
 
 from aiohttp import web
 
 _FIN_TEXT = 0x81
+
+
+def direct_transport(
+    request: web.Request, transport: Literal["fast", "plain"]
+) -> asyncio.Transport | None:
+    """The transport a session may write frames to directly: none in ``plain`` mode."""
+    return request.transport if transport == "fast" else None
 
 
 def text_frame(payload: bytes) -> bytes:
