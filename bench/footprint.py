@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 
 import aio_pika
-from redis.asyncio import Redis
 
 from bench._harness import bench_namespace, print_host_speed, worker_process
 from bench._namespace import AMQP_URL
@@ -26,15 +24,10 @@ from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import Topology
 from conveyor.runtime.broker import Broker
-from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.jobstore import JobStore, footprint
 from conveyor.runtime.lifecycle import JobLifecycle
 
-OWNER = "footprint"
-
-
-async def _memory(redis: Redis, key: str) -> int:
-    used = await redis.memory_usage(key, samples=0)
-    return int(used or 0)
+OWNERS = {False: "footprint", True: "footprint-progress"}
 
 
 async def _run_batch(
@@ -47,7 +40,7 @@ async def _run_batch(
             request=DiagnosticsRequest(numbers=[i], sleep_seconds=0.5, steps=5)
             if progress
             else DiagnosticsRequest(numbers=[i]),
-            owner=OWNER,
+            owner=OWNERS[progress],
         )
         ids.append(envelope.job_id)
         pending.add(asyncio.create_task(lifecycle.submit(envelope)))
@@ -61,15 +54,6 @@ async def _run_batch(
                 break
             await asyncio.sleep(0.2)
     return ids
-
-
-async def _per_job(redis: Redis, keys: Keys, ids: list[str]) -> tuple[float, float, int]:
-    """Mean bytes of a record hash and of its event stream; events kept per job."""
-    sample = ids[:: max(1, len(ids) // 200)]
-    hashes = [await _memory(redis, keys.job(job_id)) for job_id in sample]
-    streams = [await _memory(redis, keys.job_events(job_id)) for job_id in sample]
-    events = int(await redis.xlen(keys.job_events(sample[0])))
-    return statistics.mean(hashes), statistics.mean(streams), events
 
 
 async def run(jobs: int) -> None:
@@ -106,24 +90,28 @@ async def run(jobs: int) -> None:
             progress = await _run_batch(lifecycle, store, jobs, progress=True)
             await lifecycle.drain()
             progress_events = await settled() - plain_events
-        record_b, stream_b, kept = await _per_job(redis, keys, plain)
-        record_p, stream_p, kept_p = await _per_job(redis, keys, progress)
-        owner_stream = await _memory(redis, keys.owner_events(OWNER))
-        owner_len = int(await redis.xlen(keys.owner_events(OWNER)))
-        index = await _memory(redis, keys.all_jobs) + await _memory(redis, keys.owner_jobs(OWNER))
+        without = await footprint.measure(redis, keys, OWNERS[False], plain)
+        with_progress = await footprint.measure(redis, keys, OWNERS[True], progress)
         await connection.close()
         await broker.close()
     print(f"jobs                        {jobs} without progress, {jobs} with 5 steps in 0.5 s")
-    print(f"record hash                 {record_b:,.0f} B per job (with progress {record_p:,.0f})")
-    # A stream's first listpack node is allocated whole, so a short history costs the same
-    # whatever its length; the owner stream (long, many nodes) shows the cost of one event.
-    print(f"job event stream            {stream_b:,.0f} B for {kept} events; "
-          f"{stream_p:,.0f} B for {kept_p}")  # fmt: skip
-    print(f"owner event stream          {owner_stream / max(1, owner_len):,.0f} B per kept event "
-          f"({owner_len} events)")  # fmt: skip
-    print(f"indexes (all, owner)        {index / (2 * jobs):,.0f} B per job")
-    total = record_b + stream_b + index / (2 * jobs) + kept * owner_stream / max(1, owner_len)
-    print(f"Redis per finished job      {total:,.0f} B (no progress; kept until retention)")
+    for name, f in (("without progress", without), ("with progress", with_progress)):
+        total = (
+            f.record_bytes
+            + f.history_bytes
+            + f.index_bytes_per_job
+            + f.events_per_job * f.owner_event_bytes
+        )
+        print(f"{name}:")
+        print(f"  record hash               {f.record_bytes:,.0f} B per job")
+        # A stream's first listpack node is allocated whole: a short history costs the same
+        # whatever its length; the owner stream (long) shows what one more event costs.
+        print(
+            f"  job event stream          {f.history_bytes:,.0f} B ({f.events_per_job:.1f} events)"
+        )
+        print(f"  owner stream              {f.owner_event_bytes:,.0f} B per kept event")
+        print(f"  indexes (all, owner)      {f.index_bytes_per_job:,.0f} B per job")
+        print(f"  Redis per finished job    {total:,.0f} B (kept for the retention period)")
     print(f"RabbitMQ messages per job   {1 + plain_events / jobs:.2f} without progress, "
           f"{1 + progress_events / jobs:.2f} with 5 steps (the job and its events)")  # fmt: skip
 
