@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection
@@ -19,6 +19,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+if TYPE_CHECKING:
+    from conveyor.runtime.redis_sentinel import SentinelConfig
 
 _SERIALIZER = HiredisRespSerializer()
 
@@ -70,15 +73,22 @@ restart every pooled connection is closed by the server, and without this each o
 its first command; a command that times out is never retried (it may have run)."""
 
 
-def open_redis(url: str) -> Redis:
-    """A client for ``url`` (``redis://`` or ``rediss://``); connects lazily."""
+def open_redis(url: str, sentinel: SentinelConfig | None = None) -> Redis:
+    """A client for ``url`` (``redis://`` or ``rediss://``), or with ``sentinel`` for the
+    master its Sentinels name (``url`` then gives only credentials, database and TLS);
+    connects lazily."""
+    retry = Retry(
+        ExponentialWithJitterBackoff(base=0.02, cap=0.5),
+        RECONNECT_RETRIES,
+        supported_errors=(RedisConnectionError,),
+    )
+    if sentinel is not None:
+        from conveyor.runtime.redis_sentinel import open_sentinel_redis  # imports this module
+
+        return open_sentinel_redis(url, sentinel, retry=retry)
     tls = url.startswith("rediss://")
     return Redis.from_url(
         url,
         connection_class=HiredisPackedSSLConnection if tls else HiredisPackedConnection,
-        retry=Retry(
-            ExponentialWithJitterBackoff(base=0.02, cap=0.5),
-            RECONNECT_RETRIES,
-            supported_errors=(RedisConnectionError,),
-        ),
+        retry=retry,
     )

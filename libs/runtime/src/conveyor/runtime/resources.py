@@ -17,6 +17,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.redis_client import open_redis
+from conveyor.runtime.redis_sentinel import sentinel_config
 from conveyor.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ async def open_resources(
     background and publishing fails fast until it is up.
     """
     keys, topology = Keys(settings.namespace), Topology(settings.namespace)
-    redis = open_redis(settings.redis_url)
+    redis = open_redis(settings.redis_url, sentinel_config(settings))
     stack.push_async_callback(redis.aclose)
     metrics = Metrics()
     broker = Broker(
