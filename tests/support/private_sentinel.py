@@ -129,6 +129,16 @@ class SentinelSetup:
         assert len(ports) == 1, f"the Sentinels disagree on the master: {ports}"
         return next(node for node in self.data if node.port in ports)
 
+    async def replicated(self) -> None:
+        """Until the replica has every write the master took so far."""
+        master = await self.master()
+        async with contextlib.aclosing(master.client()) as client:
+            target = (await client.info("replication"))["master_repl_offset"]
+        replica = next(node for node in self.data if node is not master)
+        async with asyncio.timeout(10), contextlib.aclosing(replica.client()) as client:
+            while (await client.info("replication"))["slave_repl_offset"] < target:
+                await asyncio.sleep(0.02)
+
     async def failover(self) -> _DataNode:
         """``SENTINEL FAILOVER``: the replica is promoted and the old master follows it.
         Returns the new master once every Sentinel names it and the old master replicates it."""

@@ -18,6 +18,7 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.redis_sentinel import sentinel_config
+from conveyor.runtime.script_batcher import ReplicaWait
 from conveyor.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,30 @@ async def open_resources(
         retention_seconds=settings.retention_seconds,
         history_max=settings.event_history_max,
         owner_history_max=settings.owner_history_max,
+        replica_wait=_replica_wait(settings, metrics),
     )
     lifecycle = JobLifecycle(store, broker)
     stack.push_async_callback(broker.close)
     stack.push_async_callback(lifecycle.drain)
     return Resources(settings, redis, broker, store, lifecycle, metrics, keys, topology)
+
+
+def _replica_wait(settings: Settings, metrics: Metrics) -> ReplicaWait | None:
+    if settings.redis_wait_replicas == 0:
+        return None
+    wanted, timeout = settings.redis_wait_replicas, settings.redis_wait_timeout_ms
+
+    def short(acknowledged: int) -> None:
+        # Not an error: the write is on the master; a submit failed now would make its client
+        # queue the job twice, and an outcome written again changes nothing.
+        metrics.redis_replication_short.inc()
+        log.warning(
+            "a job record write reached %d of %d Redis replicas within %d ms; a failover now "
+            "could lose it",
+            acknowledged, wanted, timeout,
+        )  # fmt: skip
+
+    return ReplicaWait(wanted, timeout, short)
 
 
 async def _connect_with_retries(broker: Broker, redis: Redis, patience: float) -> None:

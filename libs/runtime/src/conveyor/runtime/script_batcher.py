@@ -10,6 +10,8 @@ Each call is traced as a CLIENT span (``redis <script name>``) of the caller's t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hiredis import pack_command
@@ -19,14 +21,28 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 
-_Call = tuple[AsyncScript, list[Any], list[Any], "asyncio.Future[Any]"]
+_Call = tuple[AsyncScript, list[Any], list[Any], bool, "asyncio.Future[Any]"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaWait:
+    """``WAIT replicas timeout_ms`` after a batch holding a write that must be replicated.
+
+    ``on_short`` gets the number of replicas that did acknowledge when fewer did in time: the
+    write happened on the master all the same (see RELIABILITY.md, Redis failover).
+    """
+
+    replicas: int
+    timeout_ms: int
+    on_short: Callable[[int], None]
 
 
 class ScriptBatcher:
     """Batches ``EVALSHA`` calls; loads scripts on ``NOSCRIPT`` (first use, Redis restart)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, wait: ReplicaWait | None = None) -> None:
         self._redis = redis
+        self._wait = wait
         self._queue: list[_Call] = []
         self._scheduled = False
         self._running: set[asyncio.Task[None]] = set()
@@ -38,18 +54,23 @@ class ScriptBatcher:
         self._names[id(script)] = name
         return script
 
-    async def call(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+    async def call(
+        self, script: AsyncScript, keys: list[Any], args: list[Any], *, replicated: bool = False
+    ) -> Any:
+        """The script's reply; with ``replicated`` (and a ``ReplicaWait``) only once replicas
+        acknowledged it, or the wait's timeout passed."""
+        replicated = replicated and self._wait is not None
         if not child_spans_recorded():  # the hot path when tracing is off: no span at all
-            return await self._enqueue(script, keys, args)
+            return await self._enqueue(script, keys, args, replicated)
         with redis_span(self._names.get(id(script), "script")):
-            return await self._enqueue(script, keys, args)
+            return await self._enqueue(script, keys, args, replicated)
 
     def _enqueue(
-        self, script: AsyncScript, keys: list[Any], args: list[Any]
+        self, script: AsyncScript, keys: list[Any], args: list[Any], replicated: bool
     ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((script, keys, args, future))
+        self._queue.append((script, keys, args, replicated, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -101,12 +122,16 @@ class ScriptBatcher:
         """
         # hiredis packs each call itself: redis-py's packing wrapper (argument checks, a tuple
         # rebuilt per call) cost as much again.
-        payload = b"".join(
-            [
-                pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
-                for script, keys, args, _ in batch
-            ]
-        )
+        commands = [
+            pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
+            for script, keys, args, _, _ in batch
+        ]
+        # One WAIT covers every write sent before it on this connection: the whole batch.
+        wait = self._wait if any(replicated for *_, replicated, _ in batch) else None
+        if wait is not None:
+            command: tuple[Any, ...] = ("WAIT", wait.replicas, wait.timeout_ms)
+            commands.append(pack_command(command))
+        payload = b"".join(commands)
         pool = self._redis.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
 
@@ -118,6 +143,10 @@ class ScriptBatcher:
                     replies.append(await connection.read_response())
                 except ResponseError as exc:  # read whole: the connection stays in step
                     replies.append(exc)
+            if wait is not None:
+                acknowledged = int(await connection.read_response())
+                if acknowledged < wait.replicas:
+                    wait.on_short(acknowledged)
             return replies
 
         async def reconnect(_error: Exception) -> None:
