@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
 from conveyor.runtime.redis_client import open_redis
-from conveyor.runtime.script_batcher import ReplicaWait, ScriptBatcher
+from conveyor.runtime.script_batcher import ReplicationShortError, ReplicaWait, ScriptBatcher
 from tests.support.namespace import REDIS_URL
 
 # A fresh source per run: its first call meets NOSCRIPT and has to load it.
@@ -75,7 +75,7 @@ async def test_a_dropped_connection_is_replaced(
     assert await client.get(f"{namespace}:d") == b"3"
 
 
-async def test_a_replicated_call_without_enough_replicas_is_counted_short_and_written(
+async def test_a_replicated_call_without_enough_replicas_fails_though_written(
     client: Redis, namespace: str
 ) -> None:
     """The shared Redis has no replica: WAIT gives up after its timeout with 0 of 1."""
@@ -85,9 +85,11 @@ async def test_a_replicated_call_without_enough_replicas_is_counted_short_and_wr
     replies = await asyncio.gather(
         batcher.call(echo, [f"{namespace}:w1"], ["1"], replicated=True),
         batcher.call(echo, [f"{namespace}:w2"], ["2"]),
+        return_exceptions=True,
     )
 
-    assert replies == [b"1", b"2"]
+    assert isinstance(replies[0], ReplicationShortError) and replies[0].acknowledged == 0
+    assert replies[1] == b"2"  # a call in the same batch not marked replicated is answered
     assert shortfalls == [0]  # one WAIT for the whole batch
     assert await client.mget(f"{namespace}:w1", f"{namespace}:w2") == [b"1", b"2"]
     assert await batcher.call(echo, [f"{namespace}:w3"], ["3"]) == b"3"

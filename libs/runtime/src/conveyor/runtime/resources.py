@@ -87,12 +87,11 @@ def _replica_wait(settings: Settings, metrics: Metrics) -> ReplicaWait | None:
     wanted, timeout = settings.redis_wait_replicas, settings.redis_wait_timeout_ms
 
     def short(acknowledged: int) -> None:
-        # Not an error: the write is on the master; a submit failed now would make its client
-        # queue the job twice, and an outcome written again changes nothing.
+        # The write raises ReplicationShortError: a submit still answers 202 (its worker
+        # records the job), an outcome is recorded again before its message is acked.
         metrics.redis_replication_short.inc()
         log.warning(
-            "a job record write reached %d of %d Redis replicas within %d ms; a failover now "
-            "could lose it",
+            "a job record write reached %d of %d Redis replicas within %d ms; writing it again",
             acknowledged, wanted, timeout,
         )  # fmt: skip
 

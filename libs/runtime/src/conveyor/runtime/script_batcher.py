@@ -17,19 +17,32 @@ from typing import Any
 from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 
 _Call = tuple[AsyncScript, list[Any], list[Any], bool, "asyncio.Future[Any]"]
 
 
+class ReplicationShortError(RedisError):
+    """A write that must be replicated reached fewer replicas than asked within the timeout.
+
+    It did happen on the server that took it, but a failover may lose it: that server may be
+    a former master the Sentinels already replaced. Callers treat it as a failed write and
+    try again (each recorded write is safe to repeat), which reaches the current master.
+    """
+
+    def __init__(self, acknowledged: int, wanted: int) -> None:
+        super().__init__(f"{acknowledged} of {wanted} Redis replicas acknowledged the write")
+        self.acknowledged = acknowledged
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicaWait:
     """``WAIT replicas timeout_ms`` after a batch holding a write that must be replicated.
 
-    ``on_short`` gets the number of replicas that did acknowledge when fewer did in time: the
-    write happened on the master all the same (see RELIABILITY.md, Redis failover).
+    ``on_short`` is told how many replicas acknowledged when fewer did in time; the batch's
+    replicated calls then raise ``ReplicationShortError`` (see RELIABILITY.md, Redis failover).
     """
 
     replicas: int
@@ -147,6 +160,13 @@ class ScriptBatcher:
                 acknowledged = int(await connection.read_response())
                 if acknowledged < wait.replicas:
                     wait.on_short(acknowledged)
+                    short = ReplicationShortError(acknowledged, wait.replicas)
+                    for i, (*_, replicated, _) in enumerate(batch):
+                        if replicated and not isinstance(replies[i], NoScriptError):
+                            replies[i] = short
+                    # A former master has no replicas left: the next connection asks the
+                    # Sentinels where the master is now (without Sentinel: the same server).
+                    await connection.disconnect()
             return replies
 
         async def reconnect(_error: Exception) -> None:
