@@ -1,0 +1,199 @@
+"""The Redis master failed over under load, with two gateways and two workers following the
+Sentinels: every job that got a 202 ends final, none is lost, none runs to success twice, and
+each WebSocket watching "all my jobs" delivers every event Redis kept of them.
+
+Each scenario runs a private master, replica and three Sentinels, the shared RabbitMQ in a
+namespace of its own, and service processes. Behind the ``sentinel`` marker (about a minute
+a scenario): ``uv run pytest tests/sentinel -m sentinel``; RELIABILITY.md has the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+
+from conveyor.contracts.keys import Keys
+from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.tokens import mint_token
+from tests.gateway.helpers import SECRET, new_user
+from tests.runtime.jobstore.support import history
+from tests.support.job_ledger import Ledger, audit, crash_counts, final_records, runs_in
+from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE
+from tests.support.private_sentinel import SentinelSetup, private_sentinel
+from tests.support.services import ServiceProcess, start_gateway, start_worker
+
+pytestmark = [pytest.mark.sentinel, pytest.mark.timeout(300)]
+
+
+@dataclass
+class Watcher:
+    """One WebSocket subscribed to all of its user's jobs, keeping every event it got."""
+
+    events: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    """Job id -> (seq, kind) in delivery order."""
+    others: list[dict[str, Any]] = field(default_factory=list)
+
+    async def watch(self, url: str, token: str, subscribed: asyncio.Event) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"{url}/ws", headers=headers, heartbeat=None) as ws,
+        ):
+            await ws.receive_json()  # welcome
+            await ws.send_json({"type": "subscribe", "all": True})
+            async for message in ws:
+                frame = json.loads(message.data)
+                if frame["type"] == "subscribed":
+                    subscribed.set()
+                elif frame["type"] == "event":
+                    event = frame["event"]
+                    self.events[event["job_id"]].append((event["seq"], event["event"]))
+                else:
+                    self.others.append(frame)
+
+
+@dataclass
+class Run:
+    setup: SentinelSetup
+    namespace: str
+    env: dict[str, str]
+    processes: list[ServiceProcess] = field(default_factory=list)
+
+    def logs(self) -> list[str]:
+        return [process.output() for process in self.processes]
+
+
+@contextlib.asynccontextmanager
+async def services(
+    setup: SentinelSetup, namespace: str, wait_replicas: int
+) -> AsyncIterator[tuple[Run, JobStore]]:
+    env = {
+        **FAST_WORKER_ENV,
+        **setup.env,
+        "CONVEYOR_REDIS_WAIT_REPLICAS": str(wait_replicas),
+        "CONVEYOR_JWT_SECRET": SECRET,
+        "CONVEYOR_LOG_FORMAT": "json",
+        "CONVEYOR_SUBMIT_RATE": "1000000",
+        "CONVEYOR_SUBMIT_BURST": "1000000",
+        "CONVEYOR_MAX_JOBS_IN_FLIGHT": "1000000",
+        "CONVEYOR_RETRY_AFTER_SECONDS": "1",
+    }
+    run = Run(setup, namespace, env)
+    redis = setup.client()
+    failed = True
+    try:
+        yield run, JobStore(redis, Keys(namespace), retention_seconds=3600, history_max=1000)
+        failed = False
+    finally:
+        for process in run.processes:
+            process.kill()
+        for process in run.processes:
+            with contextlib.suppress(TimeoutError):
+                await process.wait(10)
+            if failed:  # kept for diagnosis, named in the failure's output
+                print(f"log of {process.instance}: {process.log_path}")
+            else:
+                process.log_path.unlink(missing_ok=True)
+        await redis.aclose()
+
+
+async def _scenario(namespace: str, *, kill: bool, wait_replicas: int) -> None:
+    async with (
+        private_sentinel() as setup,
+        services(setup, namespace, wait_replicas) as (run, store),
+    ):
+        redis = store.redis
+        for _ in range(2):
+            run.processes.append(await start_worker(MAINTENANCE, namespace, redis, **run.env))
+        ledgers = []
+        for first_marker in (1, 1_000_000):  # a job's runs are found by its marker
+            gateway, url = await start_gateway(namespace, **run.env)
+            run.processes.append(gateway)
+            ledgers.append(Ledger(url, mint_token(SECRET, new_user()), _next_marker=first_marker))
+        watchers = [Watcher() for _ in ledgers]
+        ready = [asyncio.Event() for _ in ledgers]
+        watching = [
+            asyncio.create_task(w.watch(ledger.url, ledger.token, event))
+            for w, ledger, event in zip(watchers, ledgers, ready, strict=True)
+        ]
+        for event in ready:
+            await asyncio.wait_for(event.wait(), 10)
+        failed_over = asyncio.Event()
+        load = [
+            asyncio.create_task(
+                ledger.submit_many(
+                    150, concurrency=4, pause=0.02, until=failed_over, sleep_seconds=0.2, steps=2
+                )
+            )
+            for ledger in ledgers
+        ]
+        async with asyncio.timeout(60):
+            while sum(len(ledger.accepted) for ledger in ledgers) < 80:
+                await asyncio.sleep(0.05)
+        if kill:
+            killed, _ = await setup.kill_master()
+            await asyncio.sleep(1)  # jobs go on against the promoted master alone
+            await setup.restart(killed)
+        else:
+            await setup.failover()
+        failed_over.set()
+        await asyncio.gather(*load)
+
+        problems: dict[str, object] = {}
+        undelivered: list[object] = []
+        for ledger, watcher in zip(ledgers, watchers, strict=True):
+            accepted = ledger.accepted
+            records = await final_records(store, accepted, timeout=120)
+            counts = await crash_counts(store, accepted)
+            verdict = audit(ledger, records, runs_in(run.logs()), counts=counts, killed=set())
+            problems |= {f"{ledger.url} {k}": v for k, v in verdict.problems().items()}
+            if verdict.refused_but_ran:
+                problems[f"{ledger.url} refused answers"] = [
+                    a for a in ledger.answers if a.marker in verdict.refused_but_ran
+                ]
+            assert verdict.succeeded == verdict.accepted >= 150, verdict
+            # Every event Redis kept of each job reached the WebSocket, the final one included.
+            await _until_final_events(watcher, accepted, timeout=30)
+            for job_id in accepted:
+                kept = {seq for seq, _ in await history(store, job_id)}
+                delivered = {seq for seq, _ in watcher.events[job_id]}
+                if kept - delivered or "job.succeeded" not in {
+                    k for _, k in watcher.events[job_id]
+                }:
+                    undelivered.append((job_id, sorted(kept), watcher.events[job_id]))
+            if watcher.others:
+                problems[f"{ledger.url} other frames"] = watcher.others
+        for task in watching:
+            task.cancel()
+        if undelivered:
+            problems["undelivered"] = undelivered
+        assert not problems, problems
+
+
+async def _until_final_events(watcher: Watcher, job_ids: dict[str, int], timeout: float) -> None:
+    """Until the WebSocket delivered each job's ``job.succeeded``, or ``timeout`` passed."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while any(
+                "job.succeeded" not in {kind for _, kind in watcher.events[job_id]}
+                for job_id in job_ids
+            ):
+                await asyncio.sleep(0.1)
+
+
+async def test_jobs_survive_the_master_killed_under_load(module_namespace: str) -> None:
+    await _scenario(module_namespace, kill=True, wait_replicas=0)
+
+
+async def test_jobs_survive_a_sentinel_failover_under_load_with_replica_wait(
+    module_namespace: str,
+) -> None:
+    await _scenario(module_namespace, kill=False, wait_replicas=1)
