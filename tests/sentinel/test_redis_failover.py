@@ -105,7 +105,27 @@ async def services(
         await redis.aclose()
 
 
-async def _scenario(namespace: str, *, kill: bool, wait_replicas: int) -> None:
+@dataclass
+class Outcome:
+    accepted: int = 0
+    lost: int = 0
+    refused: int = 0
+    failover_seconds: float = 0.0
+    problems: dict[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return (
+            f"accepted {self.accepted}, lost {self.lost}, refused {self.refused}, "
+            f"failover {self.failover_seconds:.1f} s"
+        )
+
+
+async def _scenario(
+    namespace: str, *, kill: bool, wait_replicas: int, patience: float = 120
+) -> Outcome:
+    """The load, the failover (``kill``: SIGKILL the master, else ``SENTINEL FAILOVER``) and
+    the audit; ``patience``: seconds the accepted jobs get to end final."""
+    outcome = Outcome()
     async with (
         private_sentinel() as setup,
         services(setup, namespace, wait_replicas) as (run, store),
@@ -138,20 +158,23 @@ async def _scenario(namespace: str, *, kill: bool, wait_replicas: int) -> None:
         async with asyncio.timeout(60):
             while sum(len(ledger.accepted) for ledger in ledgers) < 80:
                 await asyncio.sleep(0.05)
+        began = asyncio.get_running_loop().time()
         if kill:
             killed, _ = await setup.kill_master()
+            outcome.failover_seconds = asyncio.get_running_loop().time() - began
             await asyncio.sleep(1)  # jobs go on against the promoted master alone
             await setup.restart(killed)
         else:
             await setup.failover()
+            outcome.failover_seconds = asyncio.get_running_loop().time() - began
         failed_over.set()
         await asyncio.gather(*load)
 
-        problems: dict[str, object] = {}
+        problems = outcome.problems
         undelivered: list[object] = []
         for ledger, watcher in zip(ledgers, watchers, strict=True):
             accepted = ledger.accepted
-            records = await final_records(store, accepted, timeout=120)
+            records = await final_records(store, accepted, timeout=patience)
             counts = await crash_counts(store, accepted)
             verdict = audit(ledger, records, runs_in(run.logs()), counts=counts, killed=set())
             problems |= {f"{ledger.url} {k}": v for k, v in verdict.problems().items()}
@@ -159,7 +182,11 @@ async def _scenario(namespace: str, *, kill: bool, wait_replicas: int) -> None:
                 problems[f"{ledger.url} refused answers"] = [
                     a for a in ledger.answers if a.marker in verdict.refused_but_ran
                 ]
-            assert verdict.succeeded == verdict.accepted >= 150, verdict
+            outcome.accepted += verdict.accepted
+            outcome.lost += len(verdict.lost)
+            outcome.refused += verdict.refused
+            if verdict.lost:
+                continue  # a lost job has no complete history to compare
             # Every event Redis kept of each job reached the WebSocket, the final one included.
             await _until_final_events(watcher, accepted, timeout=30)
             for job_id in accepted:
@@ -175,7 +202,9 @@ async def _scenario(namespace: str, *, kill: bool, wait_replicas: int) -> None:
             task.cancel()
         if undelivered:
             problems["undelivered"] = undelivered
-        assert not problems, problems
+    fault = "master killed" if kill else "SENTINEL FAILOVER"
+    print(f"\nRedis {fault}, WAIT {wait_replicas}: {outcome}")  # the figures in RELIABILITY.md
+    return outcome
 
 
 async def _until_final_events(watcher: Watcher, job_ids: dict[str, int], timeout: float) -> None:
@@ -190,10 +219,26 @@ async def _until_final_events(watcher: Watcher, job_ids: dict[str, int], timeout
 
 
 async def test_jobs_survive_the_master_killed_under_load(module_namespace: str) -> None:
-    await _scenario(module_namespace, kill=True, wait_replicas=0)
+    outcome = await _scenario(module_namespace, kill=True, wait_replicas=0)
+    assert not outcome.problems, outcome.problems
+    assert outcome.accepted >= 300
 
 
 async def test_jobs_survive_a_sentinel_failover_under_load_with_replica_wait(
     module_namespace: str,
 ) -> None:
-    await _scenario(module_namespace, kill=False, wait_replicas=1)
+    outcome = await _scenario(module_namespace, kill=False, wait_replicas=1)
+    assert not outcome.problems, outcome.problems
+    assert outcome.accepted >= 300
+
+
+async def test_without_replica_wait_a_sentinel_failover_loses_what_the_old_master_took(
+    module_namespace: str,
+) -> None:
+    """Until the Sentinels turn the old master into a replica (seconds), clients connected to
+    it keep writing there, and its resync with the new master drops those writes: outcomes
+    recorded there are lost and their messages were acked (RELIABILITY.md, Redis failover)."""
+    outcome = await _scenario(module_namespace, kill=False, wait_replicas=0, patience=20)
+    assert outcome.lost > 0
+    unexpected = {k: v for k, v in outcome.problems.items() if not k.endswith(" lost")}
+    assert not unexpected, unexpected
