@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import time
@@ -26,7 +27,7 @@ from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.redis_client import open_redis
-from conveyor.runtime.script_batcher import ReplicaWait
+from conveyor.runtime.script_batcher import ReplicationShortError, ReplicaWait
 
 
 async def _run(url: str, *, jobs: int, concurrency: int, wait: bool) -> dict[str, float]:
@@ -47,7 +48,10 @@ async def _run(url: str, *, jobs: int, concurrency: int, wait: bool) -> dict[str
         common = {"job_id": env.job_id, "job_type": env.job_type, "owner": env.owner}
         async with gate:
             t0 = time.perf_counter()
-            await store.create(env, JobQueued(**common, attempt=1), trace_id=None)
+            # A shortfall raises after its write happened (counted by ``on_short``): the
+            # services go on (submit) or write again (outcome); here the job just goes on.
+            with contextlib.suppress(ReplicationShortError):
+                await store.create(env, JobQueued(**common, attempt=1), trace_id=None)
             t1 = time.perf_counter()
             await store.start(
                 env,
@@ -58,10 +62,11 @@ async def _run(url: str, *, jobs: int, concurrency: int, wait: bool) -> dict[str
                 trace_id=None,
             )
             t2 = time.perf_counter()
-            await store.transition(
-                env.job_id, env.owner, allowed=(JobState.RUNNING,), to=JobState.SUCCEEDED,
-                event=JobSucceeded(**common),
-            )  # fmt: skip
+            with contextlib.suppress(ReplicationShortError):
+                await store.transition(
+                    env.job_id, env.owner, allowed=(JobState.RUNNING,), to=JobState.SUCCEEDED,
+                    event=JobSucceeded(**common),
+                )  # fmt: skip
             outcomes.append(time.perf_counter() - t2)
             submits.append(t1 - t0)
 
@@ -94,10 +99,12 @@ async def main(jobs: int, concurrency: int) -> None:
             "--bind", "127.0.0.1", "--port", str(replica.port), "--dir", str(replica.dir),
             "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", str(master.port),
         )  # fmt: skip
-        async with Redis(port=master.port) as admin:
-            while (await admin.info("replication"))["connected_slaves"] < 1:
+        async with Redis(port=master.port) as admin:  # the replica's first sync is done
+            while (await admin.info("replication")).get("slave0", {}).get("state") != "online":
                 await asyncio.sleep(0.05)
-        print(f"{jobs} jobs, {concurrency} at once, master and one replica on this host")
+        await _run(master.url, jobs=1000, concurrency=concurrency, wait=True)  # warm-up
+        print(f"{jobs} jobs, {concurrency} at once, master and one replica on this host;")
+        print("short: writes the replica had not acknowledged within 1 s (WAIT's timeout)")
         print(f"{'mode':<10} {'submit p50':>11} {'p99':>7} {'outcome p50':>12} {'p99':>7}"
               f" {'jobs/s':>8} {'short':>6}")  # fmt: skip
         for wait in (False, True, False, True):
