@@ -13,14 +13,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import SSLConnection
+from redis.asyncio.sentinel import SentinelManagedConnection
 
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.maintenance.leadership import LeaderLock
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.limits import LimitStore
+from conveyor.runtime.redis_client import HiredisPackedConnection, HiredisPackedSSLConnection
 from conveyor.runtime.redis_sentinel import (
     SentinelPackedConnection,
+    SentinelPackedSSLConnection,
     master_connection_options,
     sentinel_config,
 )
@@ -45,6 +49,20 @@ async def client(setup: SentinelSetup) -> AsyncIterator[Redis]:
 
 def _store(redis: Redis, keys: Keys) -> JobStore:
     return JobStore(redis, keys, retention_seconds=3600, history_max=100)
+
+
+def test_sentinel_connections_keep_our_packing_and_writes_and_redis_pys_failover_reads() -> None:
+    """The classes combine by MRO: redis-py's Sentinel-managed connection decides where to
+    connect and turns READONLY into a reconnection; ours pack and time the writes."""
+    for ours, plain in (
+        (SentinelPackedConnection, HiredisPackedConnection),
+        (SentinelPackedSSLConnection, HiredisPackedSSLConnection),
+    ):
+        assert ours.pack_command is plain.pack_command
+        assert ours.send_packed_command is plain.send_packed_command
+        assert ours.connect is SentinelManagedConnection.connect
+        assert ours.read_response is SentinelManagedConnection.read_response
+    assert issubclass(SentinelPackedSSLConnection, SSLConnection)
 
 
 def test_a_sentinel_entry_without_a_port_is_refused_naming_the_variable() -> None:
