@@ -144,20 +144,25 @@ class Rabbit(_OwnedProcess):
 
 
 class Redis(_OwnedProcess):
-    """A redis-server of our own; ``persistent`` turns the append-only file on (fsync always)."""
+    """A redis-server of our own; ``persistent`` turns the append-only file on (fsync always);
+    ``replica_of`` (a port on 127.0.0.1) starts it as that server's replica."""
 
-    def __init__(self, *, persistent: bool) -> None:
+    def __init__(self, *, persistent: bool, replica_of: int | None = None) -> None:
         super().__init__(Path(tempfile.mkdtemp(prefix="bench-redis-")))
         self.port = spare_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.persistent = persistent
+        self.replica_of = replica_of
 
     async def start(self) -> None:
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else []
+        replica = (
+            [] if self.replica_of is None else ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        )
         await self._spawn(
             shutil.which("redis-server") or "redis-server",
             "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir),
-            "--save", "", *(aof or ["--appendonly", "no"]),
+            "--save", "", *(aof or ["--appendonly", "no"]), *replica,
         )  # fmt: skip
         await self._wait_until(self._answers, "redis-server")
 

@@ -248,3 +248,19 @@ def test_dev_refuses_to_start_and_says_how_when_a_backing_service_is_down(
     assert how_to_start in result.stderr
     other = "RabbitMQ" if service == "Redis" else "Redis"
     assert f"{other} is down" not in result.stderr
+
+
+def test_dev_checks_redis_through_the_sentinels_when_they_are_set() -> None:
+    sentinel = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    env = base_environ(
+        "cli-preflight",
+        CONVEYOR_REDIS_SENTINELS=sentinel,
+        CONVEYOR_REDIS_MASTER_NAME="jobs",
+        CONVEYOR_REDIS_URL="redis://sentinel-managed/0",
+    )
+
+    result = conveyor("dev", "--port", str(_free_port()), env=env)
+
+    assert result.returncode == 1
+    assert f"Redis does not answer as the master 'jobs' of Sentinels {sentinel}" in result.stderr
+    assert "RabbitMQ is down" not in result.stderr

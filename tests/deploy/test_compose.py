@@ -177,3 +177,25 @@ def test_the_dataset_step_command_generates_once_and_then_succeeds_without_writi
     again = conveyor(*command)
     assert again.returncode == 0, again.stderr
     assert "kept" in again.stdout
+
+
+def test_the_ha_profile_runs_a_replica_and_three_sentinels_the_services_can_follow() -> None:
+    ha = {name for name, service in SERVICES.items() if "ha" in service.get("profiles", [])}
+    assert ha == {"redis-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"}
+    replica = SERVICES["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :] == ["redis", "6379"]
+    for command in (replica, SERVICES["redis"]["command"]):  # either may be master later
+        assert command[command.index("--masterauth") + 1] == ENV["REDIS_PASSWORD"]
+    script = SERVICES["redis-sentinel-1"]["entrypoint"][-1]
+    assert "sentinel monitor conveyor redis 6379 2" in script
+    assert f"sentinel auth-pass conveyor {ENV['REDIS_PASSWORD']}" in script
+
+    sentinels = "redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379"
+    assert f"# CONVEYOR_REDIS_SENTINELS={sentinels}" in ENV_EXAMPLE.read_text(encoding="utf-8")
+    with_ha = load_compose({**ENV, "CONVEYOR_REDIS_SENTINELS": sentinels})
+    for name in CONVEYOR:
+        without = load_settings(WorkerSettings, service_environment(SERVICES[name]))
+        assert without.redis_sentinels == []
+        settings = load_settings(WorkerSettings, service_environment(with_ha["services"][name]))
+        assert settings.redis_sentinels == sentinels.split(",")
+        assert settings.redis_master_name == "conveyor"

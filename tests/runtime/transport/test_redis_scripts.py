@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
 from conveyor.runtime.redis_client import open_redis
-from conveyor.runtime.script_batcher import ScriptBatcher
+from conveyor.runtime.script_batcher import ReplicationShortError, ReplicaWait, ScriptBatcher
 from conveyor.runtime.transport.redis_connections import TransportMode, redis_from_url
 from tests.support.namespace import REDIS_URL
 from tests.support.private_redis import private_redis
@@ -114,3 +114,24 @@ async def test_a_batch_cancelled_mid_reply_leaves_no_reply_behind(
         # Whatever the cancelled batch left unread must not be taken for this reply.
         assert await batcher.call(echo, [f"{namespace}:c"], [f"after-{i}"]) == f"after-{i}".encode()
         assert await client.get(f"{namespace}:c") == f"after-{i}".encode()
+
+
+async def test_a_replicated_call_without_enough_replicas_fails_though_written(
+    client: Redis, namespace: str
+) -> None:
+    """The shared Redis has no replica: WAIT gives up after its timeout with 0 of 1."""
+    shortfalls: list[int] = []
+    batcher = ScriptBatcher(client, wait=ReplicaWait(1, 10, shortfalls.append))
+    echo = batcher.register(ECHO, "echo")
+    replies = await asyncio.gather(
+        batcher.call(echo, [f"{namespace}:w1"], ["1"], replicated=True),
+        batcher.call(echo, [f"{namespace}:w2"], ["2"]),
+        return_exceptions=True,
+    )
+
+    assert isinstance(replies[0], ReplicationShortError) and replies[0].acknowledged == 0
+    assert replies[1] == b"2"  # a call in the same batch not marked replicated is answered
+    assert shortfalls == [0]  # one WAIT for the whole batch
+    assert await client.mget(f"{namespace}:w1", f"{namespace}:w2") == [b"1", b"2"]
+    assert await batcher.call(echo, [f"{namespace}:w3"], ["3"]) == b"3"
+    assert shortfalls == [0]  # a call not marked replicated does not wait

@@ -24,12 +24,14 @@ from conveyor.awards.generator import generate
 from conveyor.awards.schema import DATASET_DIR, dataset_files
 from conveyor.cli._processes import ChildSpec, Printer, ProcessGroup
 from conveyor.cli._supervision import Backoff, supervise
+from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.settings import (
     GatewaySettings,
     SettingsError,
     WorkerSettings,
     load_settings,
 )
+from conveyor.runtime.transport.redis_sentinel import SentinelConfig, sentinel_config
 
 GATEWAY = ("gateway", "conveyor.gateway")
 WORKERS = (
@@ -161,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
 
     services = [GATEWAY, *([] if args.no_workers else WORKERS)]
     problems = [p for p in (_missing_module(m) for _, m in services) if p]
-    problems += asyncio.run(_unreachable(worker.amqp_url, worker.redis_url))
+    problems += asyncio.run(
+        _unreachable(worker.amqp_url, worker.redis_url, sentinel_config(worker))
+    )
     problems += [p for p in [_port_taken(gateway.http_host, gateway.http_port)] if p]
     metrics_ports = {} if args.no_workers else worker_metrics_ports(args.metrics_port)
     problems += [
@@ -249,13 +253,18 @@ async def _announce_when_healthy(url: str, printer: Printer) -> None:
             await asyncio.sleep(0.2)
 
 
-async def _unreachable(amqp_url: str, redis_url: str) -> list[str]:
+async def _unreachable(
+    amqp_url: str, redis_url: str, sentinel: SentinelConfig | None = None
+) -> list[str]:
     """A sentence per backing service that does not answer, with how to start it."""
-    rabbit, redis = await asyncio.gather(_ping_rabbitmq(amqp_url), _ping_redis(redis_url))
+    rabbit, redis = await asyncio.gather(_ping_rabbitmq(amqp_url), _ping_redis(redis_url, sentinel))
     problems = []
     if rabbit:
         problems.append(f"RabbitMQ is down at {_redact(amqp_url)} ({rabbit}).{_START_RABBITMQ}")
-    if redis:
+    if redis and sentinel is not None:
+        where = f"the master {sentinel.master_name!r} of Sentinels {','.join(sentinel.sentinels)}"
+        problems.append(f"Redis does not answer as {where} ({redis}).")
+    elif redis:
         problems.append(f"Redis is down at {_redact(redis_url)} ({redis}).{_START_REDIS}")
     return problems
 
@@ -271,12 +280,16 @@ async def _ping_rabbitmq(url: str) -> str | None:
     return None
 
 
-async def _ping_redis(url: str) -> str | None:
-    client = Redis.from_url(
-        url, socket_connect_timeout=_CHECK_TIMEOUT, socket_timeout=_CHECK_TIMEOUT
+async def _ping_redis(url: str, sentinel: SentinelConfig | None = None) -> str | None:
+    client = (
+        open_redis(url, sentinel)
+        if sentinel is not None
+        else Redis.from_url(
+            url, socket_connect_timeout=_CHECK_TIMEOUT, socket_timeout=_CHECK_TIMEOUT
+        )
     )
     try:
-        await client.ping()
+        await asyncio.wait_for(client.ping(), _CHECK_TIMEOUT)
     except Exception as exc:
         return _reason(exc)
     finally:

@@ -70,6 +70,11 @@ class Metrics:
         self.ws_events_sent = Counter(
             "conveyor_websocket_events_sent", "Events sent to WebSocket clients", registry=r
         )
+        self.redis_replication_short = Counter(
+            "conveyor_redis_replication_short",
+            "Writes that fewer replicas than CONVEYOR_REDIS_WAIT_REPLICAS acknowledged in time",
+            registry=r,
+        )
         self.limit_refusals = Counter(
             "conveyor_limit_refusals", "Requests refused by a per-user limit", ["limit"], registry=r
         )

@@ -17,7 +17,9 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.redis_client import open_redis
+from conveyor.runtime.script_batcher import ReplicaWait
 from conveyor.runtime.settings import Settings
+from conveyor.runtime.transport.redis_sentinel import sentinel_config
 from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ async def open_resources(
     background and publishing fails fast until it is up.
     """
     keys, topology = Keys(settings.namespace), Topology(settings.namespace, settings.queue_type)
-    redis = open_redis(settings.redis_url, transport=settings.transport)
+    redis = open_redis(settings.redis_url, sentinel_config(settings), transport=settings.transport)
     stack.push_async_callback(redis.aclose)
     metrics = Metrics()
     broker = Broker(
@@ -73,6 +75,7 @@ async def open_resources(
         retention_seconds=settings.retention_seconds,
         history_max=settings.event_history_max,
         owner_history_max=settings.owner_history_max,
+        replica_wait=_replica_wait(settings, metrics),
     )
     unconfirmed = UnconfirmedJobs(
         redis,
@@ -97,6 +100,23 @@ async def open_resources(
 async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.wait([task])
+
+
+def _replica_wait(settings: Settings, metrics: Metrics) -> ReplicaWait | None:
+    if settings.redis_wait_replicas == 0:
+        return None
+    wanted, timeout = settings.redis_wait_replicas, settings.redis_wait_timeout_ms
+
+    def short(acknowledged: int) -> None:
+        # The write raises ReplicationShortError: a submit still answers 202 (its worker
+        # records the job), an outcome is recorded again before its message is acked.
+        metrics.redis_replication_short.inc()
+        log.warning(
+            "a job record write reached %d of %d Redis replicas within %d ms; writing it again",
+            acknowledged, wanted, timeout,
+        )  # fmt: skip
+
+    return ReplicaWait(wanted, timeout, short)
 
 
 async def _connect_with_retries(broker: Broker, redis: Redis, patience: float) -> None:

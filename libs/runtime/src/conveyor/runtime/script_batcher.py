@@ -10,23 +10,52 @@ Each call is traced as a CLIENT span (``redis <script name>``) of the caller's t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 from conveyor.runtime.transport.redis_scripts import evalsha_batch
 
-_Call = tuple[AsyncScript, list[Any], list[Any], "asyncio.Future[Any]"]
+_Call = tuple[AsyncScript, list[Any], list[Any], bool, "asyncio.Future[Any]"]
+
+
+class ReplicationShortError(RedisError):
+    """A write that must be replicated reached fewer replicas than asked within the timeout.
+
+    It did happen on the server that took it, but a failover may lose it: that server may be
+    a former master the Sentinels already replaced. Callers treat it as a failed write and
+    try again (each recorded write is safe to repeat), which reaches the current master.
+    """
+
+    def __init__(self, acknowledged: int, wanted: int) -> None:
+        super().__init__(f"{acknowledged} of {wanted} Redis replicas acknowledged the write")
+        self.acknowledged = acknowledged
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaWait:
+    """``WAIT replicas timeout_ms`` after a batch holding a write that must be replicated.
+
+    ``on_short`` is told how many replicas acknowledged when fewer did in time; the batch's
+    replicated calls then raise ``ReplicationShortError`` (see RELIABILITY.md, Redis failover).
+    """
+
+    replicas: int
+    timeout_ms: int
+    on_short: Callable[[int], None]
 
 
 class ScriptBatcher:
     """Batches ``EVALSHA`` calls; loads scripts on ``NOSCRIPT`` (first use, Redis restart)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, wait: ReplicaWait | None = None) -> None:
         self._redis = redis
+        self._wait = wait
         self._queue: list[_Call] = []
         self._scheduled = False
         self._running: set[asyncio.Task[None]] = set()
@@ -38,18 +67,23 @@ class ScriptBatcher:
         self._names[id(script)] = name
         return script
 
-    async def call(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+    async def call(
+        self, script: AsyncScript, keys: list[Any], args: list[Any], *, replicated: bool = False
+    ) -> Any:
+        """The script's reply; with ``replicated`` (and a ``ReplicaWait``) only once replicas
+        acknowledged it, or the wait's timeout passed."""
+        replicated = replicated and self._wait is not None
         if not child_spans_recorded():  # the hot path when tracing is off: no span at all
-            return await self._enqueue(script, keys, args)
+            return await self._enqueue(script, keys, args, replicated)
         with redis_span(self._names.get(id(script), "script")):
-            return await self._enqueue(script, keys, args)
+            return await self._enqueue(script, keys, args, replicated)
 
     def _enqueue(
-        self, script: AsyncScript, keys: list[Any], args: list[Any]
+        self, script: AsyncScript, keys: list[Any], args: list[Any], replicated: bool
     ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((script, keys, args, future))
+        self._queue.append((script, keys, args, replicated, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -93,6 +127,17 @@ class ScriptBatcher:
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         """The batch's replies in order; a script's error is its reply, not raised."""
-        return await evalsha_batch(
-            self._redis, [(script.sha, keys, args) for script, keys, args, _ in batch]
+        # One WAIT covers every write sent before it on this connection: the whole batch.
+        wait = self._wait if any(replicated for *_, replicated, _ in batch) else None
+        replies, acknowledged = await evalsha_batch(
+            self._redis,
+            [(script.sha, keys, args) for script, keys, args, _, _ in batch],
+            wait=None if wait is None else (wait.replicas, wait.timeout_ms),
         )
+        if wait is not None and acknowledged is not None and acknowledged < wait.replicas:
+            wait.on_short(acknowledged)
+            short = ReplicationShortError(acknowledged, wait.replicas)
+            for i, (*_, replicated, _) in enumerate(batch):
+                if replicated and not isinstance(replies[i], NoScriptError):
+                    replies[i] = short
+        return replies

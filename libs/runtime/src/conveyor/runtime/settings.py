@@ -18,6 +18,7 @@ import msgspec
 
 ENV_PREFIX = "CONVEYOR_"
 _NAMESPACE_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_HOST_PORT_RE = r"^[^\s:,]+:[0-9]{1,5}$"
 
 
 class SettingsError(ValueError):
@@ -56,7 +57,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Type of every durable queue: ``quorum`` for a RabbitMQ cluster (replicated; a queue
     per priority lane, see docs/operations.md before switching a deployment)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
-    """Redis connection URL."""
+    """Redis connection URL (with Sentinel: its password, database and TLS only)."""
+    redis_sentinels: list[Annotated[str, msgspec.Meta(pattern=_HOST_PORT_RE)]] = []
+    """Redis Sentinels as comma-separated ``host:port``; set, the master is the one they name."""
+    redis_master_name: Annotated[str, msgspec.Meta(min_length=1)] = "mymaster"
+    """With Sentinel: the name of the monitored master."""
+    redis_sentinel_password: str = ""
+    """With Sentinel: the Sentinels' own password (``requirepass`` in sentinel.conf), if any."""
+    redis_wait_replicas: Annotated[int, msgspec.Meta(ge=0, le=16)] = 0
+    """Replicas that must acknowledge (Redis ``WAIT``) a job's record at submit and its final
+    outcome; a final outcome they did not acknowledge is recorded again before its message is
+    acked. 0: no waiting."""
+    redis_wait_timeout_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 500
+    """Milliseconds ``WAIT`` waits for those replicas before the write counts as unreplicated."""
     instance: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = msgspec.field(
         default_factory=default_instance
     )

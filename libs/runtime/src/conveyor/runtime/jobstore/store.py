@@ -32,7 +32,7 @@ from conveyor.runtime.jobstore.records import (
     split_event,
     text,
 )
-from conveyor.runtime.script_batcher import ScriptBatcher
+from conveyor.runtime.script_batcher import ReplicaWait, ScriptBatcher
 from conveyor.runtime.telemetry import redis_span
 
 
@@ -51,13 +51,16 @@ class JobStore:
         retention_seconds: int,
         history_max: int = 1000,
         owner_history_max: int = 10_000,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
+        """``replica_wait``: a record's creation and final outcome return once replicas
+        acknowledged them (``CONVEYOR_REDIS_WAIT_REPLICAS``)."""
         self.redis = redis
         self.keys = keys
         self._retention = retention_seconds
         self._hmax = history_max
         self._omax = owner_history_max
-        self._scripts = ScriptBatcher(redis)
+        self._scripts = ScriptBatcher(redis, wait=replica_wait)
         self._create = self._scripts.register(scripts.CREATE, "create")
         self._transition = self._scripts.register(scripts.TRANSITION, "transition")
         self._start = self._scripts.register(scripts.START, "start")
@@ -92,6 +95,7 @@ class JobStore:
                 *self._creation_args(envelope, prefix, suffix),
                 *record_fields(envelope, trace_id),
             ],
+            replicated=True,
         )
         if res[0] == 0:
             flat = res[2]
@@ -215,6 +219,7 @@ class JobStore:
                 "1" if to.is_final else "0",
                 *flat,
             ],
+            replicated=to.is_final,
         )
         if res[0] != 1:
             return Transitioned(False, text(res[1]) or None)

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from conveyor.runtime.transport.mode import TransportMode
 
-__all__ = ["TransportMode", "redis_from_url", "transport_of"]
+__all__ = ["TransportMode", "connection_options", "opened_in", "redis_from_url", "transport_of"]
 
 DEAD_PEER_SECONDS = 15
 """About how long a connection to a Redis host that vanished (no reset) takes to fail."""
@@ -42,21 +42,30 @@ _KEEPALIVE: dict[int, int] = {
 _FAST: weakref.WeakSet[Redis] = weakref.WeakSet()
 
 
+def connection_options(**options: Any) -> dict[str, Any]:
+    """``options`` with the services' socket settings where they set none (see above)."""
+    options.setdefault("socket_timeout", None)
+    # Connecting is timed with asyncio.timeout, which keeps cancellations: keep redis-py 8's.
+    options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
+    options.setdefault("socket_keepalive", True)
+    options.setdefault("socket_keepalive_options", _KEEPALIVE)
+    return options
+
+
+def opened_in(client: Redis, transport: TransportMode) -> Redis:
+    """Remember that ``client`` (however it was built) was opened in ``transport`` mode."""
+    if transport == "fast":
+        _FAST.add(client)
+    return client
+
+
 def redis_from_url(url: str, transport: TransportMode, **options: Any) -> Redis:
     """``Redis.from_url(url, **options)`` as the services open it, in ``transport`` mode.
 
     A ``socket_timeout`` in the URL or ``options`` still applies, with the cancellation risk
     above.
     """
-    options.setdefault("socket_timeout", None)
-    # Connecting is timed with asyncio.timeout, which keeps cancellations: keep redis-py 8's.
-    options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
-    options.setdefault("socket_keepalive", True)
-    options.setdefault("socket_keepalive_options", _KEEPALIVE)
-    client = Redis.from_url(url, **options)
-    if transport == "fast":
-        _FAST.add(client)
-    return client
+    return opened_in(Redis.from_url(url, **connection_options(**options)), transport)
 
 
 def transport_of(redis: Redis) -> TransportMode:

@@ -18,6 +18,7 @@ from conveyor.runtime.worker.job_events import job_event
 log = logging.getLogger(__name__)
 
 _RUNNING = (JobState.RUNNING,)
+_START_LOST = (None, JobState.QUEUED, JobState.RETRYING)
 
 
 async def record_transition(
@@ -34,8 +35,10 @@ async def record_transition(
     outcome = await store.transition(
         envelope.job_id, envelope.owner, allowed=_RUNNING, to=to, event=event, fields=fields
     )
-    missing = not outcome.ok and outcome.previous_state is None
-    if missing and await _record_again(store, lifecycle, envelope, settings):
+    # No record, or one that never saw this attempt start: Redis lost writes (a restart
+    # without persistence, or a failover before they reached the replica).
+    lost = not outcome.ok and outcome.previous_state in _START_LOST
+    if lost and await _record_again(store, lifecycle, envelope, settings):
         outcome = await store.transition(
             envelope.job_id, envelope.owner, allowed=_RUNNING, to=to, event=event, fields=fields
         )
@@ -50,10 +53,11 @@ async def record_transition(
 async def _record_again(
     store: JobStore, lifecycle: JobLifecycle, envelope: JobEnvelope, settings: WorkerSettings
 ) -> bool:
-    """Record a job that ran here as running again, its record having vanished meanwhile:
-    Redis lost its data (a restart without persistence). Without this the outcome would be
-    dropped and the accepted job would have no record at all."""
-    log.warning("the job's record is gone (Redis lost its data?); recording it again")
+    """Record a job that ran here as running again, its record having vanished or gone back to
+    before this attempt's start: Redis lost writes. Without this the outcome would be dropped
+    and the accepted job would never reach a final state. The start script refuses a stale
+    attempt or a finished job, so only the record of the attempt that ran is mended."""
+    log.warning("the job's record lost this attempt's start (Redis lost writes?); recording again")
     queued = job_event(JobQueued, envelope, attempt=envelope.attempt)
     started_event = job_event(
         JobStarted, envelope, attempt=envelope.attempt, worker=settings.instance
