@@ -8,11 +8,13 @@ import random
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from urllib.parse import urlsplit
 
 import psutil
 from redis.asyncio import Redis
 
 from bench._namespace import (
+    AMQP_URL,
     REDIS_URL,
     delete_rabbit_entities,
     delete_redis_keys,
@@ -112,15 +114,33 @@ def cpu_seconds(pid: int) -> float:
 
 
 def server_processes() -> dict[str, psutil.Process]:
-    """The local RabbitMQ and Redis servers' processes (whichever are found), by name."""
+    """The RabbitMQ and Redis servers' processes the benchmarks use (whichever are found, by
+    the port they listen on: tests start private instances beside them), by name."""
+    ports = {
+        "RabbitMQ": urlsplit(AMQP_URL).port or 5672,
+        "Redis": urlsplit(REDIS_URL).port or 6379,
+    }
     found: dict[str, psutil.Process] = {}
     for process in psutil.process_iter(["name", "cmdline"]):
         command = process.info["cmdline"] or []
         if process.info["name"] == "beam.smp" and "rabbit" in command and "boot" in command:
-            found["RabbitMQ"] = process
+            name = "RabbitMQ"
         elif process.info["name"] == "redis-server":
-            found["Redis"] = process
+            name = "Redis"
+        else:
+            continue
+        with contextlib.suppress(psutil.Error):  # it exited meanwhile: not ours, then
+            if ports[name] in _listening_ports(process):
+                found[name] = process
     return found
+
+
+def _listening_ports(process: psutil.Process) -> set[int]:
+    return {
+        connection.laddr.port
+        for connection in process.net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN
+    }
 
 
 def io_syscalls(pid: int) -> tuple[int, int]:

@@ -12,8 +12,12 @@ Runs a real gateway process and one maintenance worker process in a throwaway na
 - the gateway's CPU time per submit (user + system; robust to a busy machine) and the RSS
   of both processes.
 
+Each round runs both transport modes (``CONVEYOR_TRANSPORT`` of the gateway and the worker:
+``fast``, then ``plain``, the order alternating per round) and prints both.
+
     uv run python -m bench.gateway_latency [--clients 16] [--latency-jobs 500]
                                            [--wrk-seconds 5] [--python] [--submits 5000]
+                                           [--rounds 1]
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from bench._services import start_gateway
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.tokens import mint_token
+from conveyor.runtime.transport.mode import MODES, TransportMode
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
 
@@ -192,12 +197,18 @@ async def wait_until_drained(redis: Redis, namespace: str, limit: float = 300) -
 
 
 async def run(
-    submits: int, clients: int, latency_jobs: int, concurrency: int, wrk_seconds: float
+    submits: int,
+    clients: int,
+    latency_jobs: int,
+    concurrency: int,
+    wrk_seconds: float,
+    mode: TransportMode,
 ) -> None:
     generator = "wrk" if wrk_seconds else "Python"
     async with bench_namespace() as (ns, redis):
         gateway, url = await start_gateway(
             ns,
+            CONVEYOR_TRANSPORT=mode,
             CONVEYOR_JWT_SECRET=SECRET,
             CONVEYOR_LOG_LEVEL="WARNING",
             # One user submits everything: the limits are checked (their cost is measured)
@@ -217,7 +228,7 @@ async def run(
                 await submit_load(http, 200, clients)  # warm-up
                 servers = {name: p.pid for name, p in server_processes().items()}
                 alone = await submit_figures(http, url, token, pid, servers, **load)
-                env = {"CONVEYOR_CONCURRENCY": str(concurrency)}
+                env = {"CONVEYOR_CONCURRENCY": str(concurrency), "CONVEYOR_TRANSPORT": mode}
                 async with worker_process(ns, redis, **env) as worker:
                     await wait_until_drained(redis, ns)
                     others = {**servers, "worker": worker.process.pid}
@@ -231,6 +242,7 @@ async def run(
         finally:
             gateway.terminate()
             await gateway.wait(20)
+    print(f"transport {mode}")
     alone.print("HTTP submits, gateway", clients, generator)
     with_worker.print("  with the worker along", clients, generator)
     e50, e99 = percentiles(event_latencies)
@@ -256,11 +268,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--python", action="store_true", help="submit from Python, not wrk")
     parser.add_argument("--wrk-seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of both transport modes")
     args = parser.parse_args()
     use_wrk = not args.python and shutil.which("wrk") is not None
     wrk_seconds = args.wrk_seconds if use_wrk else 0.0
     print_host_speed()  # first, on a quiet machine
-    asyncio.run(run(args.submits, args.clients, args.latency_jobs, args.concurrency, wrk_seconds))
+    for n in range(args.rounds):
+        for mode in MODES if n % 2 == 0 else tuple(reversed(MODES)):
+            asyncio.run(
+                run(
+                    args.submits,
+                    args.clients,
+                    args.latency_jobs,
+                    args.concurrency,
+                    wrk_seconds,
+                    mode,
+                )
+            )
 
 
 if __name__ == "__main__":

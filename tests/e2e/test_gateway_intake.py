@@ -30,17 +30,16 @@ async def test_live_events_flow_again_after_the_intake_channel_reopens(
             await receive(ws)
             await ws.send_json({"type": "subscribe", "job_id": job["job_id"]})
             await receive_until(ws, "subscribed")
-            consumer = gateway.intake._consumer
-            assert consumer is not None
-            first = consumer.consuming_on
-            assert first is not None
-            await first.close()  # as a channel error would; the robust channel reopens
-            for _ in range(200):
-                if consumer.consuming_on not in (None, first):
-                    break
-                await asyncio.sleep(0.05)
-            assert consumer.consuming_on is not first
             intake = gateway.intake
+            subscription = intake.subscription
+            assert subscription is not None
+            restored = subscription.restored
+            first = await subscription.channel.get_underlay_channel()
+            await first.close()  # as a channel error would; the robust channel reopens
+            async with asyncio.timeout(10):
+                while subscription.restored == restored:
+                    await asyncio.sleep(0.05)
+            assert await subscription.channel.get_underlay_channel() is not first
             received = intake.received
             await worker.start(job)
             await worker.succeed(job)

@@ -15,6 +15,7 @@ from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
+    consumer_span_recorded,
     current_trace_id,
     extract_context,
     inject_headers,
@@ -62,6 +63,27 @@ def test_a_remote_child_span_is_made_only_when_it_can_be_recorded(sampled: bool)
         # Unsampled: the parent itself is current (no span); sampled: a child of it.
         assert (format(current.span_id, "016x") == "cd" * 8) is not sampled
     assert current_trace_id() is None  # the message's context does not outlive the block
+
+
+@pytest.mark.parametrize(
+    ("headers", "recorded"),
+    [
+        ({}, False),
+        ({"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-00"}, False),
+        ({"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01".encode()}, True),
+        ({"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}, True),
+        ({"traceparent": "not a traceparent"}, False),
+    ],
+)
+def test_a_consumer_knows_from_the_headers_alone_whether_a_span_would_be_recorded(
+    headers: dict[str, object], recorded: bool
+) -> None:
+    setup_tracing("tests", "tests")  # no exporter: ParentBased(ALWAYS_OFF)
+    assert consumer_span_recorded(headers) is recorded
+    with remote_child_span(
+        "process job.x", extract_context(headers), kind=SpanKind.CONSUMER, attributes={}
+    ) as span:
+        assert span.is_recording() is recorded
 
 
 def test_a_remote_child_span_without_a_parent_starts_a_new_unrecorded_trace() -> None:

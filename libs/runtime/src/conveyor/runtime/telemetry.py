@@ -108,6 +108,24 @@ def child_spans_recorded() -> bool:
     )
 
 
+def consumer_span_recorded(headers: Mapping[str, Any]) -> bool:
+    """Whether ``remote_child_span`` would record a span for a message with ``headers``.
+
+    Under our ParentBased(ALWAYS_OFF) sampler only a sampled ``traceparent`` makes one: a hot
+    consumer checks this first and skips extracting the context at all.
+    """
+    if not _unsampled_stay_unrecorded:
+        return True
+    value = headers.get("traceparent")
+    if value is None:
+        return False
+    text = _text(value)
+    try:
+        return len(text) == 55 and bool(int(text[-2:], 16) & 1)
+    except ValueError:
+        return False
+
+
 def _unsampled_traceparent(headers: Mapping[str, Any]) -> bool:
     """Whether ``headers`` carry a W3C traceparent whose sampled flag is off."""
     value = headers.get("traceparent")

@@ -53,10 +53,10 @@ async def bootstrap(
     """
     async with contextlib.AsyncExitStack() as stack:
         resources = await open_resources(settings, stack, service="gateway", wait_for_broker=False)
-        intake = EventIntake(resources.broker, instance=settings.instance)
+        metrics = metrics or resources.metrics
+        intake = EventIntake(resources.broker, instance=settings.instance, metrics=metrics)
         intake.start()
         stack.push_async_callback(intake.close)
-        metrics = metrics or resources.metrics
         limits = LimitStore(
             resources.redis,
             resources.keys,

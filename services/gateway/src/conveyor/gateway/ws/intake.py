@@ -1,9 +1,10 @@
 """Live job events for this gateway instance: one exclusive queue, bound per watched owner.
 
-The queue is bound to ``job.<owner>.#`` while at least one subscription here watches that
-owner, so a replica only receives the events its connected users need. Messages are consumed
-without acks: a lost one is recovered from the Redis history by the session's gap check, and
-after a (re)connection every session is told to catch up from Redis.
+The queue is a ``DynamicBindings`` subscription (``conveyor.runtime.subscriptions``), bound to
+``job.<owner>.#`` while at least one subscription here watches that owner, so a replica only
+receives the events its connected users need. Messages are consumed without acks: a lost one
+is recovered from the Redis history by the session's gap check, and after a (re)connection
+every session is told to catch up from Redis.
 """
 
 from __future__ import annotations
@@ -15,21 +16,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aio_pika.abc
 import msgspec
 
 from conveyor.contracts.topology import owner_events_binding
 from conveyor.gateway.ws.aiohttp_bridge import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.dynamic_subscription import DynamicSubscription
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR
-from conveyor.runtime.transport.amqp_consume import Consumer, new_consumer
+from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.subscriptions import DynamicBindings, Exchange, Subscriber
 from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
-
-BIND_TIMEOUT_SECONDS = 5.0
-"""A bind must not stall every subscription of the instance while RabbitMQ struggles."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +115,41 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class EventIntake:
-    """The instance's event queue, its owner bindings, and fan-out to listening sessions."""
+def live_event(message: Delivery) -> LiveEvent:
+    """The ``LiveEvent`` of a delivered job event; raises ``msgspec.MsgspecError`` for a
+    message that is not one (or a foreign one): nothing to route."""
+    head = _head_decoder.decode(message.body)
+    headers = message.headers
+    cursor, prev_cursor = _header(headers, HEADER_CURSOR), _header(headers, HEADER_PREV_CURSOR)
+    position = _position(cursor)
+    return LiveEvent(
+        owner=head.owner,
+        job_id=head.job_id,
+        seq=head.seq,
+        # A cursor we cannot place counts as none: the sessions then ask Redis.
+        cursor=cursor if position is not None else None,
+        prev_cursor=prev_cursor,
+        body=message.body,
+        position=position,
+        prev_position=_position(prev_cursor),
+    )
 
-    def __init__(self, broker: Broker, *, instance: str) -> None:
+
+JOB_EVENTS = DynamicBindings(name="gateway", exchange=Exchange.EVENTS, decode=live_event)
+"""The instance's queue ``<namespace>.gateway.<instance>``, bound per watched owner."""
+
+
+class EventIntake:
+    """The instance's event subscription, its owner bindings, and fan-out to listening sessions."""
+
+    def __init__(self, broker: Broker, *, instance: str, metrics: Metrics) -> None:
         self._broker = broker
-        self._instance = instance
+        self._subscriber = Subscriber(broker, instance=instance, metrics=metrics)
         self._listeners: dict[str, Counter[Listener]] = {}
         # Serialises bind/unbind with the bookkeeping, so a release racing an acquire can
         # never leave an owner unbound while someone still listens.
         self._lock = asyncio.Lock()
-        self._queue: aio_pika.abc.AbstractQueue | None = None
-        self._consumer: Consumer | None = None
+        self._subscription: DynamicSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         """Set once the queue consumes (tests wait for it)."""
@@ -142,11 +164,18 @@ class EventIntake:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._subscription is not None:
+            await self._subscription.cancel()
 
     @property
     def owners(self) -> frozenset[str]:
         """Owners whose events this instance's queue is bound to (or is binding)."""
         return frozenset(self._listeners)
+
+    @property
+    def subscription(self) -> DynamicSubscription | None:
+        """The queue's subscription, once it consumes."""
+        return self._subscription
 
     # -- subscriptions -------------------------------------------------------------------------
 
@@ -158,8 +187,9 @@ class EventIntake:
         async with self._lock:
             first = owner not in self._listeners
             self._listeners.setdefault(owner, Counter())[listener] += 1
-            if first:
-                await self._bind(owner)
+            if first and self._subscription is not None:
+                # Otherwise bound together with the others when the queue is declared.
+                await self._bind(self._subscription, owner)
 
     async def release(self, owner: str, listener: Listener, *, all_of_it: bool = False) -> None:
         async with self._lock:
@@ -171,43 +201,23 @@ class EventIntake:
                 del counts[listener]
             if not counts:
                 # Forgotten only once unbound, so ``owners`` never lists fewer than are bound.
-                await self._unbind(owner)
+                if self._subscription is not None:
+                    await self._unbind(self._subscription, owner)
                 del self._listeners[owner]
 
-    async def _bind(self, owner: str) -> None:
-        if self._queue is None:
-            return  # bound together with the others when the queue is declared
+    @staticmethod
+    async def _bind(subscription: DynamicSubscription, owner: str) -> None:
         try:
-            await self._bind_now(owner)
+            await subscription.bind(owner_events_binding(owner))
         except Exception as exc:
             # The sessions still get history; after the reconnection every owner is rebound
             # and every session catches up.
             log.warning("could not bind events of %s: %s", owner, exc)
 
-    async def _bind_now(self, owner: str) -> None:
-        assert self._queue is not None
-        kwargs: dict[str, Any] = {"timeout": BIND_TIMEOUT_SECONDS}
-        if isinstance(self._queue, aio_pika.abc.AbstractRobustQueue):
-            # We rebind every watched owner after a reopen ourselves. aio-pika's own record
-            # of bindings makes each unbind scan all of them: quadratic when thousands of
-            # users leave at once.
-            kwargs["robust"] = False
-        await self._queue.bind(self._broker.topology.events, owner_events_binding(owner), **kwargs)
-
-    async def _rebind_all(self) -> None:
-        async with self._lock:
-            for owner in self._listeners:
-                await self._bind(owner)
-
-    async def _unbind(self, owner: str) -> None:
-        if self._queue is None:
-            return
+    @staticmethod
+    async def _unbind(subscription: DynamicSubscription, owner: str) -> None:
         try:
-            await self._queue.unbind(
-                self._broker.topology.events,
-                owner_events_binding(owner),
-                timeout=BIND_TIMEOUT_SECONDS,
-            )
+            await subscription.unbind(owner_events_binding(owner))
         except Exception as exc:  # a stale binding only brings events nobody listens to
             log.warning("could not unbind events of %s: %s", owner, exc)
 
@@ -217,7 +227,7 @@ class EventIntake:
         while True:
             await self._broker.wait_connected()
             try:
-                await self._declare_and_consume()
+                await self._subscribe()
                 return
             except asyncio.CancelledError:
                 raise
@@ -225,79 +235,35 @@ class EventIntake:
                 log.warning("event queue not ready, retrying: %s", exc)
                 await asyncio.sleep(1.0)
 
-    async def _declare_and_consume(self) -> None:
-        channel = await self._broker.open_channel()
+    async def _subscribe(self) -> None:
         async with self._lock:
-            queue = await self._broker.declare_instance_queue(
-                channel,
-                "gateway",
-                self._instance,
-                exchange=self._broker.topology.events,
-                bindings=tuple(owner_events_binding(owner) for owner in self._listeners),
+            # Restored after a reopen or a reconnect: consumes again, binds every watched
+            # owner again, then ``_on_restored`` makes every session catch up.
+            subscription = await self._subscriber.subscribe(
+                JOB_EVENTS, self._on_event, on_restored=self._on_restored
             )
-            # The transport's consumer consumes again after a reopen or a reconnect; the
-            # callbacks below also rebind every owner and resynchronise.
-            self._consumer = new_consumer(
-                self._broker.transport,
-                self._broker.connection,
-                queue,
-                self._on_message,
-                no_ack=True,
-            )
-            await self._consumer.start()
-            self._queue = queue
-        if isinstance(channel, aio_pika.abc.AbstractRobustChannel):
-            channel.reopen_callbacks.add(self._on_channel_reopen)
-        self._broker.connection.reconnect_callbacks.add(self._on_reconnect)
+            try:
+                for owner in self._listeners:
+                    await subscription.bind(owner_events_binding(owner))
+            except BaseException:
+                await subscription.cancel()
+                raise
+            self._subscription = subscription
         self.ready.set()
-        log.info("consuming job events on %s", queue.name)
+        log.info("consuming job events on %s", subscription.queue_name)
         # Sessions that subscribed before the queue existed may have missed events.
         self._broadcast(RESYNC)
 
-    async def _on_channel_reopen(self, *_: Any) -> None:
-        # Also after a channel-only error (no reconnect): events may have gone meanwhile.
-        if self._consumer is not None:
-            try:
-                await self._consumer.ensure_consuming()
-            except Exception as exc:
-                log.error("could not consume job events again: %s", exc)
-        await self._rebind_all()
+    async def _on_restored(self) -> None:
         self._broadcast(RESYNC)
 
-    async def _on_reconnect(self, *_: Any) -> None:
-        # aio-pika re-declared the queue; ``_on_channel_reopen`` normally consumed and rebound
-        # already (both are idempotent), then everyone catches up.
-        if self._consumer is not None:
-            with contextlib.suppress(Exception):  # _on_channel_reopen logs the failure
-                await self._consumer.ensure_consuming()
-        await self._rebind_all()
-        self._broadcast(RESYNC)
-
-    async def _on_message(self, message: Delivery) -> None:
+    async def _on_event(self, event: LiveEvent) -> None:
         # No await before the fan-out: consumer tasks start in arrival order, and each
         # listener's inbox must see the events in that order.
         self.received += 1
-        try:
-            head = _head_decoder.decode(message.body)
-        except msgspec.MsgspecError:
-            return  # not a job event (or a foreign one): nothing to route
-        counts = self._listeners.get(head.owner)
+        counts = self._listeners.get(event.owner)
         if not counts:
             return
-        headers = message.headers
-        cursor, prev_cursor = _header(headers, HEADER_CURSOR), _header(headers, HEADER_PREV_CURSOR)
-        position = _position(cursor)
-        event = LiveEvent(
-            owner=head.owner,
-            job_id=head.job_id,
-            seq=head.seq,
-            # A cursor we cannot place counts as none: the sessions then ask Redis.
-            cursor=cursor if position is not None else None,
-            prev_cursor=prev_cursor,
-            body=message.body,
-            position=position,
-            prev_position=_position(prev_cursor),
-        )
         for listener in list(counts):
             listener.offer(event)
 
