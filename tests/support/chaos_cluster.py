@@ -33,6 +33,8 @@ class Cluster:
     redis: Redis
     store: JobStore
     processes: list[ServiceProcess] = field(default_factory=list)
+    ledgers: int = 0
+    """Ledgers handed out by ``start_gateway``."""
     killed: set[str] = field(default_factory=set)
     """Instances this scenario SIGKILLed (a run of theirs may be repeated, by design)."""
 
@@ -65,7 +67,10 @@ class Cluster:
         """A gateway and a ledger of one user's submissions through it."""
         gateway, url = await start_gateway(self.namespace, **{**self.env, **env})
         self.processes.append(gateway)
-        return Ledger(url, mint_token(SECRET, new_user()))
+        # Markers unique across the cluster's ledgers: runs are matched to answers by marker.
+        self.ledgers += 1
+        first_marker = 1 + 1_000_000 * (self.ledgers - 1)
+        return Ledger(url, mint_token(SECRET, new_user()), _next_marker=first_marker)
 
     def logs(self) -> list[str]:
         return [process.output() for process in self.processes]
