@@ -14,11 +14,11 @@ stretch only (the runners' handshake, ``peer_systems/measure.py``):
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from bench._chaos_nodes import Rabbit
 from bench.peer_systems import measure
 
 RABBIT_COUNTERS = (
@@ -70,16 +70,23 @@ class Counts:
         }
 
 
-class Counters:
-    """Reads the private nodes' counters."""
+RabbitCtl = Callable[..., Awaitable[str]]
+"""Runs ``rabbitmqctl`` against the node with these arguments; its output (``Rabbit.ctl``)."""
 
-    def __init__(self, rabbit: Rabbit, redis_url: str, redis_pid: int) -> None:
-        self.rabbit = rabbit
+
+class Counters:
+    """Reads a RabbitMQ node's and a Redis's counters, and their servers' CPU time."""
+
+    def __init__(
+        self, rabbit_ctl: RabbitCtl, redis_url: str, rabbit_pid: int | None, redis_pid: int | None
+    ) -> None:
+        self.rabbit_ctl = rabbit_ctl
         self.redis = Redis.from_url(redis_url)
-        self.redis_pid = redis_pid
+        self.rabbit_pids = [rabbit_pid] if rabbit_pid else []
+        self.redis_pids = [redis_pid] if redis_pid else []
 
     async def snapshot(self) -> Snapshot:
-        values = json.loads((await self.rabbit.ctl("eval", _RABBIT_EXPR)).strip())
+        values = json.loads((await self.rabbit_ctl("eval", _RABBIT_EXPR)).strip())
         stats = await self.redis.info("commandstats")
         calls = {
             name.removeprefix("cmdstat_"): int(stat["calls"])
@@ -89,8 +96,8 @@ class Counters:
         return Snapshot(
             dict(zip(RABBIT_COUNTERS, values, strict=True)),
             calls,
-            measure.cpu_seconds([self.rabbit.pid or 0]),
-            measure.cpu_seconds([self.redis_pid]),
+            measure.cpu_seconds(self.rabbit_pids),
+            measure.cpu_seconds(self.redis_pids),
         )
 
     @staticmethod

@@ -172,7 +172,7 @@ async def counting_pass(
     try:
         await asyncio.gather(rabbit.start(), redis.start())
         assert redis.pid is not None
-        counters = Counters(rabbit, redis.url, redis.pid)
+        counters = Counters(rabbit.ctl, redis.url, rabbit.pid, redis.pid)
         env = {
             "CONVEYOR_TEST_AMQP_URL": rabbit.url,
             "CONVEYOR_TEST_REDIS_URL": redis.url,
