@@ -14,7 +14,7 @@ real worker process (default settings but ``CONVEYOR_TRANSPORT``) in a throwaway
 - latency over HTTP: K jobs one at a time through a real gateway process, from the POST until
   ``job.succeeded`` arrives on an open WebSocket (``gateway_latency.event_latency``);
 - CPU per job (user + system) of every process involved in each stretch: this client, the
-  worker and, over HTTP, the gateway; the peak of their summed RSS;
+  worker and, over HTTP, the gateway; their peak RSS (VmHWM) summed;
 - ``--count N``: no timing; N jobs over AMQP and K over HTTP, each stretch between two
   handshake lines around which ``bench.peers`` reads RabbitMQ's and Redis's counters.
 """
@@ -136,9 +136,9 @@ def http_session(url: str) -> aiohttp.ClientSession:
 
 
 async def timed(
-    client: Client, args: argparse.Namespace, ns: str, pids: list[int]
+    client: Client, args: argparse.Namespace, ns: str, worker: int, rss: measure.PeakRss
 ) -> dict[str, Any]:
-    own, worker = os.getpid(), pids[1]
+    own = os.getpid()
     result: dict[str, Any] = {"latency_ms": {}, "latency_cpu_us": {}}
     cpu = measure.CpuMeter({"client": [own], "worker": [worker]})
     cpu.start()
@@ -159,34 +159,31 @@ async def timed(
         samples.append((time.perf_counter() - started) * 1000)
     result["latency_ms"]["AMQP -> event"] = samples
     result["latency_cpu_us"]["AMQP -> event"] = cpu.per_job_us(args.latency)
-    async with running_gateway(ns, args.transport) as (gateway, url):
-        pids.append(gateway.process.pid)
-        async with http_session(url) as http:
-            await event_latency(http, 20)
-            cpu = measure.CpuMeter(
-                {"client": [own], "gateway": [gateway.process.pid], "worker": [worker]}
-            )
-            cpu.start()
-            events, replies = await event_latency(http, args.latency)
-            result["latency_cpu_us"]["HTTP -> WebSocket"] = cpu.per_job_us(args.latency)
+    async with running_gateway(ns, args.transport) as (gateway, url), http_session(url) as http:
+        await event_latency(http, 20)
+        cpu = measure.CpuMeter(
+            {"client": [own], "gateway": [gateway.process.pid], "worker": [worker]}
+        )
+        cpu.start()
+        events, replies = await event_latency(http, args.latency)
+        result["latency_cpu_us"]["HTTP -> WebSocket"] = cpu.per_job_us(args.latency)
+        rss.record({"client": [own], "gateway": [gateway.process.pid], "worker": [worker]})
     result["latency_ms"]["HTTP -> WebSocket"] = [s * 1000 for s in events]
     result["latency_ms"]["HTTP 202 reply"] = [s * 1000 for s in replies]
     return result
 
 
-async def counted(client: Client, args: argparse.Namespace, ns: str, pids: list[int]) -> None:
+async def counted(client: Client, args: argparse.Namespace, ns: str) -> None:
     await asyncio.to_thread(measure.counted_ready, "AMQP", args.count)
     await client.run_bulk(args.count)
     await asyncio.to_thread(measure.counted_done, "AMQP")
     if not args.latency:
         return
-    async with running_gateway(ns, args.transport) as (gateway, url):
-        pids.append(gateway.process.pid)
-        async with http_session(url) as http:
-            await event_latency(http, 5)
-            await asyncio.to_thread(measure.counted_ready, "HTTP", args.latency)
-            await event_latency(http, args.latency)
-            await asyncio.to_thread(measure.counted_done, "HTTP")
+    async with running_gateway(ns, args.transport) as (_, url), http_session(url) as http:
+        await event_latency(http, 5)
+        await asyncio.to_thread(measure.counted_ready, "HTTP", args.latency)
+        await event_latency(http, args.latency)
+        await asyncio.to_thread(measure.counted_done, "HTTP")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,25 +201,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.concurrency:
                 env["CONVEYOR_CONCURRENCY"] = str(args.concurrency)
             async with worker_process(ns, redis, **env) as worker:
-                pids = [os.getpid(), worker.process.pid]
-                rss = measure.PeakRss(lambda: list(pids))
-                rss.start()
-                try:
-                    await client.run_bulk(WARM_UP)
-                    if args.count:
-                        await counted(client, args, ns, pids)
-                        result: dict[str, Any] = {}
-                    else:
-                        result = await timed(client, args, ns, pids)
-                finally:
-                    result_rss = rss.stop()
+                rss = measure.PeakRss()
+                await client.run_bulk(WARM_UP)
+                if args.count:
+                    await counted(client, args, ns)
+                    result: dict[str, Any] = {}
+                else:
+                    result = await timed(client, args, ns, worker.process.pid, rss)
+                rss.record({"client": [os.getpid()], "worker": [worker.process.pid]})
         finally:
             await connection.close()
             await broker.close()
     result.update(
         system="conveyor",
         variant=args.transport,
-        rss_mb=result_rss,
+        rss_mb=rss.parts_mb,
         describe=f"worker conveyor.maintenance, default settings but CONVEYOR_TRANSPORT="
         f"{args.transport}"
         + (f", CONVEYOR_CONCURRENCY={args.concurrency}" if args.concurrency else "")

@@ -54,8 +54,12 @@ class Figures:
         return {name: statistics.median(p[name] for p in per_round) for name in per_round[0]}
 
     @property
-    def rss(self) -> float:
-        return max(r["rss_mb"] for r in self.rounds)
+    def rss(self) -> dict[str, float]:
+        """The largest peak of each process over the rounds, and their ``total``."""
+        parts = {
+            name: max(r["rss_mb"][name] for r in self.rounds) for name in self.rounds[0]["rss_mb"]
+        }
+        return {**parts, "total": sum(parts.values())}
 
 
 @dataclass
@@ -77,7 +81,7 @@ def rows(figures: Figures) -> list[Row]:
     for kind in figures.rounds[0].get("latency_cpu_us", {}):
         total = figures.cpu("latency_cpu_us", kind)["total"]
         out.append(Row(f"CPU per job, {kind}", total, "µs", False))
-    out.append(Row("peak RSS", figures.rss, "MB", False))
+    out.append(Row("peak RSS", figures.rss["total"], "MB", False))
     for stretch, counts in figures.counts.items():
         out.append(Row(f"messages/job ({stretch})", counts.messages["received"], "", False))
         out.append(Row(f"Redis calls/job ({stretch})", counts.redis_total, "", False))
@@ -105,6 +109,8 @@ def print_systems(systems: list[Figures]) -> None:
         ]:
             parts = ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items() if k != "total")
             print(f"    CPU µs/job {name}: {cpu['total']:,.0f} ({parts})")
+        rss = ", ".join(f"{k} {v:,.0f}" for k, v in fig.rss.items() if k != "total")
+        print(f"    peak RSS MB: {fig.rss['total']:,.0f} ({rss})")
         for stretch, c in fig.counts.items():
             messages = ", ".join(f"{k} {v:.2f}" for k, v in c.messages.items())
             calls = ", ".join(f"{k} {v:.2f}" for k, v in c.redis_calls.items())

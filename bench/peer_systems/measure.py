@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import psutil
 
@@ -58,30 +56,40 @@ def rss_bytes(pids: Iterable[int]) -> int:
     return total
 
 
-class PeakRss(threading.Thread):
-    """Samples the summed RSS of the process trees ``pids()`` names; keeps the peak.
+def _vm_hwm(pid: int) -> int:
+    """The process's peak resident set so far, bytes (the kernel's VmHWM: misses nothing)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
-    A thread, as in the peers' harness (../shared/peers/queue-bench/harness.py), so a busy
-    event loop cannot skip samples.
+
+class PeakRss:
+    """The peak RSS of every process seen at a checkpoint (``record``), summed per part.
+
+    Read from the kernel's VmHWM rather than sampled: the peers' harness sampled from a thread
+    every 50 ms, and listing a process tree reads all of /proc, which took CPU from the client
+    whose CPU per job is measured. A sum is an upper bound: the peaks may not coincide. Parts
+    as in ``CpuMeter`` (``client`` without its descendants).
     """
 
-    def __init__(self, pids: Callable[[], Iterable[int]], interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self._pids = pids
-        self._interval = interval
-        self._stop_flag = threading.Event()
-        self.peak = 0
+    def __init__(self) -> None:
+        self._peaks: dict[str, dict[int, int]] = {}
 
-    def run(self) -> None:
-        while not self._stop_flag.is_set():
-            self.peak = max(self.peak, rss_bytes(self._pids()))
-            time.sleep(self._interval)
+    def record(self, parts: dict[str, list[int]]) -> None:
+        """Call while the processes are alive, after their work (e.g. before stopping them)."""
+        for name, pids in parts.items():
+            peaks = self._peaks.setdefault(name, {})
+            for process in _processes(pids, descendants=name != "client"):
+                try:
+                    peaks[process.pid] = max(peaks.get(process.pid, 0), _vm_hwm(process.pid))
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
 
-    def stop(self) -> float:
-        """Stop sampling; the peak in MB."""
-        self._stop_flag.set()
-        self.join(2)
-        return self.peak / 1e6
+    @property
+    def parts_mb(self) -> dict[str, float]:
+        return {name: sum(peaks.values()) / 1e6 for name, peaks in self._peaks.items()}
 
 
 class CpuMeter:

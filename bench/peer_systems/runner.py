@@ -10,7 +10,7 @@ its process group at the end); this process is the producer and client:
   records exist (a cheap DBSIZE polled every 10 ms); jobs/s = N / time;
 - latency: K round trips one at a time (submit, then wait with the system's own result API);
 - added here: CPU per job of the client and of the worker's process tree (user + system) over
-  each stretch, and the peak of their summed RSS;
+  each stretch, and their peak RSS (VmHWM) summed;
 - ``--count N``: no timing; N jobs between two handshake lines (``measure.counted_ready``),
   around which ``bench.peers`` reads the broker's and Redis's counters.
 The result is one JSON line (``measure.print_result``).
@@ -122,8 +122,7 @@ def main():
         proc = subprocess.Popen(
             cmd, cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        rss = measure.PeakRss(lambda: (proc.pid, os.getpid()))
-        rss.start()
+        rss = measure.PeakRss()
         try:
             time.sleep(1.0)
             if proc.poll() is not None:
@@ -140,7 +139,7 @@ def main():
                 sys.stderr.write(out.read()[-3000:])
             raise
         finally:
-            peak = rss.stop()
+            rss.record({"client": [os.getpid()], "worker": [proc.pid]})
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -149,7 +148,7 @@ def main():
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
     result.update(system=mod.NAME, variant=args.variant, worker=" ".join(cmd[1:]))
-    result["rss_mb"] = peak
+    result["rss_mb"] = rss.parts_mb
     measure.print_result(result)
 
 
