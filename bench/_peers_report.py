@@ -67,26 +67,25 @@ class Row:
     name: str
     value: float
     unit: str
-    higher_is_better: bool
 
 
 def rows(figures: Figures) -> list[Row]:
     """The figures compared across systems, one per row."""
-    out = [Row("throughput", figures.throughput, "jobs/s", True)]
+    out = [Row("throughput", figures.throughput, "jobs/s")]
     for kind in figures.latency_kinds():
         samples = figures.latencies(kind)
-        out.append(Row(f"{kind} p50", percentile(samples, 50), "ms", False))
-        out.append(Row(f"{kind} p99", percentile(samples, 99), "ms", False))
-    out.append(Row("CPU per job, end to end", figures.cpu()["total"], "µs", False))
+        out.append(Row(f"{kind} p50", percentile(samples, 50), "ms"))
+        out.append(Row(f"{kind} p99", percentile(samples, 99), "ms"))
+    out.append(Row("CPU per job, end to end", figures.cpu()["total"], "µs"))
     for kind in figures.rounds[0].get("latency_cpu_us", {}):
         total = figures.cpu("latency_cpu_us", kind)["total"]
-        out.append(Row(f"CPU per job, {kind}", total, "µs", False))
-    out.append(Row("peak RSS", figures.rss["total"], "MB", False))
+        out.append(Row(f"CPU per job, {kind}", total, "µs"))
+    out.append(Row("peak RSS", figures.rss["total"], "MB"))
     for stretch, counts in figures.counts.items():
-        out.append(Row(f"messages/job ({stretch})", counts.messages["received"], "", False))
-        out.append(Row(f"Redis calls/job ({stretch})", counts.redis_total, "", False))
+        out.append(Row(f"messages/job ({stretch})", counts.messages["received"], ""))
+        out.append(Row(f"Redis calls/job ({stretch})", counts.redis_total, ""))
         servers = counts.rabbit_cpu_us + counts.redis_cpu_us
-        out.append(Row(f"RabbitMQ+Redis CPU/job ({stretch})", servers, "µs", False))
+        out.append(Row(f"RabbitMQ+Redis CPU/job ({stretch})", servers, "µs"))
     return out
 
 
