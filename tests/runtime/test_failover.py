@@ -9,7 +9,7 @@ import pytest
 
 from conveyor.contracts.topology import Topology
 from conveyor.runtime.broker import Broker, BrokerUnavailableError
-from conveyor.runtime.failover import split_amqp_urls
+from conveyor.runtime.transport.amqp_failover import split_amqp_urls
 from tests.support.namespace import AMQP_URL
 from tests.support.rabbit import close_rabbit_connection
 

@@ -36,9 +36,9 @@ from conveyor.contracts.topology import (
     lane_of_priority,
     lane_routing_key,
 )
-from conveyor.runtime.failover import NodeRotation, redact, split_amqp_urls
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.transport.amqp_events import EventPublisher, event_publisher
+from conveyor.runtime.transport.amqp_failover import NodeRotation, redact, split_amqp_urls
 from conveyor.runtime.transport.amqp_publish import (
     PublishProgress,
     confirmed_publisher,

@@ -6,6 +6,10 @@ connection closes (the node went down) and then every ``interval`` while it stay
 connection object, its channels and their consumers stay the same; the robust connection
 restores them on whichever node answers. Every URL must share the query options (heartbeat,
 timeouts): they are read from the first one.
+
+It lives in the transport because it relies on how aio-pika reconnects (its ``url`` attribute
+is not part of the abstract connection type). It is needed for correctness, not speed, so it
+has no plain variant: both modes use it.
 """
 
 from __future__ import annotations
