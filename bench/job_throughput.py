@@ -53,6 +53,7 @@ from conveyor.contracts.topology import (
     kind_events_binding,
 )
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.failover import split_amqp_urls
 from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
 from conveyor.runtime.transport.mode import MODES, TransportMode
 
@@ -98,13 +99,23 @@ def make_publishes(channel: aiormq.Channel, exchange: str, jobs: int) -> list[by
 
 
 async def run(
-    jobs: int, concurrency: int, window: int, mode: TransportMode, queue_type: QueueType
+    jobs: int,
+    concurrency: int,
+    window: int,
+    mode: TransportMode,
+    queue_type: QueueType,
+    *,
+    amqp_url: str = AMQP_URL,
+    servers: dict[str, list[psutil.Process]] | None = None,
 ) -> None:
+    """One measurement. ``amqp_url`` may list a cluster's nodes (the load generator publishes
+    to the first); ``servers`` names the server processes whose CPU is counted per job (default:
+    the shared RabbitMQ and Redis), each entry the sum of its processes."""
     async with bench_namespace() as (ns, redis):
         topology = Topology(ns, queue_type)
-        broker = Broker(AMQP_URL, topology, connection_name="bench")
+        broker = Broker(amqp_url, topology, connection_name="bench")
         await broker.connect()  # declares the topology
-        connection = await aiormq.connect(AMQP_URL)
+        connection = await aiormq.connect(split_amqp_urls(amqp_url)[0])
         channel = await connection.channel(publisher_confirms=True)
         assert isinstance(channel, aiormq.Channel)
         publisher = LeanPublisher(channel)
@@ -118,9 +129,12 @@ async def run(
             "CONVEYOR_CONCURRENCY": str(concurrency),
             "CONVEYOR_TRANSPORT": mode,
             "CONVEYOR_QUEUE_TYPE": queue_type,
+            "CONVEYOR_AMQP_URL": amqp_url,
         }
         # Where the rest of the machine's CPU goes per job (end to end).
-        others = {**server_processes(), "load generator": psutil.Process()}
+        if servers is None:
+            servers = {name: [process] for name, process in server_processes().items()}
+        others = {**servers, "load generator": [psutil.Process()]}
 
         async with worker_process(ns, redis, **env) as worker:
             # Warm-up: the first jobs import the handlers' libraries, which is not per-job work.
@@ -131,7 +145,7 @@ async def run(
             publishes = make_publishes(channel, topology.jobs, jobs)
             cpu_before = cpu_seconds(worker.process.pid)
             io_before = io_syscalls(worker.process.pid)
-            others_before = {name: cpu_seconds(p.pid) for name, p in others.items()}
+            others_before = {name: _cpu(processes) for name, processes in others.items()}
             started = time.perf_counter()
             await publisher.publish(publishes, window)
             published = time.perf_counter() - started
@@ -139,7 +153,7 @@ async def run(
             end_to_end = time.perf_counter() - started
             e2e_cpu = cpu_seconds(worker.process.pid) - cpu_before
             others_cpu = {
-                name: cpu_seconds(p.pid) - others_before[name] for name, p in others.items()
+                name: _cpu(processes) - others_before[name] for name, processes in others.items()
             }
             reads, writes = (
                 (after - before) / jobs
@@ -170,6 +184,10 @@ async def run(
     print(f"other CPU µs per job      {shares} (end to end)")
     print(f"worker system calls/job   {reads:.2f} reads, {writes:.2f} writes (end to end)")
     print(f"worker peak RSS           {peak:.0f} MB")
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    return sum(cpu_seconds(process.pid) for process in processes)
 
 
 def main() -> None:
