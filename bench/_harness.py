@@ -135,6 +135,16 @@ def server_processes() -> dict[str, psutil.Process]:
     return found
 
 
+def process_listening_on(port: int, name: str) -> psutil.Process:
+    """The process called ``name`` (e.g. ``beam.smp``) that listens on ``port``."""
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == name:
+            with contextlib.suppress(psutil.Error):
+                if port in _listening_ports(process):
+                    return process
+    raise LookupError(f"no {name} listens on port {port}")
+
+
 def _listening_ports(process: psutil.Process) -> set[int]:
     return {
         connection.laddr.port

@@ -14,9 +14,13 @@ RabbitMQ's and Redis's. Two figures:
   a warm-up of ``WARM_UP`` jobs in both phases.
 
 Each round runs both transport modes (``CONVEYOR_TRANSPORT`` of the worker: ``fast``, then
-``plain``, the order alternating per round) and prints both.
+``plain``, the order alternating per round) and prints both; ``--transports fast`` runs one.
+``--queue-type quorum`` declares the topology and runs the worker with quorum queues
+(``CONVEYOR_QUEUE_TYPE``; the jobs go to the bulk lane), ``both`` runs each queue type per
+transport mode, the order alternating per round as well.
 
     uv run python -m bench.job_throughput [--jobs 10000] [--concurrency 64] [--rounds 1]
+        [--transports fast,plain] [--queue-type classic|quorum|both]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from typing import TypeVar
 
 import aiormq
 import aiormq.abc
@@ -41,12 +46,20 @@ from bench._harness import (
 from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
-from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
+from conveyor.contracts.topology import (
+    QueueType,
+    Topology,
+    job_routing_key,
+    kind_events_binding,
+)
 from conveyor.runtime.broker import Broker
+from conveyor.runtime.failover import split_amqp_urls
 from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
 from conveyor.runtime.transport.mode import MODES, TransportMode
 
 WARM_UP = 200
+QUEUE_TYPES: tuple[QueueType, ...] = ("classic", "quorum")
+_T = TypeVar("_T")
 """Jobs run before CPU time is counted (the first ones import the handlers' libraries)."""
 
 
@@ -85,12 +98,24 @@ def make_publishes(channel: aiormq.Channel, exchange: str, jobs: int) -> list[by
     ]  # fmt: skip
 
 
-async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> None:
+async def run(
+    jobs: int,
+    concurrency: int,
+    window: int,
+    mode: TransportMode,
+    queue_type: QueueType,
+    *,
+    amqp_url: str = AMQP_URL,
+    servers: dict[str, list[psutil.Process]] | None = None,
+) -> None:
+    """One measurement. ``amqp_url`` may list a cluster's nodes (the load generator publishes
+    to the first); ``servers`` names the server processes whose CPU is counted per job (default:
+    the shared RabbitMQ and Redis), each entry the sum of its processes."""
     async with bench_namespace() as (ns, redis):
-        topology = Topology(ns)
-        broker = Broker(AMQP_URL, topology, connection_name="bench")
+        topology = Topology(ns, queue_type)
+        broker = Broker(amqp_url, topology, connection_name="bench")
         await broker.connect()  # declares the topology
-        connection = await aiormq.connect(AMQP_URL)
+        connection = await aiormq.connect(split_amqp_urls(amqp_url)[0])
         channel = await connection.channel(publisher_confirms=True)
         assert isinstance(channel, aiormq.Channel)
         publisher = LeanPublisher(channel)
@@ -100,9 +125,16 @@ async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> 
             events.queue, topology.events, routing_key=kind_events_binding("succeeded")
         )
         counter = SucceededCounter(channel, events.queue)
-        env = {"CONVEYOR_CONCURRENCY": str(concurrency), "CONVEYOR_TRANSPORT": mode}
+        env = {
+            "CONVEYOR_CONCURRENCY": str(concurrency),
+            "CONVEYOR_TRANSPORT": mode,
+            "CONVEYOR_QUEUE_TYPE": queue_type,
+            "CONVEYOR_AMQP_URL": amqp_url,
+        }
         # Where the rest of the machine's CPU goes per job (end to end).
-        others = {**server_processes(), "load generator": psutil.Process()}
+        if servers is None:
+            servers = {name: [process] for name, process in server_processes().items()}
+        others = {**servers, "load generator": [psutil.Process()]}
 
         async with worker_process(ns, redis, **env) as worker:
             # Warm-up: the first jobs import the handlers' libraries, which is not per-job work.
@@ -113,7 +145,7 @@ async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> 
             publishes = make_publishes(channel, topology.jobs, jobs)
             cpu_before = cpu_seconds(worker.process.pid)
             io_before = io_syscalls(worker.process.pid)
-            others_before = {name: cpu_seconds(p.pid) for name, p in others.items()}
+            others_before = {name: _cpu(processes) for name, processes in others.items()}
             started = time.perf_counter()
             await publisher.publish(publishes, window)
             published = time.perf_counter() - started
@@ -121,7 +153,7 @@ async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> 
             end_to_end = time.perf_counter() - started
             e2e_cpu = cpu_seconds(worker.process.pid) - cpu_before
             others_cpu = {
-                name: cpu_seconds(p.pid) - others_before[name] for name, p in others.items()
+                name: _cpu(processes) - others_before[name] for name, processes in others.items()
             }
             reads, writes = (
                 (after - before) / jobs
@@ -141,7 +173,7 @@ async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> 
             drain_cpu = (cpu_seconds(worker.process.pid) - cpu_before) / (jobs - WARM_UP)
         await connection.close()
         await broker.close()
-    print(f"transport {mode}")
+    print(f"transport {mode}, {queue_type} queues")
     print(f"jobs                      {jobs} (worker concurrency {concurrency})")
     print(f"end to end                {jobs / end_to_end:,.0f} jobs/s ({end_to_end:.2f} s)")
     print(f"  publishing alongside    {jobs / published:,.0f} jobs/s confirmed")
@@ -154,17 +186,38 @@ async def run(jobs: int, concurrency: int, window: int, mode: TransportMode) -> 
     print(f"worker peak RSS           {peak:.0f} MB")
 
 
+def _cpu(processes: list[psutil.Process]) -> float:
+    return sum(cpu_seconds(process.pid) for process in processes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000, help=f"more than {WARM_UP}")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--window", type=int, default=1000, help="publishes in flight")
-    parser.add_argument("--rounds", type=int, default=1, help="rounds of both transport modes")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every combination")
+    parser.add_argument("--transports", default=",".join(MODES), help="worker modes, in turn")
+    parser.add_argument("--queue-type", choices=(*QUEUE_TYPES, "both"), default="classic")
     args = parser.parse_args()
+    modes = tuple(_transport_mode(name) for name in args.transports.split(","))
+    queue_types = QUEUE_TYPES if args.queue_type == "both" else (args.queue_type,)
     print_host_speed()  # first, on a quiet machine
     for n in range(args.rounds):
-        for mode in MODES if n % 2 == 0 else tuple(reversed(MODES)):
-            asyncio.run(run(args.jobs, args.concurrency, args.window, mode))
+        for mode in _alternate(modes, n):
+            for queue_type in _alternate(queue_types, n):
+                asyncio.run(run(args.jobs, args.concurrency, args.window, mode, queue_type))
+
+
+def _alternate(items: tuple[_T, ...], round_: int) -> tuple[_T, ...]:
+    """``items`` in order in even rounds, reversed in odd ones (neither goes always first)."""
+    return items if round_ % 2 == 0 else items[::-1]
+
+
+def _transport_mode(name: str) -> TransportMode:
+    for mode in MODES:
+        if mode == name:
+            return mode
+    raise SystemExit(f"--transports: {name!r} is not one of {', '.join(MODES)}")
 
 
 if __name__ == "__main__":

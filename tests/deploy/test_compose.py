@@ -17,14 +17,18 @@ import jsonschema
 import pytest
 
 from conveyor.awards.schema import DATASET_DIR, count_rows
+from conveyor.runtime.failover import split_amqp_urls
 from conveyor.runtime.settings import GatewaySettings, WorkerSettings, load_settings
 from conveyor.runtime.tokens import verify_token
 from tests.cli._run import clean_environ, conveyor
 from tests.deploy.compose import (
+    COMPOSE_FILE,
     ENV_EXAMPLE,
     ROOT,
     MissingVariableError,
+    interpolate,
     load_compose,
+    parse_env_lines,
     read_env_file,
     service_environment,
 )
@@ -36,7 +40,19 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 CONVEYOR = {"gateway", "maintenance", "export-worker", "aggregates-worker"}
 WORKERS = CONVEYOR - {"gateway"}
 ONE_SHOT = "dataset"
-REQUIRED = ["CONVEYOR_JWT_SECRET", "RABBITMQ_PASSWORD", "REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]
+REQUIRED = [
+    "CONVEYOR_JWT_SECRET",
+    "RABBITMQ_PASSWORD",
+    "RABBITMQ_ERLANG_COOKIE",
+    "REDIS_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+]
+RABBIT_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+SENTINELS = ("redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3")
+HA = {*RABBIT_NODES[1:], "redis-replica", *SENTINELS}
+CLUSTER_CONF_TARGET = "/etc/rabbitmq/conf.d/30-cluster.conf"
+SECURITY_OVERLAY = ROOT / "deploy/rabbitmq/docker-compose.security.yml"
+HA_SETTINGS = ("CONVEYOR_AMQP_URL", "CONVEYOR_QUEUE_TYPE", "CONVEYOR_REDIS_SENTINELS")
 
 # The schema names these formats; jsonschema knows neither, so they would pass unchecked.
 _FORMAT_PATTERNS = {
@@ -179,9 +195,111 @@ def test_the_dataset_step_command_generates_once_and_then_succeeds_without_writi
     assert "kept" in again.stdout
 
 
-def test_the_ha_profile_runs_a_replica_and_three_sentinels_the_services_can_follow() -> None:
+def _ha_env() -> dict[str, str]:
+    """.env.example with the commented lines that point the services at the ha profile on."""
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    prefixes = tuple(f"# {name}=" for name in HA_SETTINGS)
+    uncommented = [line[2:] if line.startswith(prefixes) else line for line in lines]
+    assert uncommented != lines, "no commented ha lines in .env.example"
+    return parse_env_lines(uncommented)
+
+
+def _cluster_conf(service: dict[str, Any]) -> dict[str, str]:
+    """The cluster configuration a RabbitMQ node mounts, as ``key = value`` pairs."""
+    sources = [
+        volume.split(":")[0] for volume in service["volumes"] if CLUSTER_CONF_TARGET in volume
+    ]
+    assert len(sources) == 1, f"mounts of {CLUSTER_CONF_TARGET}: {service['volumes']}"
+    conf: dict[str, str] = {}
+    for line in (ROOT / sources[0]).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            conf[key.strip()] = value.strip()
+    return conf
+
+
+def test_the_ha_profile_adds_two_rabbitmq_nodes_a_redis_replica_and_three_sentinels() -> None:
     ha = {name for name, service in SERVICES.items() if "ha" in service.get("profiles", [])}
-    assert ha == {"redis-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"}
+    assert ha == HA
+    # The first node of each (rabbitmq, redis) runs in every profile.
+    assert "profiles" not in SERVICES["rabbitmq"] and "profiles" not in SERVICES["redis"]
+
+
+def test_every_rabbitmq_node_mounts_a_cluster_config_listing_all_three_nodes() -> None:
+    names = {f"rabbit@{SERVICES[node]['hostname']}" for node in RABBIT_NODES}
+    assert names == {f"rabbit@{node}" for node in RABBIT_NODES}  # stable: hostname = service
+    for node in RABBIT_NODES:
+        conf = _cluster_conf(SERVICES[node])
+        assert conf["cluster_formation.peer_discovery_backend"] == "classic_config", node
+        listed = {v for k, v in conf.items() if k.startswith("cluster_formation.classic_config.")}
+        assert listed == names, node
+        # Quorum queues declared before the other nodes joined grow to all three.
+        assert conf["quorum_queue.continuous_membership_reconciliation.enabled"] == "true"
+        assert int(conf["quorum_queue.continuous_membership_reconciliation.target_group_size"]) == (
+            len(names)
+        )
+        assert SERVICES[node]["image"] == SERVICES["rabbitmq"]["image"]
+    for joining in RABBIT_NODES[1:]:
+        # `rabbitmq` forms the cluster: the others start once it is up.
+        assert SERVICES[joining]["depends_on"] == {"rabbitmq": {"condition": "service_healthy"}}
+
+
+def test_each_rabbitmq_node_has_its_own_volume_and_healthcheck() -> None:
+    data = [
+        next(v.split(":")[0] for v in SERVICES[node]["volumes"] if v.endswith(":/var/lib/rabbitmq"))
+        for node in RABBIT_NODES
+    ]
+    assert len(set(data)) == len(RABBIT_NODES)
+    assert set(data) <= set(COMPOSE["volumes"])
+    for node in RABBIT_NODES:
+        assert SERVICES[node]["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
+
+
+def test_every_rabbitmq_node_shares_the_erlang_cookie_from_env() -> None:
+    for node in RABBIT_NODES:
+        environment = service_environment(SERVICES[node])
+        assert environment["RABBITMQ_ERLANG_COOKIE"] == ENV["RABBITMQ_ERLANG_COOKIE"], node
+        assert environment["RABBITMQ_DEFAULT_PASS"] == ENV["RABBITMQ_PASSWORD"], node
+
+
+def test_no_secret_has_a_default_value_in_the_compose_files() -> None:
+    # ${RABBITMQ_PASSWORD:-guest} would let a stack start with a well-known secret.
+    secret_default = re.compile(r"\$\{(\w*(?:PASSWORD|SECRET|COOKIE)\w*):?-")
+    for path in (COMPOSE_FILE, SECURITY_OVERLAY):
+        found = secret_default.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.name}: defaults for {found}"
+    secrets = [ENV[variable] for variable in REQUIRED]
+    assert len(set(secrets)) == len(secrets), "two secrets of .env.example are the same"
+    assert all(secret.startswith("replace-me") for secret in secrets)
+
+
+def test_no_two_services_publish_the_same_host_port() -> None:
+    ports = [port for service in SERVICES.values() for port in service.get("ports", [])]
+    published = [str(port).rsplit(":", 1)[0] for port in ports]  # address:host port
+    assert len(published) == len(set(published)), published
+
+
+def test_with_the_ha_lines_of_env_example_the_services_use_every_node_and_quorum_queues() -> None:
+    ha_env = _ha_env()
+    with_ha = load_compose(ha_env)["services"]
+    user, password = ENV["RABBITMQ_USER"], ENV["RABBITMQ_PASSWORD"]
+    node_hosts = [SERVICES[node]["hostname"] for node in RABBIT_NODES]
+    sentinels = "redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379"
+    for name in CONVEYOR | {ONE_SHOT}:
+        without = load_settings(WorkerSettings, service_environment(SERVICES[name]))
+        assert split_amqp_urls(without.amqp_url) == [f"amqp://{user}:{password}@rabbitmq:5672/"]
+        assert without.queue_type == "classic"
+        assert without.redis_sentinels == []
+
+        settings = load_settings(WorkerSettings, service_environment(with_ha[name]))
+        urls = split_amqp_urls(settings.amqp_url)
+        assert urls == [f"amqp://{user}:{password}@{host}:5672/" for host in node_hosts], name
+        assert settings.queue_type == "quorum"
+        assert settings.redis_sentinels == sentinels.split(",")
+        assert settings.redis_master_name == "conveyor"
+
+
+def test_the_ha_profile_runs_a_redis_replica_and_three_sentinels_watching_redis() -> None:
     replica = SERVICES["redis-replica"]["command"]
     assert replica[replica.index("--replicaof") + 1 :] == ["redis", "6379"]
     for command in (replica, SERVICES["redis"]["command"]):  # either may be master later
@@ -190,12 +308,13 @@ def test_the_ha_profile_runs_a_replica_and_three_sentinels_the_services_can_foll
     assert "sentinel monitor conveyor redis 6379 2" in script
     assert f"sentinel auth-pass conveyor {ENV['REDIS_PASSWORD']}" in script
 
-    sentinels = "redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379"
-    assert f"# CONVEYOR_REDIS_SENTINELS={sentinels}" in ENV_EXAMPLE.read_text(encoding="utf-8")
-    with_ha = load_compose({**ENV, "CONVEYOR_REDIS_SENTINELS": sentinels})
-    for name in CONVEYOR:
-        without = load_settings(WorkerSettings, service_environment(SERVICES[name]))
-        assert without.redis_sentinels == []
-        settings = load_settings(WorkerSettings, service_environment(with_ha["services"][name]))
-        assert settings.redis_sentinels == sentinels.split(",")
-        assert settings.redis_master_name == "conveyor"
+
+def test_nested_defaults_are_interpolated_only_when_used() -> None:
+    # As Compose: the default's own ${...:?} fails only when the default is taken.
+    assert interpolate("${A:-x${B:?no B}y}", {"A": "a"}) == "a"
+    assert interpolate("${A:-x${B:?no B}y}", {"B": "b"}) == "xby"
+    with pytest.raises(MissingVariableError, match="no B"):
+        interpolate("${A:-x${B:?no B}y}", {})
+    assert parse_env_lines(["U=u", "URL=amqp://${U}@h/,amqp://$U@i/"])["URL"] == (
+        "amqp://u@h/,amqp://u@i/"
+    )
