@@ -53,8 +53,8 @@ from conveyor.contracts.topology import (
     kind_events_binding,
 )
 from conveyor.runtime.broker import Broker
-from conveyor.runtime.failover import split_amqp_urls
 from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
+from conveyor.runtime.transport.amqp_failover import split_amqp_urls
 from conveyor.runtime.transport.mode import MODES, TransportMode
 
 WARM_UP = 200

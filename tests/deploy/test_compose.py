@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 
 from conveyor.awards.schema import DATASET_DIR, count_rows
-from conveyor.runtime.failover import split_amqp_urls
 from conveyor.runtime.settings import GatewaySettings, WorkerSettings, load_settings
 from conveyor.runtime.tokens import verify_token
+from conveyor.runtime.transport.amqp_failover import split_amqp_urls
 from tests.cli._run import clean_environ, conveyor
 from tests.deploy.compose import (
     COMPOSE_FILE,
