@@ -23,7 +23,12 @@ from conveyor.runtime.limits import LimitStore
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.script_batcher import ReplicaWait
 from conveyor.runtime.settings import Settings, SettingsError, load_settings
-from conveyor.runtime.transport.redis_connections import TransportMode, transport_of
+from conveyor.runtime.transport.redis_connections import (
+    SOCKET_TIMEOUT,
+    SentinelTimedWritesConnection,
+    TransportMode,
+    transport_of,
+)
 from conveyor.runtime.transport.redis_sentinel import (
     SentinelConfig,
     master_connection_options,
@@ -54,13 +59,14 @@ def _store(redis: Redis, keys: Keys) -> JobStore:
 def test_a_sentinel_client_has_the_services_socket_settings_and_its_mode(
     transport: TransportMode,
 ) -> None:
-    """redis-py's Sentinel-managed connections, untimed with TCP keepalive like every client
-    (``transport/redis_connections``), and the script batches follow the client's mode."""
+    """redis-py's Sentinel-managed connections with timed writes and TCP keepalive like every
+    client (``transport/redis_connections``); the script batches follow the client's mode."""
     config = SentinelConfig(["127.0.0.1:1"], "mymaster")
     client = open_redis("redis://:secret@ignored:6379/3", config, transport=transport)
     pool = client.connection_pool
-    assert pool.connection_class is SentinelManagedConnection
-    assert pool.connection_kwargs["socket_timeout"] is None
+    assert pool.connection_class is SentinelTimedWritesConnection
+    assert issubclass(SentinelTimedWritesConnection, SentinelManagedConnection)
+    assert pool.connection_kwargs["socket_timeout"] == SOCKET_TIMEOUT
     assert pool.connection_kwargs["socket_keepalive"] is True
     assert pool.connection_kwargs["password"] == "secret"
     assert pool.connection_kwargs["db"] == 3

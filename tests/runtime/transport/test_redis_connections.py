@@ -1,6 +1,6 @@
 """The services' Redis client on the real Redis, in both modes: commands and scripts, a task
 cancelled in the middle of a command always ends, connections the server closed are replaced,
-and a vanished host is left to TCP to find."""
+a stalled server fails commands in time, and a vanished host is found by TCP too."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.transport.redis_connections import (
     CONNECT_TIMEOUT,
     DEAD_PEER_SECONDS,
+    SOCKET_TIMEOUT,
+    TimedWritesConnection,
+    TimedWritesSSLConnection,
     TransportMode,
+    redis_from_url,
     transport_of,
 )
 from tests.support.namespace import REDIS_URL
@@ -117,13 +122,14 @@ async def test_commands_go_on_after_the_server_closed_every_connection(
             await client.aclose()
 
 
-async def test_connections_are_untimed_and_find_a_dead_peer_by_tcp(client: Redis) -> None:
-    # No socket timeout (redis-py would time writes with wait_for); TCP gives up on a
-    # vanished host instead, with the options redis-py applied to the socket.
+async def test_connections_are_timed_and_find_a_dead_peer_by_tcp(client: Redis) -> None:
+    # Commands are timed (writes without wait_for: TimedWrites); TCP also gives up on a
+    # vanished host, with the options redis-py applied to the socket.
     await client.ping()
     connection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
     try:
-        assert connection.socket_timeout is None
+        assert isinstance(connection, TimedWritesConnection)
+        assert connection.socket_timeout == SOCKET_TIMEOUT
         assert connection.socket_connect_timeout == CONNECT_TIMEOUT
         assert connection._writer is not None
         sock = connection._writer.get_extra_info("socket")
@@ -132,3 +138,37 @@ async def test_connections_are_untimed_and_find_a_dead_peer_by_tcp(client: Redis
         assert user_timeout == DEAD_PEER_SECONDS * 1000
     finally:
         await client.connection_pool.release(connection)
+
+
+@pytest.mark.parametrize("mode", ["fast", "plain"])
+async def test_a_stalled_server_fails_commands_in_time(mode: TransportMode) -> None:
+    """A server that takes the connection and never answers (a stopped Redis process, a
+    network dropping everything): the command fails with a timeout, it does not hang."""
+    stalled: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stalled.append(writer)
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = redis_from_url(f"redis://127.0.0.1:{port}/0", mode, socket_timeout=0.3)
+    try:
+        async with asyncio.timeout(10):  # far beyond the socket timeout: a hang fails here
+            with pytest.raises(RedisTimeoutError):
+                await client.get("anything")
+    finally:
+        await client.aclose()
+        for writer in stalled:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_tls_url_gets_timed_tls_connections() -> None:
+    client = redis_from_url("rediss://:secret@127.0.0.1:6380/2", "fast")
+    pool = client.connection_pool
+    assert pool.connection_class is TimedWritesSSLConnection
+    assert pool.connection_kwargs["password"] == "secret"
+    assert pool.connection_kwargs["db"] == 2

@@ -4,9 +4,9 @@ name, so every service follows a failover.
 redis-py's ``Sentinel.master_for`` does the following: its pool asks the Sentinels for the
 master's address whenever it opens a connection, drops idle connections to a former master,
 and turns a ``READONLY`` reply (a demoted master) into a connection error, which the client's
-retry policy answers with a new connection. The connections are redis-py's own
-Sentinel-managed ones with the services' socket settings (``transport/redis_connections``),
-and the client is remembered in its transport mode like any other.
+retry policy answers with a new connection. The connections are redis-py's Sentinel-managed
+ones with the services' timed writes and socket settings (``redis_connections``), and the
+client is remembered in its transport mode like any other.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from conveyor.runtime.transport.redis_connections import (
     TransportMode,
     connection_options,
     opened_in,
+    sentinel_connection_class,
 )
 
 
@@ -85,7 +86,7 @@ def open_sentinel_redis(
     """A client for the master ``config`` names, with the credentials, database and TLS of
     ``url``; connects lazily, asking the Sentinels on each new connection."""
     options = connection_options(**master_connection_options(url))
-    # ``ssl`` stays: redis-py's Sentinel pool picks its TLS connection class from it.
+    # ``ssl`` reaches the Sentinel pool, which drops it: the connection class says TLS.
     tls = bool(options.get("ssl", False))
     sentinel_options: dict[str, Any] = {
         name: value for name, value in options.items() if name.startswith("socket_")
@@ -100,5 +101,10 @@ def open_sentinel_redis(
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         sentinel_addresses(config.sentinels), sentinel_kwargs=sentinel_options, **options
     )
-    client: Redis = sentinel.master_for(config.master_name, redis_class=_SentinelRedis, retry=retry)
+    client: Redis = sentinel.master_for(
+        config.master_name,
+        redis_class=_SentinelRedis,
+        connection_class=sentinel_connection_class(tls=tls),
+        retry=retry,
+    )
     return opened_in(client, transport)
