@@ -259,7 +259,9 @@ async def _scenario(
             outcome.refused += verdict.refused
             lost = bool(verdict.lost)
             for typed_ledger in pair:
-                found = await audit_typed(store, typed_ledger, run.logs(), timeout=patience)
+                found = await audit_typed(
+                    store, typed_ledger, run.logs(), timeout=patience, redis_faults=True
+                )
                 problems |= {f"{ledger.url} {k}": v for k, v in found.items()}
                 outcome.accepted += len(typed_ledger.accepted)
                 outcome.typed += len(typed_ledger.accepted)
