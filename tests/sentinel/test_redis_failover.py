@@ -1,7 +1,9 @@
-"""The Redis master failed over under load, with two gateways and two workers following the
-Sentinels: every job that got a 202 ends final, none is lost, none runs to success twice, each
-WebSocket watching "all my jobs" delivers every event Redis kept of them, and the workers'
-scheduler (its leader lock and fire-time claims in Redis) fires every second once.
+"""The Redis master failed over under load, with two gateways and two of each worker
+(maintenance, export, aggregates, over a tiny awards dataset) following the Sentinels: every
+job that got a 202 (diagnostics, csv exports, aggregates) ends final, none is lost, none runs
+to success twice, each WebSocket watching "all my jobs" delivers every event Redis kept of
+them, and the workers' scheduler (its leader lock and fire-time claims in Redis) fires every
+second once.
 
 Each scenario runs a private master, replica and three Sentinels, the shared RabbitMQ in a
 namespace of its own, and service processes. Behind the ``sentinel`` marker (about a minute
@@ -48,6 +50,13 @@ from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE
 from tests.support.namespace import AMQP_URL
 from tests.support.private_sentinel import SentinelSetup, private_sentinel
 from tests.support.services import ServiceProcess, start_gateway, start_worker
+from tests.support.typed_jobs import (
+    AGGREGATES_WORKER,
+    EXPORT_WORKER,
+    audit_typed,
+    small_dataset,
+    typed_ledgers,
+)
 
 pytestmark = [pytest.mark.sentinel, pytest.mark.timeout(300)]
 
@@ -142,6 +151,8 @@ async def services(
 @dataclass
 class Outcome:
     accepted: int = 0
+    typed: int = 0
+    """Of ``accepted``, the exports and aggregates."""
     lost: int = 0
     refused: int = 0
     failover_seconds: float = 0.0
@@ -150,7 +161,8 @@ class Outcome:
 
     def __str__(self) -> str:
         return (
-            f"accepted {self.accepted}, lost {self.lost}, refused {self.refused}, "
+            f"accepted {self.accepted} ({self.typed} exports and aggregates), "
+            f"lost {self.lost}, refused {self.refused}, "
             f"failover {self.failover_seconds:.1f} s, WebSocket reconnections {self.ws_reconnects}"
         )
 
@@ -173,9 +185,14 @@ async def _scenario(
         await tap_broker.connect()
         stack.push_async_callback(tap_broker.close)
         tap = await stack.enter_async_context(tap_jobs(tap_broker))
-        worker_env = {**run.env, **FAST_SCHEDULER_ENV, "CONVEYOR_DATA_DIR": str(data_dir)}
+        small_dataset(data_dir)
+        run.env["CONVEYOR_DATA_DIR"] = str(data_dir)
+        worker_env = {**run.env, **FAST_SCHEDULER_ENV}
         for _ in range(2):
             run.processes.append(await start_worker(MAINTENANCE, namespace, redis, **worker_env))
+        for module in (EXPORT_WORKER, AGGREGATES_WORKER):
+            for _ in range(2):
+                run.processes.append(await start_worker(module, namespace, redis, **run.env))
         await _ticks(tap, 2)
         ledgers = []
         # A job's runs are found by its marker (the sum it logs); a tick's sum is 3.
@@ -183,6 +200,8 @@ async def _scenario(
             gateway, url = await start_gateway(namespace, **run.env)
             run.processes.append(gateway)
             ledgers.append(Ledger(url, mint_token(SECRET, new_user()), _next_marker=first_marker))
+        # Exports and aggregates of each user, through its gateway, during the same load.
+        typed = [typed_ledgers(ledger.url, ledger.token) for ledger in ledgers]
         watchers = [Watcher() for _ in ledgers]
         ready = [asyncio.Event() for _ in ledgers]
         watching = [
@@ -199,10 +218,16 @@ async def _scenario(
                 )
             )
             for ledger in ledgers
+        ] + [
+            asyncio.create_task(ledger.submit_many(6, concurrency=1, pause=1.0))
+            for pair in typed
+            for ledger in pair
         ]
         async with asyncio.timeout(60):
             while sum(len(ledger.accepted) for ledger in ledgers) < 80:
                 await asyncio.sleep(0.05)
+        # The exports and aggregates straddle the failover too (one a second per ledger).
+        assert any(len(ledger.accepted) < 6 for pair in typed for ledger in pair)
         began = asyncio.get_running_loop().time()
         if kill:
             killed, _ = await setup.kill_master()
@@ -219,7 +244,7 @@ async def _scenario(
 
         problems = outcome.problems
         undelivered: list[object] = []
-        for ledger, watcher in zip(ledgers, watchers, strict=True):
+        for ledger, watcher, pair in zip(ledgers, watchers, typed, strict=True):
             accepted = ledger.accepted
             records = await final_records(store, accepted, timeout=patience)
             counts = await crash_counts(store, accepted)
@@ -232,11 +257,24 @@ async def _scenario(
             outcome.accepted += verdict.accepted
             outcome.lost += len(verdict.lost)
             outcome.refused += verdict.refused
-            if verdict.lost:
+            lost = bool(verdict.lost)
+            for typed_ledger in pair:
+                found = await audit_typed(
+                    store, typed_ledger, run.logs(), timeout=patience, redis_faults=True
+                )
+                problems |= {f"{ledger.url} {k}": v for k, v in found.items()}
+                outcome.accepted += len(typed_ledger.accepted)
+                outcome.typed += len(typed_ledger.accepted)
+                outcome.refused += sum(a.status == 503 for a in typed_ledger.answers)
+                lost_typed = found.get(f"{typed_ledger.job_type} lost", [])
+                outcome.lost += len(lost_typed)  # type: ignore[arg-type]
+                lost = lost or bool(lost_typed)
+            if lost:
                 continue  # a lost job has no complete history to compare
             # Every event Redis kept of each job reached the WebSocket, the final one included.
-            await _until_final_events(watcher, accepted, timeout=30)
-            for job_id in accepted:
+            watched = {**accepted, **pair[0].accepted, **pair[1].accepted}
+            await _until_final_events(watcher, watched, timeout=30)
+            for job_id in watched:
                 kept = {seq for seq, _ in await history(store, job_id)}
                 delivered = {seq for seq, _ in watcher.events[job_id]}
                 if kept - delivered or "job.succeeded" not in {

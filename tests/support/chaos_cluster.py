@@ -53,8 +53,8 @@ class Cluster:
             "CONVEYOR_RETRY_AFTER_SECONDS": "1",
         }
 
-    async def start_worker(self, **env: str) -> ServiceProcess:
-        worker = await start_worker(MAINTENANCE, self.namespace, self.redis, **{**self.env, **env})
+    async def start_worker(self, module: str = MAINTENANCE, **env: str) -> ServiceProcess:
+        worker = await start_worker(module, self.namespace, self.redis, **{**self.env, **env})
         self.processes.append(worker)
         return worker
 

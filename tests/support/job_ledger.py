@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -46,21 +46,35 @@ class Run:
 
 @dataclass
 class Ledger:
-    """Submits marked diagnostics jobs through the gateway and keeps every answer."""
+    """Submits marked diagnostics jobs through the gateway and keeps every answer.
+
+    With another ``job_type`` the marker only names the submission (its Idempotency-Key) and
+    ``vary`` adds fields by marker; ``tests.support.typed_jobs`` audits those jobs."""
 
     url: str
     token: str
     answers: list[Answer] = field(default_factory=list)
     _next_marker: int = 1
+    job_type: str = "diagnostics"
+    vary: Callable[[int], dict[str, object]] | None = None
+
+    def idempotency_key(self, marker: int) -> str:
+        return f"m{marker}" if self.job_type == "diagnostics" else f"{self.job_type}-{marker}"
 
     async def submit(self, http: aiohttp.ClientSession, **fields: object) -> Answer:
         marker, self._next_marker = self._next_marker, self._next_marker + 1
         began = time.monotonic()
-        body = {"numbers": [marker], **fields}
-        headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": f"m{marker}"}
+        if self.job_type == "diagnostics":
+            body = {"numbers": [marker], **fields}
+        else:
+            body = {**fields, **(self.vary(marker) if self.vary else {})}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Idempotency-Key": self.idempotency_key(marker),
+        }
         try:
             async with http.post(
-                f"{self.url}/api/v1/jobs/diagnostics", json=body, headers=headers
+                f"{self.url}/api/v1/jobs/{self.job_type}", json=body, headers=headers
             ) as response:
                 payload = await response.json(content_type=None)
                 answer = Answer(
