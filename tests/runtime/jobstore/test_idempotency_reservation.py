@@ -16,6 +16,18 @@ async def test_the_first_reservation_wins_and_later_ones_see_it(store: JobStore)
     assert other is None
 
 
+async def test_a_reservation_sent_again_finds_itself_not_a_conflict(store: JobStore) -> None:
+    # A command retried after its connection failed (the SET had landed, e.g. just before a
+    # Redis failover) must not take the job's own reservation for another request's.
+    owner = new_owner()
+    assert await store.reserve_idempotency_key(owner, "k", "job-1", "d1", ttl_seconds=60) is None
+    assert await store.reserve_idempotency_key(owner, "k", "job-1", "d1", ttl_seconds=60) is None
+    assert await store.reserve_idempotency_key(owner, "k", "job-2", "d1", ttl_seconds=60) == (
+        "job-1",
+        "d1",
+    )
+
+
 async def test_releasing_frees_the_key_only_for_the_job_that_holds_it(store: JobStore) -> None:
     owner = new_owner()
     await store.reserve_idempotency_key(owner, "k", "job-1", "d1", ttl_seconds=60)

@@ -240,7 +240,9 @@ class JobStore:
                 pipe.set(name, value, nx=True, ex=ttl_seconds)
                 pipe.get(name)
                 claimed, current = await pipe.execute()
-        if claimed:
+        if claimed or text(current) == value:
+            # Ours already: a retried command (its connection failed after the SET landed,
+            # e.g. across a Redis failover) finds its own reservation.
             return None
         existing_id, _, existing_digest = text(current).partition(" ")
         return existing_id, existing_digest
