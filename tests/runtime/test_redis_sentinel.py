@@ -170,6 +170,14 @@ async def test_script_batches_on_pooled_connections_move_to_the_new_master(
     before = [envelope(owner) for _ in range(20)]
     for env in before:
         await start(store, env)
+    # The replica has them before the failover: this test is about connections moving to the
+    # new master, not about what asynchronous replication may lose (RELIABILITY.md). WAIT
+    # counts the writes of its own connection, so a write on the same one comes first; the
+    # replication stream is in order, so the earlier writes are there too.
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.set(f"{keys.namespace}:replicated", 1)
+        pipe.execute_command("WAIT", 1, 10_000)
+        assert (await pipe.execute())[1] == 1
 
     promoted = await setup.failover()
 
