@@ -27,16 +27,19 @@ import aio_pika.abc
 from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from conveyor.contracts.jobs import MAX_AMQP_PRIORITY
 from conveyor.contracts.topology import (
     HEADER_DELAY_MS,
     SERVICE_BINDINGS,
-    QueueType,
     Topology,
     lane_of_priority,
     lane_routing_key,
 )
 from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.queue_arguments import (
+    delay_queue_arguments,
+    durable_queue_arguments,
+    service_queue_arguments,
+)
 from conveyor.runtime.transport.amqp_events import EventPublisher, event_publisher
 from conveyor.runtime.transport.amqp_failover import NodeRotation, redact, split_amqp_urls
 from conveyor.runtime.transport.amqp_publish import (
@@ -390,35 +393,6 @@ async def _declare_topic(
     channel: aio_pika.abc.AbstractChannel, name: str
 ) -> aio_pika.abc.AbstractExchange:
     return await channel.declare_exchange(name, type=aio_pika.ExchangeType.TOPIC, durable=True)
-
-
-def service_queue_arguments(queue_type: QueueType = "classic") -> dict[str, Any]:
-    """Arguments of every service job queue (they must match wherever it is declared).
-
-    Quorum queues have no ``x-max-priority``: quorum mode has a queue per priority lane.
-    No ``x-delivery-limit`` either: the broker would drop or dead-letter a message redelivered
-    by broker blips and drains, which are not crashes; the job store counts real ones.
-    """
-    if queue_type == "quorum":
-        return durable_queue_arguments(queue_type)
-    return {"x-max-priority": MAX_AMQP_PRIORITY}
-
-
-def durable_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
-    """Arguments of the other durable queues (dead letters, parked jobs)."""
-    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
-
-
-def delay_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
-    """A delay queue's type; a quorum one dead-letters at least once (its expired messages
-    stay until the ``jobs`` exchange confirms them, which needs ``reject-publish``)."""
-    if queue_type == "classic":
-        return {}
-    return {
-        "x-queue-type": "quorum",
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
-    }
 
 
 def broker_user(url: str) -> str:

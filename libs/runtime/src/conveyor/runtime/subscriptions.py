@@ -31,9 +31,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from conveyor.runtime.broker import Broker, service_queue_arguments
+from conveyor.runtime.broker import Broker
 from conveyor.runtime.dynamic_subscription import DynamicSubscription
 from conveyor.runtime.metrics import Metrics
+from conveyor.runtime.queue_arguments import service_queue_arguments
 from conveyor.runtime.telemetry import consumer_span_recorded, extract_context, remote_child_span
 from conveyor.runtime.transport.amqp_consume import new_consumer
 from conveyor.runtime.transport.amqp_delivery import Delivery

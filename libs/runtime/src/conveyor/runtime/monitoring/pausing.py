@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import job_routing_key
-from conveyor.runtime.broker import Broker, durable_queue_arguments
+from conveyor.runtime.broker import Broker
+from conveyor.runtime.queue_arguments import durable_queue_arguments
 from conveyor.runtime.transport.amqp_delivery import Delivery
 
 log = logging.getLogger(__name__)
