@@ -200,6 +200,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             env = {"CONVEYOR_TRANSPORT": args.transport}
             if args.concurrency:
                 env["CONVEYOR_CONCURRENCY"] = str(args.concurrency)
+            if args.prefetch:
+                env["CONVEYOR_PREFETCH"] = str(args.prefetch)
             async with worker_process(ns, redis, **env) as worker:
                 rss = measure.PeakRss()
                 await client.run_bulk(WARM_UP)
@@ -219,6 +221,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         describe=f"worker conveyor.maintenance, default settings but CONVEYOR_TRANSPORT="
         f"{args.transport}"
         + (f", CONVEYOR_CONCURRENCY={args.concurrency}" if args.concurrency else "")
+        + (f", CONVEYOR_PREFETCH={args.prefetch}" if args.prefetch else "")
         + f"; client: pre-encoded confirmed publishes, {WINDOW} in flight",
     )
     return result
@@ -231,6 +234,7 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=0, help="the worker's (0: default)")
+    parser.add_argument("--prefetch", type=int, default=0, help="the worker's (0: default)")
     args = parser.parse_args()
     measure.print_result(asyncio.run(run(args)))
 

@@ -69,6 +69,14 @@ SYSTEMS = {
     for s in (
         System("conveyor", "Conveyor (fast)", ("-m", "bench._peers_conveyor"), peer=False),
         System(
+            # The peers' worker shape: 8 at once (Dramatiq's and Celery's 8 threads), holding
+            # twice that (Dramatiq's default prefetch; Celery holds 4x).
+            "conveyor-c8",
+            "Conveyor (fast, c8 p16)",
+            ("-m", "bench._peers_conveyor", "--concurrency", "8", "--prefetch", "16"),
+            peer=False,
+        ),
+        System(
             "conveyor-c64",
             "Conveyor (fast, c64)",
             ("-m", "bench._peers_conveyor", "--concurrency", "64"),
@@ -86,7 +94,7 @@ SYSTEMS = {
         _peer("raw", "bare aio-pika", "raw", "batched-uvloop"),
     )
 }
-DEFAULT_SYSTEMS = "conveyor,conveyor-c64,conveyor-plain,dramatiq,celery,raw"
+DEFAULT_SYSTEMS = "conveyor,conveyor-c8,conveyor-c64,conveyor-plain,dramatiq,celery,raw"
 
 CountHook = Callable[[str, str, int], Awaitable[None]]
 """Called at each handshake line of a counted stretch: (READY or DONE, stretch, jobs)."""

@@ -103,7 +103,11 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     """Settings of a process that consumes jobs."""
 
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 4
-    """Jobs run at once by this process; also its AMQP prefetch."""
+    """Jobs run at once by this process; also its AMQP prefetch unless ``prefetch`` says."""
+    prefetch: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0
+    """Deliveries this process holds at once (0: its concurrency; quorum mode: twice it, per
+    lane). More than the concurrency keeps the next jobs at hand (more short jobs per second)
+    but a busy worker then holds jobs an idle one could run: keep 0 for long jobs."""
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
     """Default attempts per job when the envelope does not say."""
     retry_base_delay: Annotated[float, msgspec.Meta(gt=0)] = 1.0

@@ -82,13 +82,11 @@ class JobConsumer:
         """Set when draining: new deliveries go back to the queue."""
         self._starting: dict[str, asyncio.Event] = {}
         """Jobs whose message is being started here (set before the store is asked)."""
-        self._lanes = (
-            LaneGate(settings.concurrency, self._spawn)
-            if broker.topology.queue_type == "quorum"
-            else None
-        )
-        """Quorum mode: deliveries of every lane wait for a slot, highest priority first (in
-        classic mode the prefetch bounds them and the queue orders them)."""
+        held = broker.topology.queue_type == "quorum" or settings.prefetch > settings.concurrency
+        self._lanes = LaneGate(settings.concurrency, self._spawn) if held else None
+        """Deliveries beyond the concurrency (quorum mode's lanes, or a prefetch above the
+        concurrency) wait for a slot, highest priority first; else the prefetch bounds them
+        and the queue orders them."""
 
     async def on_message(self, delivery: Delivery) -> None:
         self._acks.delivered(delivery)  # before any await: deliveries are recorded in order
@@ -113,7 +111,7 @@ class JobConsumer:
             task.add_done_callback(lambda _: lanes.done())
 
     async def hand_back_waiting(self) -> None:
-        """Draining: requeue the deliveries still waiting for a slot (quorum mode)."""
+        """Draining: requeue the deliveries still waiting for a slot."""
         if self._lanes is None:
             return
         for delivery in self._lanes.take_waiting():

@@ -35,7 +35,7 @@ from conveyor.runtime.worker.control import ControlCommands
 from conveyor.runtime.worker.dead_letters import DeadLetters
 from conveyor.runtime.worker.handlers import HandlerTable
 from conveyor.runtime.worker.heartbeat import Heartbeat
-from conveyor.runtime.worker.lanes import lane_prefetch
+from conveyor.runtime.worker.lanes import worker_prefetch
 from conveyor.runtime.worker.outcomes import CancelReason
 from conveyor.runtime.worker.retries import Retries
 from conveyor.runtime.worker.running import RunningJobs
@@ -131,10 +131,10 @@ class Worker:
         """Start heartbeats, listen for control commands, then start consuming jobs."""
         await self._heartbeat.beat()
         self._heartbeat.start()
-        concurrency = self.settings.concurrency
+        settings = self.settings
         quorum = self.broker.topology.queue_type == "quorum"
         self._channel = await self.broker.open_channel(
-            prefetch=lane_prefetch(concurrency) if quorum else concurrency
+            prefetch=worker_prefetch(settings.concurrency, settings.prefetch, quorum=quorum)
         )
         await self._control.start(self._subscriber, self._channel)
         self._consumer = await self._subscriber.subscribe(

@@ -1,4 +1,4 @@
-"""Quorum mode's priority: deliveries of a service's lane queues run highest priority first.
+"""Deliveries held beyond the concurrency run highest priority first.
 
 Quorum queues have no AMQP priorities, so a service has one queue per priority lane and a
 worker consumes all of them, each with the channel's per-consumer prefetch (quorum queues do
@@ -6,12 +6,15 @@ not take a channel-wide one). Up to a prefetch of each lane is delivered at once
 ``slots`` (the concurrency) run: the rest wait here, and each freed slot goes to the waiting
 delivery of highest priority (its AMQP priority, else its lane's), oldest first. A lane's
 backlog is never in front of a higher lane's job, which a broker delivers from its own queue.
+A classic queue orders by priority itself; a worker whose ``CONVEYOR_PREFETCH`` exceeds its
+concurrency holds the surplus here too, so a held bulk job never runs ahead of a later
+interactive one.
 
-Each lane's prefetch is twice the concurrency (``lane_prefetch``): with only the concurrency, a
-lane whose jobs fill every slot has no delivery in reserve, and each slot it frees would go to
-a lower lane's waiting job before the broker's next delivery of its own arrives (see
-docs/operations.md). The price: a busy worker holds up to that many deliveries waiting for its
-own slots, which an idle worker cannot take meanwhile.
+Each lane's default prefetch is twice the concurrency (``worker_prefetch``): with only the
+concurrency, a lane whose jobs fill every slot has no delivery in reserve, and each slot it
+frees would go to a lower lane's waiting job before the broker's next delivery of its own
+arrives (see docs/operations.md). The price: a busy worker holds up to that many deliveries
+waiting for its own slots, which an idle worker cannot take meanwhile.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from conveyor.runtime.transport.amqp_delivery import Delivery
 log = logging.getLogger(__name__)
 
 
-def lane_prefetch(concurrency: int) -> int:
-    """The per-consumer prefetch of each lane queue (see the module docstring)."""
-    return 2 * concurrency
+def worker_prefetch(concurrency: int, prefetch: int, *, quorum: bool) -> int:
+    """The per-consumer prefetch of a worker's job queue (of each lane queue in quorum mode):
+    ``prefetch`` if set, else the concurrency (twice it per lane: see the module docstring)."""
+    if prefetch:
+        return prefetch
+    return 2 * concurrency if quorum else concurrency
 
 
 class LaneGate:
