@@ -8,6 +8,7 @@ this test uses, after one job has loaded the scripts.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -124,3 +125,17 @@ async def test_a_job_its_worker_records_first_costs_at_most_its_pinned_calls(
 
     calls = await counted.calls(job)
     assert sum(calls.values()) <= WORKER_FIRST_JOB_CALLS, _breakdown(calls)
+
+
+async def test_reserving_an_idempotency_key_is_one_call(counted: Counted) -> None:
+    owner = new_owner()
+
+    async def reserve() -> None:
+        job_id = f"job-{uuid.uuid4().hex}"
+        claimed = await counted.store.reserve_idempotency_key(
+            owner, job_id, job_id, "digest", ttl_seconds=60
+        )
+        assert claimed is None
+
+    calls = await counted.calls(reserve)
+    assert calls == {"set": 1}, _breakdown(calls)

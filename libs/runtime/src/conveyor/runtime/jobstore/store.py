@@ -230,11 +230,9 @@ class JobStore:
         name = self.keys.idempotency(owner, key)
         value = f"{job_id} {digest}"
         with redis_span("reserve_idempotency_key"):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(name, value, nx=True, ex=ttl_seconds)
-                pipe.get(name)
-                claimed, current = await pipe.execute()
-        if claimed or text(current) == value:
+            # One call (SET NX GET, Redis 7): the key's value before, None if this set it.
+            current = await self.redis.set(name, value, nx=True, ex=ttl_seconds, get=True)
+        if current is None or text(current) == value:
             # Ours already: a retried command (its connection failed after the SET landed,
             # e.g. across a Redis failover) finds its own reservation.
             return None
