@@ -1,6 +1,7 @@
 """``LimitStore``: the per-user counters behind the limits, each changed by one atomic script.
 
-- Submit rate: a token bucket per user (``take_submit_token``).
+- Submit rate: a token bucket per user (``take_submit_token``; a submit takes its token and
+  its in-flight slot in one call, ``admit_submission``).
 - Jobs in flight: a sorted set of job ids per owner (``admit_job``). The job store's
   transition to a final state (succeeded, failed, cancelled; a dead-lettered job is failed
   first) removes the job in the same script. What that cannot see (a gateway that died
