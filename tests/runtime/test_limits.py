@@ -14,7 +14,7 @@ from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
-from conveyor.runtime.limits import LimitStore
+from conveyor.runtime.limits import Admission, LimitStore
 from conveyor.runtime.limits.store import UNRECORDED_GRACE_MS
 
 
@@ -46,6 +46,40 @@ async def test_concurrent_admissions_never_pass_the_limit(limits: LimitStore) ->
     assert await limits.in_flight(owner) == 5
     # Admitting the same job again is not a second slot.
     assert (await limits.admit_job(owner, "job-0", limit=5)).admitted
+
+
+async def test_a_submission_takes_a_token_then_a_slot_in_one_call(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    owner = _user()
+    first = await limits.admit_submission(owner, "job-1", rate=1, burst=3, limit=1)
+    assert first == Admission(admitted=True, in_flight=1)
+    # At the jobs-in-flight limit: refused, and the token is spent all the same (as when the
+    # two were asked in turn), so a client hammering at the limit still meets the rate limit.
+    second = await limits.admit_submission(owner, "job-2", rate=1, burst=3, limit=1)
+    assert second == Admission(admitted=False, in_flight=1)
+    # The same job admitted again (a retried submit) holds its slot, and takes a token.
+    again = await limits.admit_submission(owner, "job-1", rate=1, burst=3, limit=1)
+    assert again == Admission(admitted=True, in_flight=1)
+    assert await limits.in_flight(owner) == 1
+    # Three tokens taken: the fourth submission waits about a second and counts nothing.
+    wait = await limits.admit_submission(owner, "job-3", rate=1, burst=3, limit=5)
+    assert isinstance(wait, float) and 0 < wait <= 1
+    members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}
+    assert members == {"job-1"}
+    assert 0 < await redis.pttl(keys.jobs_in_flight(owner)) <= 3_600_000
+
+
+async def test_a_submission_at_the_limit_reconciles_finished_jobs_first(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    owner = _user()
+    old = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - UNRECORDED_GRACE_MS - 1000
+    await redis.zadd(keys.jobs_in_flight(owner), {"lost-job": old})
+    admission = await limits.admit_submission(owner, "next-job", rate=100, burst=10, limit=1)
+    assert admission == Admission(admitted=True, in_flight=1)
+    members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}
+    assert members == {"next-job"}
 
 
 async def test_a_final_transition_frees_the_slot_and_vanished_jobs_are_reconciled(

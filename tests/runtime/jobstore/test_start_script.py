@@ -42,6 +42,37 @@ async def test_starting_a_queued_job_records_only_its_start(store: JobStore) -> 
     assert outcome.started is not None and outcome.started.seq == 2
 
 
+async def test_a_start_chains_its_events_onto_the_owners_stream_and_keeps_them_retained(
+    store: JobStore, redis: Redis, keys: Keys
+) -> None:
+    owner = new_owner()
+    recorded = envelope(owner)  # recorded by its gateway, started later
+    first = await store.create(recorded, queued(recorded), trace_id=None)
+    assert first is not None
+    env = envelope(owner)
+    outcome = await start(store, env)
+    assert outcome.created is not None and outcome.started is not None
+    # Each event's prev is the owner stream's entry just before it: the queued event follows
+    # the owner's newest, the started event the queued one.
+    assert outcome.created.prev_cursor == first.cursor
+    assert outcome.started.prev_cursor == outcome.created.cursor
+    later = await start(store, recorded)
+    assert later.started is not None and later.started.seq == 2
+    assert later.started.prev_cursor == outcome.started.cursor
+    entries = await store.owner_events_after(owner, "0")
+    assert [e.cursor for e in entries] == [
+        first.cursor,
+        outcome.created.cursor,
+        outcome.started.cursor,
+        later.started.cursor,
+    ]
+    assert [e.body for e in entries][1:3] == [outcome.created.body, outcome.started.body]
+    for key in (keys.job(env.job_id), keys.job_events(env.job_id), keys.owner_events(owner)):
+        assert 0 < await redis.ttl(key) <= 3600
+    assert await redis.zscore(keys.owner_jobs(owner), env.job_id) is not None
+    assert await redis.zscore(keys.all_jobs, env.job_id) is not None
+
+
 async def test_a_finished_job_is_not_started_again(store: JobStore) -> None:
     env = envelope(new_owner())
     await start(store, env)
@@ -97,6 +128,8 @@ async def test_a_job_that_crashed_too_often_is_not_started(store: JobStore) -> N
     record = await store.get(env.job_id)
     assert record is not None and record.worker == "worker-b"  # no new start recorded
     assert record.last_seq == 3
+    # The refused start still counted the crash: the next delivery sees both.
+    assert await store.deaths([env.job_id]) == {env.job_id: (2, False)}
 
 
 async def test_a_job_running_on_a_live_worker_is_running_elsewhere(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
 
 from conveyor.contracts.errors import ErrorCode, JobError
@@ -10,7 +11,15 @@ from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState, Progress
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.limits import LimitStore
-from tests.runtime.jobstore.support import cancelled, envelope, history, new_owner, queued, start
+from tests.runtime.jobstore.support import (
+    cancelled,
+    envelope,
+    finish,
+    history,
+    new_owner,
+    queued,
+    start,
+)
 
 
 async def test_an_allowed_transition_writes_its_fields_and_event(store: JobStore) -> None:
@@ -99,6 +108,38 @@ async def test_a_final_state_leaves_the_active_set_and_frees_the_in_flight_slot(
     assert record.state is JobState.CANCELLED and record.finished_at is not None
     [*_, (_, last)] = await history(store, env.job_id)
     assert isinstance(last, JobCancelled)
+
+
+async def test_a_final_state_keeps_the_record_and_history_the_retention_from_then(
+    store: JobStore, redis: Redis, keys: Keys
+) -> None:
+    env = envelope(new_owner())
+    await start(store, env)
+    job_keys = (keys.job(env.job_id), keys.job_events(env.job_id), keys.owner_events(env.owner))
+    for key in job_keys:  # as if the job had run for most of the retention
+        await redis.expire(key, 10)
+    assert (await finish(store, env)).ok
+    for key in job_keys:
+        assert 10 < await redis.ttl(key) <= 3600
+
+
+async def test_a_transition_may_not_set_the_fields_its_script_numbers_and_moves(
+    store: JobStore,
+) -> None:
+    env = envelope(new_owner())
+    await start(store, env)
+    for fields in ({"state": "queued"}, {"last_seq": 7}):
+        with pytest.raises(ValueError, match="state and last_seq"):
+            await store.transition(
+                env.job_id,
+                env.owner,
+                allowed=(JobState.RUNNING,),
+                to=JobState.SUCCEEDED,
+                event=JobSucceeded(job_id=env.job_id, job_type=env.job_type, owner=env.owner),
+                fields=fields,
+            )
+    record = await store.get(env.job_id)
+    assert record is not None and (record.state, record.last_seq) == (JobState.RUNNING, 2)
 
 
 async def test_a_field_set_to_none_is_cleared(store: JobStore) -> None:

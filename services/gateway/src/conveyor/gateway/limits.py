@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from conveyor.contracts.errors import ErrorCode
 from conveyor.contracts.jobs import Priority
 from conveyor.gateway.errors import GatewayError
-from conveyor.runtime.limits import LimitStore
+from conveyor.runtime.limits import Admission, LimitStore
 from conveyor.runtime.limits.queue_priority import queue_priority
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import GatewaySettings
@@ -63,18 +63,21 @@ class UserLimits:
         if principal.is_admin:
             return None
         s = self.settings
-        wait = await self.store.take_submit_token(
-            principal.user, rate=s.submit_rate, burst=s.submit_burst
+        admission = await self.store.admit_submission(
+            principal.user,
+            job_id,
+            rate=s.submit_rate,
+            burst=s.submit_burst,
+            limit=s.max_jobs_in_flight,
         )
-        if wait is not None:
+        if not isinstance(admission, Admission):  # no token: seconds until there is one
             self.metrics.limit_refusals.labels("submit_rate").inc()
             raise TooManyRequestsError(
                 f"submit rate limit: at most {s.submit_rate:g} jobs per second per user "
                 f"(bursts of {s.submit_burst}; CONVEYOR_SUBMIT_RATE, CONVEYOR_SUBMIT_BURST)",
                 limit="submit_rate",
-                retry_after=max(1, math.ceil(wait)),
+                retry_after=max(1, math.ceil(admission)),
             )
-        admission = await self.store.admit_job(principal.user, job_id, limit=s.max_jobs_in_flight)
         if not admission.admitted:
             self.metrics.limit_refusals.labels("max_jobs_in_flight").inc()
             raise TooManyRequestsError(

@@ -11,7 +11,7 @@ import msgspec
 
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import JobEvent
-from conveyor.contracts.jobs import JobEnvelope
+from conveyor.contracts.jobs import JobEnvelope, utcnow
 from conveyor.contracts.records import JobRecord, JobState
 from conveyor.runtime.jobstore.outcomes import Appended
 
@@ -76,7 +76,8 @@ def field_value(value: Any) -> Any:
 
 
 def record_fields(envelope: JobEnvelope, trace_id: str | None) -> list[Any]:
-    """A new queued record's fields, flat (name, value, ...)."""
+    """A new queued record's fields, flat (name, value, ...); not ``last_seq``, which the
+    script that writes them sets to the seq of the events it records with them."""
     created = iso(envelope.created_at)
     fields: dict[str, Any] = {
         "job_id": envelope.job_id,
@@ -89,7 +90,6 @@ def record_fields(envelope: JobEnvelope, trace_id: str | None) -> list[Any]:
         "created_at": created,
         "updated_at": created,
         "request": encode(envelope.request),
-        "last_seq": 0,
         "crashes": 0,
         "idempotency_key": envelope.idempotency_key or "",
         "trace_id": trace_id or "",
@@ -98,6 +98,15 @@ def record_fields(envelope: JobEnvelope, trace_id: str | None) -> list[Any]:
     for name, value in fields.items():
         flat += [name, value]
     return flat
+
+
+def start_fields(envelope: JobEnvelope, worker: str) -> list[Any]:
+    """What starting the envelope's attempt on ``worker`` sets in its record, flat."""
+    now = iso(utcnow())
+    return [
+        "state", JobState.RUNNING.value, "attempt", envelope.attempt, "worker", worker,
+        "started_at", now, "updated_at", now,
+    ]  # fmt: skip
 
 
 def record_from_hash(raw: dict[bytes, bytes]) -> JobRecord:

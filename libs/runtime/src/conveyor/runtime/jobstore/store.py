@@ -8,7 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from conveyor.contracts.events import JobEvent
-from conveyor.contracts.jobs import JobEnvelope, utcnow
+from conveyor.contracts.jobs import JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobPage, JobRecord, JobState
 from conveyor.runtime.jobstore import counting, retention, scripts
@@ -30,10 +30,13 @@ from conveyor.runtime.jobstore.records import (
     record_from_hash,
     score,
     split_event,
+    start_fields,
     text,
 )
 from conveyor.runtime.script_batcher import ReplicaWait, ScriptBatcher
 from conveyor.runtime.telemetry import redis_span
+
+_SCRIPT_FIELDS = frozenset({"state", "last_seq"})
 
 
 class JobStore:
@@ -98,7 +101,7 @@ class JobStore:
             replicated=True,
         )
         if res[0] == 0:
-            flat = res[2]
+            flat = res[1]
             return record_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return appended(res[2], res[3], res[4], prefix, suffix)
 
@@ -134,17 +137,6 @@ class JobStore:
         q_prefix, q_suffix = split_event(queued)
         s_prefix, s_suffix = split_event(started)
         create_fields = record_fields(envelope, trace_id)
-        now = iso(utcnow())
-        start_fields: list[Any] = [
-            "attempt",
-            envelope.attempt,
-            "worker",
-            worker,
-            "started_at",
-            now,
-            "updated_at",
-            now,
-        ]
         res = await self._scripts.call(
             self._start,
             keys=creation_keys(self.keys, envelope.job_id, envelope.owner),
@@ -161,7 +153,7 @@ class JobStore:
                 self.keys.idempotency(envelope.owner, key) if key else "",
                 idempotency_ttl,
                 *create_fields,
-                *start_fields,
+                *start_fields(envelope, worker),
             ],
         )
         status = StartStatus(res[0])
@@ -196,6 +188,8 @@ class JobStore:
         fields: dict[str, Any] | None = None,
     ) -> Transitioned:
         """Move the job to ``to`` if its state is in ``allowed``, recording ``event`` with it."""
+        if fields and _SCRIPT_FIELDS & fields.keys():
+            raise ValueError("a transition's script writes the state and last_seq itself")
         prefix, suffix = split_event(event)
         flat: list[Any] = []
         for name, value in (fields or {}).items():
@@ -236,11 +230,9 @@ class JobStore:
         name = self.keys.idempotency(owner, key)
         value = f"{job_id} {digest}"
         with redis_span("reserve_idempotency_key"):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(name, value, nx=True, ex=ttl_seconds)
-                pipe.get(name)
-                claimed, current = await pipe.execute()
-        if claimed or text(current) == value:
+            # One call (SET NX GET, Redis 7): the key's value before, None if this set it.
+            current = await self.redis.set(name, value, nx=True, ex=ttl_seconds, get=True)
+        if current is None or text(current) == value:
             # Ours already: a retried command (its connection failed after the SET landed,
             # e.g. across a Redis failover) finds its own reservation.
             return None

@@ -11,23 +11,52 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+# Taking a submit token and admitting the job into the owner's jobs in flight are one script
+# for the gateway's submit (``ADMIT_SUBMISSION``), and each is a script of its own too: the
+# two are functions shared by those scripts, all of whose calls each job pays.
+
+# Takes a token from ``bucket``: 0 when one was taken, else the ms until one is there.
+_TAKE_TOKEN = """
+local function take_token(bucket, rate, burst)
+  local b = redis.call('HMGET', bucket, 'tokens', 'at')
+  local tokens = tonumber(b[1]) or burst
+  local at = tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+  if tokens < 1 then
+    return math.ceil((1 - tokens) * 1000 / rate)
+  end
+  redis.call('HSET', bucket, 'tokens', tostring(tokens - 1), 'at', now)
+  -- A full bucket and a missing one are the same: let idle users' buckets go.
+  redis.call('PEXPIRE', bucket, math.ceil(burst * 1000 / rate) + 1000)
+  return 0
+end
+"""
+
+# Counts ``job_id`` in the in-flight set unless ``limit`` jobs are in it already.
+# Returns {1, count} when the job was admitted (or already was), else {0, count}. ZADD NX
+# both adds and tells whether the job was already counted (then nothing changes, as for its
+# first admission's expiry), so an admission below the limit takes three calls.
+_ADMIT_JOB = """
+local function admit_job(set, job_id, limit, ttl)
+  local n = redis.call('ZCARD', set)
+  if n < limit then
+    if redis.call('ZADD', set, 'NX', now, job_id) == 0 then return {1, n} end
+    redis.call('PEXPIRE', set, ttl)
+    return {1, n + 1}
+  end
+  if redis.call('ZSCORE', set, job_id) then return {1, n} end
+  return {0, n}
+end
+"""
+
 # KEYS: bucket. ARGV: rate (tokens per second), burst.
 # Returns {1, 0} when a token was taken, else {0, ms until one is there}.
 TAKE_TOKEN = (
     _NOW
+    + _TAKE_TOKEN
     + """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1]) or burst
-local at = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-if tokens < 1 then
-  return {0, math.ceil((1 - tokens) * 1000 / rate)}
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
--- A full bucket and a missing one are the same: let idle users' buckets go.
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if wait > 0 then return {0, wait} end
 return {1, 0}
 """
 )
@@ -36,13 +65,24 @@ return {1, 0}
 # Returns {1, count} when the job was admitted (or already was), else {0, count}.
 ADMIT_JOB = (
     _NOW
+    + _ADMIT_JOB
     + """
-local n = redis.call('ZCARD', KEYS[1])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n} end
-if n >= tonumber(ARGV[2]) then return {0, n} end
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, n + 1}
+return admit_job(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3])
+"""
+)
+
+# KEYS: bucket, in-flight set. ARGV: rate, burst, job id, limit, ttl (ms).
+# A token first, as the two scripts called in turn: a job refused for the jobs in flight has
+# still taken its token. Returns {-1, ms until a token is there} when no token was taken, else
+# ``ADMIT_JOB``'s reply.
+ADMIT_SUBMISSION = (
+    _NOW
+    + _TAKE_TOKEN
+    + _ADMIT_JOB
+    + """
+local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if wait > 0 then return {-1, wait} end
+return admit_job(KEYS[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 """
 )
 

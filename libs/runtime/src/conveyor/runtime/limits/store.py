@@ -1,6 +1,7 @@
 """``LimitStore``: the per-user counters behind the limits, each changed by one atomic script.
 
-- Submit rate: a token bucket per user (``take_submit_token``).
+- Submit rate: a token bucket per user (``take_submit_token``; a submit takes its token and
+  its in-flight slot in one call, ``admit_submission``).
 - Jobs in flight: a sorted set of job ids per owner (``admit_job``). The job store's
   transition to a final state (succeeded, failed, cancelled; a dead-lettered job is failed
   first) removes the job in the same script. What that cannot see (a gateway that died
@@ -58,6 +59,7 @@ class LimitStore:
         self._scripts = ScriptBatcher(redis)
         self._take = self._scripts.register(scripts.TAKE_TOKEN, "take_submit_token")
         self._admit = self._scripts.register(scripts.ADMIT_JOB, "admit_job")
+        self._submission = self._scripts.register(scripts.ADMIT_SUBMISSION, "admit_submission")
         self._lease = self._scripts.register(scripts.LEASE_CONNECTION, "lease_connection")
         self._keep = self._scripts.register(scripts.KEEP_EXPORT, "keep_export")
 
@@ -66,9 +68,32 @@ class LimitStore:
         res = await self._scripts.call(self._take, [self.keys.submit_bucket(user)], [rate, burst])
         return None if int(res[0]) == 1 else int(res[1]) / 1000
 
+    async def admit_submission(
+        self, owner: str, job_id: str, *, rate: float, burst: int, limit: int
+    ) -> Admission | float:
+        """``take_submit_token`` then ``admit_job`` in one script call (each submit pays its
+        calls): seconds until a token is available when none was taken, else the admission
+        (a job refused for the jobs in flight has taken its token, as with the two calls)."""
+        res = await self._scripts.call(
+            self._submission,
+            [self.keys.submit_bucket(owner), self.keys.jobs_in_flight(owner)],
+            [rate, burst, job_id, limit, self._retention_ms],
+        )
+        if int(res[0]) == -1:
+            return int(res[1]) / 1000
+        admission = Admission(int(res[0]) == 1, int(res[1]))
+        return await self._reconciled(owner, job_id, limit, admission)
+
     async def admit_job(self, owner: str, job_id: str, *, limit: int) -> Admission:
         """Count ``job_id`` in flight unless ``owner`` already has ``limit`` jobs in flight."""
-        admission = await self._try_admit(owner, job_id, limit)
+        return await self._reconciled(
+            owner, job_id, limit, await self._try_admit(owner, job_id, limit)
+        )
+
+    async def _reconciled(
+        self, owner: str, job_id: str, limit: int, admission: Admission
+    ) -> Admission:
+        """A refused admission tried again once stale entries are dropped (if any were)."""
         if admission.admitted:
             return admission
         if await self.reconcile(owner) == 0:
