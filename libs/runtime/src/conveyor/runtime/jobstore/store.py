@@ -145,7 +145,10 @@ class JobStore:
             "updated_at",
             now,
         ]
-        res = await self._scripts.call(
+        # Checked, not required: a start the replicas did not take is still a start here (the
+        # job runs; its outcome records it again if a failover lost it), but its events are
+        # not announced (``Appended.replicated``).
+        res, replicated = await self._scripts.call_checked(
             self._start,
             keys=creation_keys(self.keys, envelope.job_id, envelope.owner),
             args=[
@@ -177,8 +180,8 @@ class JobStore:
         seq = int(res[3])
         created = None
         if text(res[6]):
-            created = appended(seq - 1, res[6], res[7], q_prefix, q_suffix)
-        running = appended(seq, res[4], res[5], s_prefix, s_suffix)
+            created = appended(seq - 1, res[6], res[7], q_prefix, q_suffix, replicated=replicated)
+        running = appended(seq, res[4], res[5], s_prefix, s_suffix, replicated=replicated)
         return Started(status, previous, int(res[2]), created=created, started=running)
 
     async def mark_dead_lettered(self, job_id: str) -> None:
@@ -204,26 +207,28 @@ class JobStore:
             flat += ["updated_at", iso(event.at)]
         if to.is_final:
             flat += ["finished_at", iso(event.at)]
-        res = await self._scripts.call(
-            self._transition,
-            keys=transition_keys(self.keys, job_id, owner),
-            args=[
-                " " + " ".join(allowed) + " ",
-                to.value,
-                self._hmax,
-                self._omax,
-                prefix,
-                suffix,
-                job_id,
-                self._retention,
-                "1" if to.is_final else "0",
-                *flat,
-            ],
-            replicated=to.is_final,
-        )
+        args: list[Any] = [
+            " " + " ".join(allowed) + " ",
+            to.value,
+            self._hmax,
+            self._omax,
+            prefix,
+            suffix,
+            job_id,
+            self._retention,
+            "1" if to.is_final else "0",
+            *flat,
+        ]
+        keys = transition_keys(self.keys, job_id, owner)
+        replicated = True
+        if to.is_final:  # an outcome must be replicated before its message is acked
+            res = await self._scripts.call(self._transition, keys, args, replicated=True)
+        else:
+            res, replicated = await self._scripts.call_checked(self._transition, keys, args)
         if res[0] != 1:
             return Transitioned(False, text(res[1]) or None)
-        return Transitioned(True, text(res[1]), appended(res[2], res[3], res[4], prefix, suffix))
+        recorded = appended(res[2], res[3], res[4], prefix, suffix, replicated=replicated)
+        return Transitioned(True, text(res[1]), recorded)
 
     async def mark_active(self, job_id: str) -> None:
         """Count the job as active again (queued anew after a final state, e.g. a replay)."""
