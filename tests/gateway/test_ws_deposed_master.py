@@ -33,6 +33,7 @@ from conveyor.gateway.state import Gateway
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore, StartStatus
 from conveyor.runtime.lifecycle import JobLifecycle
+from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.script_batcher import ReplicaWait
 from tests.gateway.helpers import (
     FakeWorker,
@@ -44,6 +45,7 @@ from tests.gateway.helpers import (
     submit,
     through_intake,
 )
+from tests.support.namespace import TRANSPORT
 from tests.support.private_redis import private_redis
 
 Client = TestClient[Any, Any]
@@ -70,7 +72,7 @@ async def test_events_written_on_a_deposed_master_do_not_hide_the_new_masters(
     first, second = await submit(client, user), await submit(client, user)
     async with (
         private_redis() as deposed,
-        contextlib.aclosing(deposed.client()) as deposed_redis,
+        contextlib.aclosing(open_redis(deposed.url, transport=TRANSPORT)) as deposed_redis,
         client.ws_connect("/ws", headers=auth(user)) as ws,
     ):
         shortfalls: list[int] = []

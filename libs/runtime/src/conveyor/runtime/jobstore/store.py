@@ -53,8 +53,9 @@ class JobStore:
         owner_history_max: int = 10_000,
         replica_wait: ReplicaWait | None = None,
     ) -> None:
-        """``replica_wait``: a record's creation and final outcome return once replicas
-        acknowledged them (``CONVEYOR_REDIS_WAIT_REPLICAS``)."""
+        """``replica_wait`` (``CONVEYOR_REDIS_WAIT_REPLICAS``): a record's creation and final
+        outcome return once replicas acknowledged them, else raise; the other events recorded
+        return once acknowledged or marked unreplicated (``Appended.replicated``)."""
         self.redis = redis
         self.keys = keys
         self._retention = retention_seconds
@@ -135,19 +136,10 @@ class JobStore:
         s_prefix, s_suffix = split_event(started)
         create_fields = record_fields(envelope, trace_id)
         now = iso(utcnow())
-        start_fields: list[Any] = [
-            "attempt",
-            envelope.attempt,
-            "worker",
-            worker,
-            "started_at",
-            now,
-            "updated_at",
-            now,
-        ]
-        # Checked, not required: a start the replicas did not take is still a start here (the
-        # job runs; its outcome records it again if a failover lost it), but its events are
-        # not announced (``Appended.replicated``).
+        start_fields: list[Any] = ["attempt", envelope.attempt, "worker", worker]
+        start_fields += ["started_at", now, "updated_at", now]
+        # Checked, not required: a start no replica took still runs the job (its outcome
+        # records it again if a failover lost it); only its events are not announced.
         res, replicated = await self._scripts.call_checked(
             self._start,
             keys=creation_keys(self.keys, envelope.job_id, envelope.owner),
@@ -220,9 +212,9 @@ class JobStore:
             *flat,
         ]
         keys = transition_keys(self.keys, job_id, owner)
-        replicated = True
         if to.is_final:  # an outcome must be replicated before its message is acked
             res = await self._scripts.call(self._transition, keys, args, replicated=True)
+            replicated = True
         else:
             res, replicated = await self._scripts.call_checked(self._transition, keys, args)
         if res[0] != 1:
