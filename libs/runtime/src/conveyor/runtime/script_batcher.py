@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -21,10 +21,12 @@ from redis.exceptions import NoScriptError, RedisError
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 from conveyor.runtime.transport.redis_scripts import evalsha_batch
 
-_REQUIRED, _CHECKED = "required", "checked"
-_Call = tuple[AsyncScript, list[Any], list[Any], str | None, "asyncio.Future[Any]"]
-"""A script, its keys and arguments, its replication (None, ``_REQUIRED`` or ``_CHECKED``)
-and the future its caller awaits."""
+_Replication = Literal["required", "checked"] | None
+"""After a call's batch: no ``WAIT``, one whose shortfall fails the call, or one whose
+shortfall the call's answer reports."""
+_REQUIRED: _Replication = "required"
+_CHECKED: _Replication = "checked"
+_Call = tuple[AsyncScript, list[Any], list[Any], _Replication, "asyncio.Future[Any]"]
 
 
 class ReplicationShortError(RedisError):
@@ -99,7 +101,7 @@ class ScriptBatcher:
             return answer
 
     def _enqueue(
-        self, script: AsyncScript, keys: list[Any], args: list[Any], wait: str | None
+        self, script: AsyncScript, keys: list[Any], args: list[Any], wait: _Replication
     ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
