@@ -2,9 +2,10 @@
 
 A private Redis master and one replica (on spare ports, never the shared Redis); the job
 store does what a gateway and a worker do per job: create the record at submit (waited for),
-start it, record its success (waited for). ``--concurrency`` jobs at once, as a busy worker
-has them; each mode runs twice, alternated. Prints per mode the submit write's and the
-outcome write's p50/p99 latency and the jobs per second through the store.
+start it (waited for, never failed: a start no replica took is only not announced), record its
+success (waited for). ``--concurrency`` jobs at once, as a busy worker has them; each mode
+runs twice, alternated. Prints per mode the submit, start and outcome writes' p50/p99
+latency and the jobs per second through the store.
 
     uv run python -m bench.redis_wait [--jobs 5000] [--concurrency 64]
 """
@@ -40,6 +41,7 @@ async def _run(url: str, *, jobs: int, concurrency: int, wait: bool) -> dict[str
         replica_wait=ReplicaWait(1, 1000, shortfalls.append) if wait else None,
     )
     submits: list[float] = []
+    starts: list[float] = []
     outcomes: list[float] = []
     gate = asyncio.Semaphore(concurrency)
 
@@ -69,6 +71,7 @@ async def _run(url: str, *, jobs: int, concurrency: int, wait: bool) -> dict[str
                 )  # fmt: skip
             outcomes.append(time.perf_counter() - t2)
             submits.append(t1 - t0)
+            starts.append(t2 - t1)
 
     started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(jobs)))
@@ -82,6 +85,8 @@ async def _run(url: str, *, jobs: int, concurrency: int, wait: bool) -> dict[str
     return {
         "submit_p50": pct(submits, 50),
         "submit_p99": pct(submits, 99),
+        "start_p50": pct(starts, 50),
+        "start_p99": pct(starts, 99),
         "outcome_p50": pct(outcomes, 50),
         "outcome_p99": pct(outcomes, 99),
         "jobs_per_s": jobs / elapsed,
@@ -101,13 +106,14 @@ async def main(jobs: int, concurrency: int) -> None:
         await _run(master.url, jobs=1000, concurrency=concurrency, wait=True)  # warm-up
         print(f"{jobs} jobs, {concurrency} at once, master and one replica on this host;")
         print("short: writes the replica had not acknowledged within 1 s (WAIT's timeout)")
-        print(f"{'mode':<10} {'submit p50':>11} {'p99':>7} {'outcome p50':>12} {'p99':>7}"
-              f" {'jobs/s':>8} {'short':>6}")  # fmt: skip
+        print(f"{'mode':<10} {'submit p50':>11} {'p99':>7} {'start p50':>10} {'p99':>7}"
+              f" {'outcome p50':>12} {'p99':>7} {'jobs/s':>8} {'short':>6}")  # fmt: skip
         for wait in (False, True, False, True):
             r = await _run(master.url, jobs=jobs, concurrency=concurrency, wait=wait)
             print(
                 f"{'WAIT 1' if wait else 'no WAIT':<10} {r['submit_p50']:>8.2f} ms"
-                f" {r['submit_p99']:>7.2f} {r['outcome_p50']:>9.2f} ms {r['outcome_p99']:>7.2f}"
+                f" {r['submit_p99']:>7.2f} {r['start_p50']:>7.2f} ms {r['start_p99']:>7.2f}"
+                f" {r['outcome_p50']:>9.2f} ms {r['outcome_p99']:>7.2f}"
                 f" {r['jobs_per_s']:>8.0f} {r['short']:>6.0f}"
             )
     finally:

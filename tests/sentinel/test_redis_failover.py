@@ -69,6 +69,8 @@ class Watcher:
 
     events: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     """Job id -> (seq, kind) in delivery order."""
+    cursors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    """Job id -> the cursor of each of its events, in delivery order (for a failure's report)."""
     closes: list[int | None] = field(default_factory=list)
     others: list[dict[str, Any]] = field(default_factory=list)
     cursor: str | None = None
@@ -98,6 +100,7 @@ class Watcher:
             elif frame["type"] == "event":
                 event = frame["event"]
                 self.events[event["job_id"]].append((event["seq"], event["event"]))
+                self.cursors[event["job_id"]].append(frame["cursor"])
                 self.cursor = frame["cursor"]
             else:
                 self.others.append(frame)
@@ -280,7 +283,7 @@ async def _scenario(
                 if kept - delivered or "job.succeeded" not in {
                     k for _, k in watcher.events[job_id]
                 }:
-                    undelivered.append((job_id, sorted(kept), watcher.events[job_id]))
+                    undelivered.append(await _undelivered(store, watcher, job_id))
             if watcher.others or set(watcher.closes) - {1011}:
                 problems[f"{ledger.url} other frames"] = [watcher.others, watcher.closes]
             outcome.ws_reconnects += len(watcher.closes)
@@ -291,6 +294,29 @@ async def _scenario(
     fault = "master killed" if kill else "SENTINEL FAILOVER"
     print(f"\nRedis {fault}, WAIT {wait_replicas}: {outcome}")  # the figures in RELIABILITY.md
     return outcome
+
+
+async def _undelivered(store: JobStore, watcher: Watcher, job_id: str) -> dict[str, object]:
+    """What a failure reports of a job the WebSocket did not deliver whole: its history in
+    Redis with the owner-stream cursors, and what the WebSocket delivered with theirs (a
+    cursor Redis does not have came from a history a failover dropped)."""
+    record = await store.get(job_id)
+    owner = record.owner if record is not None else ""
+    entries = []
+    cursor = "0"
+    while page := await store.owner_events_after(owner, cursor):
+        entries += [(e.cursor, e.body) for e in page if e.job_id == job_id]
+        cursor = page[-1].cursor
+    kept = [json.loads(body) for _, body in entries]
+    return {
+        "job": job_id,
+        "kept": [(e["seq"], e["event"], c) for e, (c, _) in zip(kept, entries, strict=True)],
+        "job history seqs": [seq for seq, _ in await history(store, job_id)],
+        "delivered": [
+            (seq, kind, c)
+            for (seq, kind), c in zip(watcher.events[job_id], watcher.cursors[job_id], strict=True)
+        ],
+    }
 
 
 def _fire_times(tap: JobsTap) -> list[dt.datetime]:

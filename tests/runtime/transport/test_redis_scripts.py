@@ -135,3 +135,28 @@ async def test_a_replicated_call_without_enough_replicas_fails_though_written(
     assert await client.mget(f"{namespace}:w1", f"{namespace}:w2") == [b"1", b"2"]
     assert await batcher.call(echo, [f"{namespace}:w3"], ["3"]) == b"3"
     assert shortfalls == [0]  # a call not marked replicated does not wait
+
+
+async def test_a_checked_call_answers_whether_replicas_acknowledged_it(
+    client: Redis, namespace: str
+) -> None:
+    """Short of replicas, a checked call is answered (it was written) and says so; without a
+    ``ReplicaWait`` every write counts as acknowledged and nothing waits."""
+    shortfalls: list[int] = []
+    batcher = ScriptBatcher(client, wait=ReplicaWait(1, 10, shortfalls.append))
+    echo, fail = batcher.register(ECHO, "echo"), batcher.register(FAIL, "fail")
+    replies = await asyncio.gather(
+        batcher.call_checked(echo, [f"{namespace}:k1"], ["1"]),
+        batcher.call_checked(fail, [], ["2"]),
+        batcher.call(echo, [f"{namespace}:k3"], ["3"], replicated=True),
+        return_exceptions=True,
+    )
+
+    assert replies[0] == (b"1", False)
+    assert isinstance(replies[1], ResponseError) and "refused: 2" in str(replies[1])
+    assert isinstance(replies[2], ReplicationShortError)
+    assert shortfalls == [0]  # one WAIT for the whole batch
+    assert await client.mget(f"{namespace}:k1", f"{namespace}:k3") == [b"1", b"3"]
+    plain = ScriptBatcher(client)
+    answer = await plain.call_checked(plain.register(ECHO), [f"{namespace}:k4"], ["4"])
+    assert answer == (b"4", True)

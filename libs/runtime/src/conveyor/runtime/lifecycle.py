@@ -196,7 +196,24 @@ class JobLifecycle:
         return outcome
 
     def announce(self, event: JobEvent, appended: Appended) -> None:
-        """Queue a recorded event for publishing (in order, in the background)."""
+        """Queue a recorded event for publishing (in order, in the background).
+
+        An event the replicas did not acknowledge (``Appended.replicated``) is not announced:
+        during a failover it may have been written on the replaced master, whose history is
+        dropped, and its owner-stream cursor belongs to no history a reader can ever fetch.
+        Announced anyway, it would move the WebSocket's mark past events of the surviving
+        history written at the same moment. If the write survives, readers find it in the
+        history, as they do any announcement that was lost.
+        """
+        if not appended.replicated:
+            log.info(
+                "event %s seq %d of job %s not announced: no replica acknowledged it",
+                JOB_EVENT_KINDS[type(event)],
+                appended.seq,
+                event.job_id,
+                extra={"job_id": event.job_id},
+            )
+            return
         # The trace context is taken here, in the caller's span: the outbox task has its own.
         headers: dict[str, Any] = {
             HEADER_CURSOR: appended.cursor,

@@ -108,11 +108,13 @@ def _replica_wait(settings: Settings, metrics: Metrics) -> ReplicaWait | None:
     wanted, timeout = settings.redis_wait_replicas, settings.redis_wait_timeout_ms
 
     def short(acknowledged: int) -> None:
-        # The write raises ReplicationShortError: a submit still answers 202 (its worker
-        # records the job), an outcome is recorded again before its message is acked.
+        # A record at submit or an outcome raises ReplicationShortError: a submit still
+        # answers 202 (its worker records the job), an outcome is recorded again before its
+        # message is acked. Any other event stays recorded but is not announced.
         metrics.redis_replication_short.inc()
         log.warning(
-            "a job record write reached %d of %d Redis replicas within %d ms; writing it again",
+            "a job store write reached %d of %d Redis replicas within %d ms: a record or outcome"
+            " is written again, other events are not announced",
             acknowledged, wanted, timeout,
         )  # fmt: skip
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -21,7 +21,12 @@ from redis.exceptions import NoScriptError, RedisError
 from conveyor.runtime.telemetry import child_spans_recorded, redis_span
 from conveyor.runtime.transport.redis_scripts import evalsha_batch
 
-_Call = tuple[AsyncScript, list[Any], list[Any], bool, "asyncio.Future[Any]"]
+_Replication = Literal["required", "checked"] | None
+"""After a call's batch: no ``WAIT``, one whose shortfall fails the call, or one whose
+shortfall the call's answer reports."""
+_REQUIRED: _Replication = "required"
+_CHECKED: _Replication = "checked"
+_Call = tuple[AsyncScript, list[Any], list[Any], _Replication, "asyncio.Future[Any]"]
 
 
 class ReplicationShortError(RedisError):
@@ -39,10 +44,12 @@ class ReplicationShortError(RedisError):
 
 @dataclass(frozen=True, slots=True)
 class ReplicaWait:
-    """``WAIT replicas timeout_ms`` after a batch holding a write that must be replicated.
+    """``WAIT replicas timeout_ms`` after a batch holding a write that must be replicated, or
+    whose replication its caller checks.
 
     ``on_short`` is told how many replicas acknowledged when fewer did in time; the batch's
-    replicated calls then raise ``ReplicationShortError`` (see RELIABILITY.md, Redis failover).
+    replicated calls then raise ``ReplicationShortError``, its checked calls answer that they
+    were not acknowledged (see RELIABILITY.md, Redis failover).
     """
 
     replicas: int
@@ -72,18 +79,33 @@ class ScriptBatcher:
     ) -> Any:
         """The script's reply; with ``replicated`` (and a ``ReplicaWait``) only once replicas
         acknowledged it, or the wait's timeout passed."""
-        replicated = replicated and self._wait is not None
+        wait = _REQUIRED if replicated and self._wait is not None else None
         if not child_spans_recorded():  # the hot path when tracing is off: no span at all
-            return await self._enqueue(script, keys, args, replicated)
+            return await self._enqueue(script, keys, args, wait)
         with redis_span(self._names.get(id(script), "script")):
-            return await self._enqueue(script, keys, args, replicated)
+            return await self._enqueue(script, keys, args, wait)
+
+    async def call_checked(
+        self, script: AsyncScript, keys: list[Any], args: list[Any]
+    ) -> tuple[Any, bool]:
+        """The script's reply, and whether replicas acknowledged it within the wait's timeout
+        (always True without a ``ReplicaWait``). Unlike ``replicated``, a shortfall is not an
+        error: the write happened, but may live only on a master the Sentinels replaced."""
+        if self._wait is None:
+            return await self.call(script, keys, args), True
+        if not child_spans_recorded():
+            answer: tuple[Any, bool] = await self._enqueue(script, keys, args, _CHECKED)
+            return answer
+        with redis_span(self._names.get(id(script), "script")):
+            answer = await self._enqueue(script, keys, args, _CHECKED)
+            return answer
 
     def _enqueue(
-        self, script: AsyncScript, keys: list[Any], args: list[Any], replicated: bool
+        self, script: AsyncScript, keys: list[Any], args: list[Any], wait: _Replication
     ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((script, keys, args, replicated, future))
+        self._queue.append((script, keys, args, wait, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -128,16 +150,21 @@ class ScriptBatcher:
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         """The batch's replies in order; a script's error is its reply, not raised."""
         # One WAIT covers every write sent before it on this connection: the whole batch.
-        wait = self._wait if any(replicated for *_, replicated, _ in batch) else None
+        wait = self._wait if any(mode is not None for *_, mode, _ in batch) else None
         replies, acknowledged = await evalsha_batch(
             self._redis,
             [(script.sha, keys, args) for script, keys, args, _, _ in batch],
             wait=None if wait is None else (wait.replicas, wait.timeout_ms),
         )
+        short = None
         if wait is not None and acknowledged is not None and acknowledged < wait.replicas:
             wait.on_short(acknowledged)
             short = ReplicationShortError(acknowledged, wait.replicas)
-            for i, (*_, replicated, _) in enumerate(batch):
-                if replicated and not isinstance(replies[i], NoScriptError):
-                    replies[i] = short
+        for i, (*_, mode, _) in enumerate(batch):
+            if mode is None or isinstance(replies[i], Exception):
+                continue  # a script's error (NOSCRIPT too: loaded and sent again) stays
+            if mode == _CHECKED:
+                replies[i] = (replies[i], short is None)
+            elif short is not None:
+                replies[i] = short
         return replies

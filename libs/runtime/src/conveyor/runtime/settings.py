@@ -67,7 +67,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     redis_wait_replicas: Annotated[int, msgspec.Meta(ge=0, le=16)] = 0
     """Replicas that must acknowledge (Redis ``WAIT``) a job's record at submit and its final
     outcome; a final outcome they did not acknowledge is recorded again before its message is
-    acked. 0: no waiting."""
+    acked. Every other job event waits too, and one they did not acknowledge is not announced
+    (readers find it in the history). 0: no waiting."""
     redis_wait_timeout_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 500
     """Milliseconds ``WAIT`` waits for those replicas before the write counts as unreplicated."""
     instance: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = msgspec.field(

@@ -34,6 +34,10 @@ class Appended:
     cursor: str
     prev_cursor: str
     body: bytes
+    replicated: bool = True
+    """False when the store waits for replicas (``CONVEYOR_REDIS_WAIT_REPLICAS``) and they did
+    not acknowledge the write in time: it may live only on a master the Sentinels already
+    replaced, in a history that is about to be dropped, so it is not announced."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,11 @@ def split_event(event: JobEvent) -> tuple[bytes, bytes]:
     return body[: i + len(_SEQ_MARK) - 1], body[i + len(_SEQ_MARK) :]
 
 
-def appended(seq: Any, cursor: Any, prev: Any, prefix: bytes, suffix: bytes) -> Appended:
-    return Appended(int(seq), text(cursor), text(prev), prefix + str(int(seq)).encode() + suffix)
+def appended(
+    seq: Any, cursor: Any, prev: Any, prefix: bytes, suffix: bytes, *, replicated: bool = True
+) -> Appended:
+    body = prefix + str(int(seq)).encode() + suffix
+    return Appended(int(seq), text(cursor), text(prev), body, replicated)
 
 
 def text(value: Any) -> str:

@@ -56,8 +56,9 @@ class JobStore:
         owner_history_max: int = 10_000,
         replica_wait: ReplicaWait | None = None,
     ) -> None:
-        """``replica_wait``: a record's creation and final outcome return once replicas
-        acknowledged them (``CONVEYOR_REDIS_WAIT_REPLICAS``)."""
+        """``replica_wait`` (``CONVEYOR_REDIS_WAIT_REPLICAS``): a record's creation and final
+        outcome return once replicas acknowledged them, else raise; the other events recorded
+        return once acknowledged or marked unreplicated (``Appended.replicated``)."""
         self.redis = redis
         self.keys = keys
         self._retention = retention_seconds
@@ -137,7 +138,9 @@ class JobStore:
         q_prefix, q_suffix = split_event(queued)
         s_prefix, s_suffix = split_event(started)
         create_fields = record_fields(envelope, trace_id)
-        res = await self._scripts.call(
+        # Checked, not required: a start no replica took still runs the job (its outcome
+        # records it again if a failover lost it); only its events are not announced.
+        res, replicated = await self._scripts.call_checked(
             self._start,
             keys=creation_keys(self.keys, envelope.job_id, envelope.owner),
             args=[
@@ -169,8 +172,8 @@ class JobStore:
         seq = int(res[3])
         created = None
         if text(res[6]):
-            created = appended(seq - 1, res[6], res[7], q_prefix, q_suffix)
-        running = appended(seq, res[4], res[5], s_prefix, s_suffix)
+            created = appended(seq - 1, res[6], res[7], q_prefix, q_suffix, replicated=replicated)
+        running = appended(seq, res[4], res[5], s_prefix, s_suffix, replicated=replicated)
         return Started(status, previous, int(res[2]), created=created, started=running)
 
     async def mark_dead_lettered(self, job_id: str) -> None:
@@ -198,26 +201,28 @@ class JobStore:
             flat += ["updated_at", iso(event.at)]
         if to.is_final:
             flat += ["finished_at", iso(event.at)]
-        res = await self._scripts.call(
-            self._transition,
-            keys=transition_keys(self.keys, job_id, owner),
-            args=[
-                " " + " ".join(allowed) + " ",
-                to.value,
-                self._hmax,
-                self._omax,
-                prefix,
-                suffix,
-                job_id,
-                self._retention,
-                "1" if to.is_final else "0",
-                *flat,
-            ],
-            replicated=to.is_final,
-        )
+        args: list[Any] = [
+            " " + " ".join(allowed) + " ",
+            to.value,
+            self._hmax,
+            self._omax,
+            prefix,
+            suffix,
+            job_id,
+            self._retention,
+            "1" if to.is_final else "0",
+            *flat,
+        ]
+        keys = transition_keys(self.keys, job_id, owner)
+        if to.is_final:  # an outcome must be replicated before its message is acked
+            res = await self._scripts.call(self._transition, keys, args, replicated=True)
+            replicated = True
+        else:
+            res, replicated = await self._scripts.call_checked(self._transition, keys, args)
         if res[0] != 1:
             return Transitioned(False, text(res[1]) or None)
-        return Transitioned(True, text(res[1]), appended(res[2], res[3], res[4], prefix, suffix))
+        recorded = appended(res[2], res[3], res[4], prefix, suffix, replicated=replicated)
+        return Transitioned(True, text(res[1]), recorded)
 
     async def mark_active(self, job_id: str) -> None:
         """Count the job as active again (queued anew after a final state, e.g. a replay)."""
