@@ -39,7 +39,8 @@ from bench._services import ServiceProcess, start_gateway
 from bench.gateway_latency import SECRET, event_latency
 from bench.job_throughput import WARM_UP, SucceededCounter, make_publishes
 from bench.peer_systems import measure
-from conveyor.contracts.codecs import encode, job_event_decoder
+from conveyor.contracts.codecs import encode
+from conveyor.contracts.folded_events import job_message_decoder
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
@@ -84,7 +85,7 @@ class Client:
         await self.channel.basic_consume(consumed.queue, self._on_succeeded, no_ack=True)
 
     async def _on_succeeded(self, message: aiormq.abc.DeliveredMessage) -> None:
-        waiter = self._waiters.pop(job_event_decoder.decode(message.body).job_id, None)
+        waiter = self._waiters.pop(job_message_decoder.decode(message.body).job_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
