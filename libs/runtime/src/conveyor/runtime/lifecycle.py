@@ -43,6 +43,9 @@ from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
 
+FOLDED_EVENTS_ATTRIBUTE = "conveyor.folded_events"
+"""On an event's publish span: the number of events its (folded) message carried."""
+
 CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 
 
@@ -212,10 +215,12 @@ class JobLifecycle:
                 # One span per event, folded or not, each in the trace of whoever announced it
                 # (its headers), even though the outbox task runs in a context of its own.
                 for group in groups:
+                    # A folded event's span says how many events its message carried.
+                    folded = {FOLDED_EVENTS_ATTRIBUTE: len(group)} if len(group) > 1 else None
                     for event, _, headers in group:
-                        spans.enter_context(
-                            publish_span(self.broker.topology.events, routing_key(event), headers)
-                        )
+                        key = routing_key(event)
+                        exchange = self.broker.topology.events
+                        spans.enter_context(publish_span(exchange, key, headers, folded))
                 await self.broker.publish_events([message_of(group) for group in groups])
         except BrokerUnavailableError as exc:
             # Readers recover the events from the jobs' Redis histories; nothing is lost.
