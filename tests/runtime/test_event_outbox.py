@@ -25,6 +25,7 @@ from conveyor.contracts.folded_events import FoldedJobEvents, job_events_of
 from conveyor.contracts.topology import HEADER_CURSOR, HEADER_FOLDED, HEADER_PREV_CURSOR
 from conveyor.runtime.event_outbox import Entry, EventOutbox, message_of
 from conveyor.runtime.jobstore import Appended
+from conveyor.runtime.settings import SettingsError, WorkerSettings, load_settings
 
 WINDOW = 0.2
 
@@ -234,3 +235,25 @@ def test_a_negative_window_is_refused() -> None:
 
 def _err() -> JobError:
     return JobError(code=ErrorCode.INTERNAL, message="boom")
+
+
+@pytest.mark.parametrize(
+    ("environ", "window"),
+    [
+        ({}, 0.05),
+        ({"CONVEYOR_EVENT_FOLD_WINDOW": "0"}, 0.0),
+        ({"CONVEYOR_EVENT_FOLD_WINDOW": "0.2"}, 0.2),
+        # Never longer than the progress interval: progress as it happens folds nothing.
+        ({"CONVEYOR_EVENT_FOLD_WINDOW": "0.2", "CONVEYOR_PROGRESS_INTERVAL": "0.05"}, 0.05),
+        ({"CONVEYOR_PROGRESS_INTERVAL": "0"}, 0.0),
+    ],
+)
+def test_the_workers_fold_window_is_the_setting_at_most_the_progress_interval(
+    environ: dict[str, str], window: float
+) -> None:
+    assert load_settings(WorkerSettings, environ).fold_window == window
+
+
+def test_a_fold_window_out_of_bounds_is_refused_with_a_sentence() -> None:
+    with pytest.raises(SettingsError, match="CONVEYOR_EVENT_FOLD_WINDOW"):
+        load_settings(WorkerSettings, {"CONVEYOR_EVENT_FOLD_WINDOW": "5"})

@@ -124,8 +124,9 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     """Minimum seconds between two progress events of a job (later ones coalesce)."""
     event_fold_window: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05
     """Seconds a job's first event may wait for the job's next ones, to be published with
-    them as one folded message; a final event never waits. At most ``progress_interval`` (the
-    delay already accepted for progress) is used; 0 publishes every event alone."""
+    them as one folded message (a job done within it: one event message, not three); a final
+    event never waits. At most ``progress_interval`` is used (the delay already accepted for
+    progress); 0 publishes every event alone. See services/gateway/WEBSOCKET.md."""
     owner_concurrency: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
     """Interactive jobs of one owner this process runs at once (0: its concurrency less one,
     at least 1); the owner's further jobs are set aside so other owners' jobs get a slot."""
