@@ -201,6 +201,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             env = {"CONVEYOR_TRANSPORT": args.transport}
             if args.concurrency:
                 env["CONVEYOR_CONCURRENCY"] = str(args.concurrency)
+            if args.fold_window is not None:
+                env["CONVEYOR_EVENT_FOLD_WINDOW"] = str(args.fold_window)
             async with worker_process(ns, redis, **env) as worker:
                 rss = measure.PeakRss()
                 await client.run_bulk(WARM_UP)
@@ -220,6 +222,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         describe=f"worker conveyor.maintenance, default settings but CONVEYOR_TRANSPORT="
         f"{args.transport}"
         + (f", CONVEYOR_CONCURRENCY={args.concurrency}" if args.concurrency else "")
+        + (
+            f", CONVEYOR_EVENT_FOLD_WINDOW={args.fold_window}"
+            if args.fold_window is not None
+            else ""
+        )
         + f"; client: pre-encoded confirmed publishes, {WINDOW} in flight",
     )
     return result
@@ -232,6 +239,9 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=0, help="the worker's (0: default)")
+    parser.add_argument(
+        "--fold-window", type=float, default=None, help="the worker's (0: no folding)"
+    )
     args = parser.parse_args()
     measure.print_result(asyncio.run(run(args)))
 
