@@ -100,8 +100,8 @@ async def test_a_job_done_within_the_window_is_one_message_published_at_its_fina
     start = loop.time()
     outbox.put(stream.entry(queued("a")))
     outbox.put(stream.entry(started("a")))
-    await asyncio.sleep(0.02)
-    assert recorder.writes == []  # held: nothing of the job went out yet
+    await settle(outbox)
+    assert (recorder.writes, len(outbox)) == ([], 2)  # held: nothing of the job went out yet
     outbox.put(stream.entry(succeeded("a")))
     await asyncio.wait_for(recorder.written.wait(), 1)
     # The final event ends the hold at once, long before the window would.
@@ -173,8 +173,12 @@ async def test_windows_end_in_the_order_the_jobs_began() -> None:
     outbox.put(stream.entry(started("a")))
     await asyncio.wait_for(recorder.written.wait(), 2)
     assert recorder.groups == [[("a", 1), ("a", 2)]]  # b's window has not ended yet
-    await asyncio.sleep(WINDOW / 2 + 0.05)
+    recorder.written.clear()
+    await asyncio.wait_for(recorder.written.wait(), 2)
     assert recorder.groups == [[("a", 1), ("a", 2)], [("b", 1)]]
+    # Each went out when its own window ended, half a window apart.
+    (first, _), (second, _) = recorder.writes
+    assert WINDOW * 0.4 <= second - first <= WINDOW * 0.6 + 0.05
     await outbox.drain(1)
 
 

@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[JobEvent, Appended, dict[str, Any]]
 """An announced event: the event, its record (seq, cursors, body) and its message headers."""
-Message = tuple[str, bytes, dict[str, Any]]
-"""Routing key, body, headers."""
+Outgoing = tuple[str, bytes, dict[str, Any]]
+"""A message to publish: routing key, body, headers."""
 
 FINAL_EVENTS: tuple[type[JobEvent], ...] = (JobSucceeded, JobFailed, JobCancelled)
 """Events after which nothing more of the job's attempt comes: they end a hold at once."""
@@ -61,7 +61,7 @@ def routing_key(event: JobEvent) -> str:
     return job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
 
 
-def message_of(group: list[Entry]) -> Message:
+def message_of(group: list[Entry]) -> Outgoing:
     """One message for a group: the event itself, or the events folded (routed by the last).
 
     The headers are the last event's (its trace context, as its publish span left it), with the

@@ -211,6 +211,7 @@ class JobLifecycle:
                 # The hot path: no span to make.
                 await self.broker.publish_events([message_of(group) for group in groups])
                 return
+            exchange = self.broker.topology.events
             with contextlib.ExitStack() as spans:
                 # One span per event, folded or not, each in the trace of whoever announced it
                 # (its headers), even though the outbox task runs in a context of its own.
@@ -218,9 +219,8 @@ class JobLifecycle:
                     # A folded event's span says how many events its message carried.
                     folded = {FOLDED_EVENTS_ATTRIBUTE: len(group)} if len(group) > 1 else None
                     for event, _, headers in group:
-                        key = routing_key(event)
-                        exchange = self.broker.topology.events
-                        spans.enter_context(publish_span(exchange, key, headers, folded))
+                        span = publish_span(exchange, routing_key(event), headers, folded)
+                        spans.enter_context(span)
                 await self.broker.publish_events([message_of(group) for group in groups])
         except BrokerUnavailableError as exc:
             # Readers recover the events from the jobs' Redis histories; nothing is lost.
