@@ -111,8 +111,8 @@ class EventOutbox:
     ) -> None:
         if fold_window < 0:
             raise ValueError(f"fold_window must be >= 0, not {fold_window}")
-        if not 1 <= max_folded <= max_per_write:
-            raise ValueError("max_folded must be between 1 and max_per_write")
+        if not 2 <= max_folded <= max_per_write:
+            raise ValueError("max_folded must be between 2 and max_per_write")
         self._publish = publish
         self.fold_window = fold_window
         self._max_per_write = max_per_write
@@ -146,10 +146,11 @@ class EventOutbox:
             self._make_ready([entry])
             return
         loop = asyncio.get_running_loop()
-        self._held[event.job_id] = _Held(entry, loop.time() + self.fold_window)
+        deadline = loop.time() + self.fold_window
+        self._held[event.job_id] = _Held(entry, deadline)
         self._idle.clear()
         if self._timer is None:
-            self._timer = loop.call_at(loop.time() + self.fold_window, self._expire)
+            self._timer = loop.call_at(deadline, self._expire)
 
     def flush(self) -> None:
         """Publish every held group now (shutdown: nothing waits for its window)."""
