@@ -39,7 +39,8 @@ from bench._services import ServiceProcess, start_gateway
 from bench.gateway_latency import SECRET, event_latency
 from bench.job_throughput import WARM_UP, SucceededCounter, make_publishes
 from bench.peer_systems import measure
-from conveyor.contracts.codecs import encode, job_event_decoder
+from conveyor.contracts.codecs import encode
+from conveyor.contracts.folded_events import job_message_decoder
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
 from conveyor.runtime.broker import Broker
@@ -84,7 +85,7 @@ class Client:
         await self.channel.basic_consume(consumed.queue, self._on_succeeded, no_ack=True)
 
     async def _on_succeeded(self, message: aiormq.abc.DeliveredMessage) -> None:
-        waiter = self._waiters.pop(job_event_decoder.decode(message.body).job_id, None)
+        waiter = self._waiters.pop(job_message_decoder.decode(message.body).job_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -202,6 +203,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 env["CONVEYOR_CONCURRENCY"] = str(args.concurrency)
             if args.prefetch:
                 env["CONVEYOR_PREFETCH"] = str(args.prefetch)
+            if args.fold_window is not None:
+                env["CONVEYOR_EVENT_FOLD_WINDOW"] = str(args.fold_window)
             async with worker_process(ns, redis, **env) as worker:
                 rss = measure.PeakRss()
                 await client.run_bulk(WARM_UP)
@@ -222,6 +225,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{args.transport}"
         + (f", CONVEYOR_CONCURRENCY={args.concurrency}" if args.concurrency else "")
         + (f", CONVEYOR_PREFETCH={args.prefetch}" if args.prefetch else "")
+        + (
+            f", CONVEYOR_EVENT_FOLD_WINDOW={args.fold_window}"
+            if args.fold_window is not None
+            else ""
+        )
         + f"; client: pre-encoded confirmed publishes, {WINDOW} in flight",
     )
     return result
@@ -235,6 +243,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=0, help="the worker's (0: default)")
     parser.add_argument("--prefetch", type=int, default=0, help="the worker's (0: default)")
+    parser.add_argument(
+        "--fold-window", type=float, default=None, help="the worker's (0: no folding)"
+    )
     args = parser.parse_args()
     measure.print_result(asyncio.run(run(args)))
 

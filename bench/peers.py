@@ -83,6 +83,12 @@ SYSTEMS = {
             peer=False,
         ),
         System(
+            "conveyor-unfolded",
+            "Conveyor (fast, no folding)",
+            ("-m", "bench._peers_conveyor", "--fold-window", "0"),
+            peer=False,
+        ),
+        System(
             "conveyor-plain",
             "Conveyor (plain)",
             ("-m", "bench._peers_conveyor", "--transport", "plain"),

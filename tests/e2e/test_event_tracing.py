@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import aio_pika
-import msgspec
 from redis.asyncio import Redis
 
+from conveyor.contracts.events import AnyJobEvent
+from conveyor.contracts.folded_events import job_events_of
 from conveyor.contracts.records import JobState
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
@@ -17,9 +18,10 @@ from tests.support.jobs import submit_diagnostics, wait_for_state
 from tests.support.services import running_worker
 
 
-class _EventIds(msgspec.Struct):
-    job_id: str
-    event: str
+def _tag(event: AnyJobEvent) -> str:
+    tag = type(event).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
 
 
 async def test_each_jobs_events_carry_that_jobs_trace_id(
@@ -34,10 +36,11 @@ async def test_each_jobs_events_carry_that_jobs_trace_id(
     kinds_by_job: dict[str, set[str]] = {}
 
     async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        ids = msgspec.json.decode(message.body, type=_EventIds)
-        trace_id = str(message.headers["traceparent"]).split("-")[1]
-        traces_by_job.setdefault(ids.job_id, set()).add(trace_id)
-        kinds_by_job.setdefault(ids.job_id, set()).add(ids.event)
+        # A folded message (the worker's started and succeeded) carries its events inside.
+        for event in job_events_of(message.body):
+            trace_id = str(message.headers["traceparent"]).split("-")[1]
+            traces_by_job.setdefault(event.job_id, set()).add(trace_id)
+            kinds_by_job.setdefault(event.job_id, set()).add(_tag(event))
 
     channel = await module_broker.open_channel()
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)

@@ -42,7 +42,9 @@ def test_the_document_names_every_job_type_event_and_exchange() -> None:
         assert channel["publish"]["bindings"]["amqp"]["deliveryMode"] == 2
     events = channels["job.{owner}.{kind}.{job_type}"]
     assert events["bindings"]["amqp"]["exchange"]["name"] == "acme.events"
-    assert len(events["subscribe"]["message"]["oneOf"]) == len(JOB_EVENT_KINDS)
+    # Every event kind, and the folded message that carries several events of one job.
+    refs = [m["$ref"].split("/")[-1] for m in events["subscribe"]["message"]["oneOf"]]
+    assert len(refs) == len(JOB_EVENT_KINDS) + 1 and refs[-1] == "FoldedJobEvents"
     assert channels["control.cancel_job"]["bindings"]["amqp"]["exchange"]["name"] == "acme.control"
     assert {"dataset.updated", "system.health"} <= set(channels)
     # Every reference resolves inside the document.
@@ -193,6 +195,9 @@ def test_every_message_has_its_own_id_summary_and_headers_that_fit_it() -> None:
     event_headers = messages["JobSucceeded"]["headers"]["properties"]
     assert {"x-conveyor-cursor", "x-conveyor-prev-cursor"} <= set(event_headers)
     assert "x-conveyor-cursor" not in json.dumps(messages["DiagnosticsJob"]["headers"])
+    folded_headers = messages["FoldedJobEvents"]["headers"]
+    assert folded_headers["required"] == ["x-conveyor-folded"]
+    assert set(event_headers) < set(folded_headers["properties"])
     assert "headers" not in messages["CancelJob"]  # nothing reads headers on control commands
     assert doc["info"]["license"]["name"] and doc["info"]["contact"]["email"]
     assert {tag["name"] for tag in doc["tags"]} == {
@@ -203,7 +208,10 @@ def test_every_message_has_its_own_id_summary_and_headers_that_fit_it() -> None:
 def test_the_document_says_what_outside_publishers_need_to_know() -> None:
     doc = build_asyncapi(Topology("conveyor"))
     messages, channels = doc["components"]["messages"], doc["channels"]
-    assert "'job.*.succeeded.#'" in channels["job.{owner}.{kind}.{job_type}"]["description"]
+    events = channels["job.{owner}.{kind}.{job_type}"]["description"]
+    assert "'job.*.succeeded.#'" in events
+    assert "FoldedJobEvents" in events and "last event's kind" in events
+    assert "Routed by its last event" in messages["FoldedJobEvents"]["description"]
     assert "any label" in messages["DatasetUpdated"]["description"]
     assert "already cancelled" not in messages["CancelJob"]["description"]
     assert "records the cancellation" in messages["CancelJob"]["description"]

@@ -22,12 +22,15 @@ from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import job_routing_key
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.lifecycle import FOLDED_EVENTS_ATTRIBUTE
 from conveyor.runtime.tokens import mint_token
 from tests.gateway.helpers import SECRET
 from tests.observability.otlp_receiver import OtlpReceiver, ReceivedSpan, running_otlp_receiver
 from tests.observability.processes import stop
 from tests.support.jobs import FAST_WORKER_ENV, MAINTENANCE, wait_for_state
 from tests.support.services import running_worker, start_gateway
+
+FOLDED = FOLDED_EVENTS_ATTRIBUTE
 
 SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL = 2, 3, 4, 5, 1
 """``opentelemetry.proto.trace.v1.Span.SpanKind`` values."""
@@ -51,6 +54,10 @@ async def traced(
                     module_namespace,
                     redis,
                     CONVEYOR_DATA_DIR=str(data_dir),
+                    # A long fold window: the export's started and succeeded go out as one
+                    # folded message, and each must still have its own publish span.
+                    CONVEYOR_EVENT_FOLD_WINDOW="1",
+                    CONVEYOR_PROGRESS_INTERVAL="1",
                     **otel,
                 ),
                 running_worker(MAINTENANCE, module_namespace, redis, **otel, **FAST_WORKER_ENV),
@@ -136,6 +143,15 @@ async def test_an_http_submitted_job_is_one_trace_from_request_to_last_event(
         events
     )
     assert _one(spans, succeeded, "conveyor-export").parent_id == consume.span_id
+    # The worker folded them into one message (started and succeeded, or with progress): each
+    # event still has its publish span, in its announcer's trace, saying it was folded.
+    started = _one(spans, "publish job.tracy.started.export", "conveyor-export")
+    assert started.parent_id == consume.span_id
+    folded = {
+        started.attributes.get(FOLDED),
+        _one(spans, succeeded, "conveyor-export").attributes.get(FOLDED),
+    }
+    assert len(folded) == 1 and int(folded.pop() or 0) >= 2
 
     # No span of the job points outside it: one connected tree.
     assert all(s.parent_id in by_id for s in spans if s is not request)

@@ -23,9 +23,11 @@ from conveyor.contracts.events import (
     DatasetValidationFailed,
     SystemHealthReported,
 )
+from conveyor.contracts.folded_events import FoldedJobEvents
 from conveyor.contracts.jobs import JOB_REQUEST_TYPES, JobEnvelope, Priority
 from conveyor.contracts.topology import (
     HEADER_CURSOR,
+    HEADER_FOLDED,
     HEADER_PREV_CURSOR,
     Topology,
     control_routing_key,
@@ -83,6 +85,23 @@ JOB_EVENT_HEADERS: dict[str, Any] = {
     },
 }
 """Headers Conveyor sets on the job events it publishes."""
+FOLDED_EVENTS_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "Set by Conveyor on every folded message: the headers of one job event, "
+    f"whose '{HEADER_CURSOR}' is the last folded event's and '{HEADER_PREV_CURSOR}' the first "
+    f"one's, plus '{HEADER_FOLDED}'. Each folded event carries its own cursors in the body.",
+    "required": [HEADER_FOLDED],
+    "properties": {
+        **JOB_EVENT_HEADERS["properties"],
+        HEADER_FOLDED: {
+            "type": "string",
+            "pattern": r"^[0-9]+$",
+            "description": "Marks a folded message: the number of job events it carries "
+            "(2 or more).",
+        },
+    },
+}
+"""Headers Conveyor sets on a folded message (several events of one job)."""
 _DOMAIN_EVENTS = (DatasetUpdated, DatasetValidationFailed, SystemHealthReported)
 _INBOUND_DOMAIN_EVENTS = (DatasetUpdated,)
 """Domain events other services publish to Conveyor; the rest Conveyor publishes."""
@@ -188,7 +207,14 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
     event_types = list(JOB_EVENT_KINDS)
     control_types = list(AnyControlCommand.__args__)
     roots, schemas = msgspec.json.schema_components(
-        [JobEnvelope, *(cls for _, cls in requests), *event_types, *_DOMAIN_EVENTS, *control_types],
+        [
+            JobEnvelope,
+            *(cls for _, cls in requests),
+            *event_types,
+            FoldedJobEvents,
+            *_DOMAIN_EVENTS,
+            *control_types,
+        ],
         ref_template=_REF,
     )
     envelope_ref = roots[0]
@@ -243,13 +269,25 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
         name = event_cls.__name__
         messages[name] = _message(name, ref, event_cls, tag="job-events", headers=JOB_EVENT_HEADERS)
         event_refs.append({"$ref": f"#/components/messages/{name}"})
+    offset += len(event_types)
+    name = FoldedJobEvents.__name__
+    messages[name] = _message(
+        name, roots[offset], FoldedJobEvents, tag="job-events", headers=FOLDED_EVENTS_HEADERS
+    )
+    event_refs.append({"$ref": f"#/components/messages/{name}"})
     channels["job.{owner}.{kind}.{job_type}"] = {
         "description": f"Job events on the {topology.events!r} exchange. Bind "
         "'job.<owner>.#' for one owner's jobs or 'job.#' for all; events of a job carry a "
         "gap-free 'seq'. Owner names are escaped into one word ('.', '*', '#', '%' "
         "percent-encoded). Job types may contain dots (maintenance jobs: "
         "'maintenance.cleanup_exports'), so the type can span several words: bind "
-        "'job.*.succeeded.#', not 'job.*.succeeded.*', to get every job type's successes.",
+        "'job.*.succeeded.#', not 'job.*.succeeded.*', to get every job type's successes. "
+        "Events of one job announced close together (a job done within the workers' "
+        "CONVEYOR_EVENT_FOLD_WINDOW: queued, started, succeeded) may come as one "
+        f"{FoldedJobEvents.__name__} message ('event': 'job.folded', header '{HEADER_FOLDED}') "
+        "routed by its last event's kind: a subscriber bound to one kind receives it by that "
+        "kind only (every final event still arrives), and finds the earlier events inside it. "
+        "Split it into its events, each with its own 'seq' and cursors.",
         "parameters": {
             "owner": {"schema": {"type": "string"}, "description": "The job's owner, escaped"},
             "kind": {
@@ -270,7 +308,7 @@ def build_asyncapi(topology: Topology, *, server_url: str = DEFAULT_SERVER_URL) 
         },
     }
 
-    offset += len(event_types)
+    offset += 1
     for domain_cls, ref in zip(
         _DOMAIN_EVENTS, roots[offset : offset + len(_DOMAIN_EVENTS)], strict=True
     ):

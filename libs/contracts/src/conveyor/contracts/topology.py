@@ -39,6 +39,9 @@ HEADER_CURSOR = "x-conveyor-cursor"
 """Job events: the entry id of the event in its owner's Redis event stream."""
 HEADER_PREV_CURSOR = "x-conveyor-prev-cursor"
 """Job events: the owner-stream entry just before this event's ("0-0" if none)."""
+HEADER_FOLDED = "x-conveyor-folded"
+"""Job events: set on a folded message (``conveyor.contracts.folded_events``), the number of
+events it carries; its cursor is the last event's and its previous cursor the first event's."""
 
 _ESCAPES = {"%": "%25", ".": "%2E", "*": "%2A", "#": "%23"}
 

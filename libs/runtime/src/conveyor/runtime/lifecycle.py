@@ -2,15 +2,14 @@
 
 Each operation records a transition in Redis first (the source of truth, which assigns the
 event's ``seq``) and then announces the event on the ``events`` exchange. Announcing only
-queues the event: one task per process publishes the outbox in order, so the job path never
-waits for it, and a lost announcement is recovered by readers from the Redis history.
-``drain()`` waits (bounded) for the outbox to empty.
+queues the event: one task per process publishes the outbox (``conveyor.runtime.event_outbox``,
+which may fold a job's close events into one message), so the job path never waits for it,
+and a lost announcement is recovered by readers from the Redis history. ``drain()`` waits
+(bounded) for the outbox to empty.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import contextlib
 import logging
 from typing import Any
@@ -28,12 +27,9 @@ from conveyor.contracts.records import JobRecord, JobState
 # re-exported here for the readers that import them from the lifecycle.
 from conveyor.contracts.topology import HEADER_CURSOR as HEADER_CURSOR
 from conveyor.contracts.topology import HEADER_PREV_CURSOR as HEADER_PREV_CURSOR
-from conveyor.contracts.topology import (
-    command_routing_key,
-    job_event_routing_key,
-    job_routing_key,
-)
+from conveyor.contracts.topology import command_routing_key, job_routing_key
 from conveyor.runtime.broker import Broker, BrokerUnavailableError, PublishUnconfirmedError
+from conveyor.runtime.event_outbox import Entry, EventOutbox, message_of, routing_key
 from conveyor.runtime.jobstore import Appended, JobStore, Transitioned
 from conveyor.runtime.telemetry import (
     child_spans_recorded,
@@ -47,7 +43,8 @@ from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
 
-_MAX_EVENTS_PER_WRITE = 256
+FOLDED_EVENTS_ATTRIBUTE = "conveyor.folded_events"
+"""On an event's publish span: the number of events its (folded) message carried."""
 
 CANCELLABLE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 
@@ -56,20 +53,21 @@ class JobLifecycle:
     """Submit, announce and cancel jobs: Redis first, then the broker."""
 
     def __init__(
-        self, store: JobStore, broker: Broker, unconfirmed: UnconfirmedJobs | None = None
+        self,
+        store: JobStore,
+        broker: Broker,
+        unconfirmed: UnconfirmedJobs | None = None,
+        *,
+        fold_window: float = 0.0,
     ) -> None:
         self.store = store
         self.broker = broker
         self.unconfirmed = unconfirmed
         """Where a submit whose publish got no confirm is kept to be published again; without
         it such a submit raises ``PublishUnconfirmedError``."""
-        self._outbox: collections.deque[tuple[JobEvent, Appended, dict[str, Any]]] = (
-            collections.deque()
-        )
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._publisher: asyncio.Task[None] | None = None
+        # ``fold_window``: how long a job's first event may wait for the job's next ones, to
+        # go out folded with them (``conveyor.runtime.event_outbox``); 0 publishes each alone.
+        self._outbox = EventOutbox(self._publish_events, fold_window=fold_window)
 
     async def submit(self, envelope: JobEnvelope) -> bool:
         """Publish the job (confirmed), then record it as queued.
@@ -219,59 +217,40 @@ class JobLifecycle:
             HEADER_CURSOR: appended.cursor,
             HEADER_PREV_CURSOR: appended.prev_cursor,
         }
-        self._outbox.append((event, appended, inject_headers(headers)))
-        self._idle.clear()
-        self._wakeup.set()
-        if self._publisher is None or self._publisher.done():
-            self._publisher = asyncio.create_task(self._publish_outbox(), name="event-outbox")
+        self._outbox.put((event, appended, inject_headers(headers)))
 
-    async def _publish_outbox(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._outbox:
-                # Whatever queued up meanwhile goes out as one write (bounded, in order).
-                count = min(len(self._outbox), _MAX_EVENTS_PER_WRITE)
-                await self._publish_events([self._outbox.popleft() for _ in range(count)])
-            self._idle.set()
-
-    async def _publish_events(self, batch: list[tuple[JobEvent, Appended, dict[str, Any]]]) -> None:
-        keys = [
-            job_event_routing_key(event.owner, JOB_EVENT_KINDS[type(event)], event.job_type)
-            for event, _, _ in batch
-        ]
-        events = [
-            (key, appended.body, headers)
-            for key, (_, appended, headers) in zip(keys, batch, strict=True)
-        ]
+    async def _publish_events(self, groups: list[list[Entry]]) -> None:
+        """Publish one message per group (an event, or a job's events folded) in one write."""
         try:
-            if not any(publish_span_recorded(headers) for _, _, headers in events):
-                await self.broker.publish_events(events)  # the hot path: no span to make
+            if not any(
+                publish_span_recorded(headers) for group in groups for _, _, headers in group
+            ):
+                # The hot path: no span to make.
+                await self.broker.publish_events([message_of(group) for group in groups])
                 return
+            exchange = self.broker.topology.events
             with contextlib.ExitStack() as spans:
-                # Each span joins the trace of whoever announced its event (its headers), even
-                # though this outbox task runs in a context of its own.
-                for key, _, headers in events:
-                    spans.enter_context(publish_span(self.broker.topology.events, key, headers))
-                await self.broker.publish_events(events)
+                # One span per event, folded or not, each in the trace of whoever announced it
+                # (its headers), even though the outbox task runs in a context of its own.
+                for group in groups:
+                    # A folded event's span says how many events its message carried.
+                    folded = {FOLDED_EVENTS_ATTRIBUTE: len(group)} if len(group) > 1 else None
+                    for event, _, headers in group:
+                        span = publish_span(exchange, routing_key(event), headers, folded)
+                        spans.enter_context(span)
+                await self.broker.publish_events([message_of(group) for group in groups])
         except BrokerUnavailableError as exc:
             # Readers recover the events from the jobs' Redis histories; nothing is lost.
-            for key, (event, appended, _) in zip(keys, batch, strict=True):
-                log.warning(
-                    "event %s seq %d not announced: %s",
-                    key,
-                    appended.seq,
-                    exc,
-                    extra={"job_id": event.job_id},
-                )
+            for group in groups:
+                for event, appended, _ in group:
+                    log.warning(
+                        "event %s seq %d not announced: %s",
+                        routing_key(event),
+                        appended.seq,
+                        exc,
+                        extra={"job_id": event.job_id},
+                    )
 
     async def drain(self, grace: float = 5.0) -> None:
-        """Wait (bounded) for queued announcements, then stop the publisher."""
-        try:
-            async with asyncio.timeout(grace):
-                await self._idle.wait()
-        except TimeoutError:
-            log.warning("%d event(s) not announced at shutdown", len(self._outbox))
-        if self._publisher is not None:
-            self._publisher.cancel()
-            await asyncio.wait([self._publisher])
+        """Publish held events now, wait (bounded) for the outbox to empty, stop its task."""
+        await self._outbox.drain(grace)

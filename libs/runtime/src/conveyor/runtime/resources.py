@@ -18,7 +18,7 @@ from conveyor.runtime.lifecycle import JobLifecycle
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.script_batcher import ReplicaWait
-from conveyor.runtime.settings import Settings
+from conveyor.runtime.settings import Settings, WorkerSettings
 from conveyor.runtime.transport.redis_sentinel import sentinel_config
 from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
@@ -86,7 +86,10 @@ async def open_resources(
         lease_seconds=2 * settings.publish_timeout + 1,
         metrics=metrics,
     )
-    lifecycle = JobLifecycle(store, broker, unconfirmed)
+    # Workers fold a job's close events into one message; the gateway announces only a job's
+    # queued and cancelled events, which no other event of the job would join in its process.
+    fold_window = settings.fold_window if isinstance(settings, WorkerSettings) else 0.0
+    lifecycle = JobLifecycle(store, broker, unconfirmed, fold_window=fold_window)
     stack.push_async_callback(broker.close)
     stack.push_async_callback(lifecycle.drain)
     # Every process takes part, so a job kept by a process that died is still published.

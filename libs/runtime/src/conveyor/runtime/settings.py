@@ -127,6 +127,11 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     """Seconds between two heartbeats of a worker."""
     progress_interval: Annotated[float, msgspec.Meta(ge=0)] = 0.25
     """Minimum seconds between two progress events of a job (later ones coalesce)."""
+    event_fold_window: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05
+    """Seconds a job's first event may wait for the job's next ones, to be published with
+    them as one folded message (a job done within it: one event message, not three); a final
+    event never waits. At most ``progress_interval`` is used (the delay already accepted for
+    progress); 0 publishes every event alone. See services/gateway/WEBSOCKET.md."""
     owner_concurrency: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
     """Interactive jobs of one owner this process runs at once (0: its concurrency less one,
     at least 1); the owner's further jobs are set aside so other owners' jobs get a slot."""
@@ -136,6 +141,11 @@ class WorkerSettings(Settings, kw_only=True, frozen=True):
     """Owners each broker user may publish jobs for, comma-separated ``user=owner|owner`` or
     ``user=*`` entries; a job whose ``user_id`` (validated by RabbitMQ) may not submit for its
     owner is dead-lettered. See SECURITY.md."""
+
+    @property
+    def fold_window(self) -> float:
+        """The event fold window in effect: ``event_fold_window``, at most ``progress_interval``."""
+        return min(self.event_fold_window, self.progress_interval)
 
 
 class GatewaySettings(Settings, kw_only=True, frozen=True):

@@ -158,7 +158,12 @@ def publish_span_recorded(headers: Mapping[str, Any]) -> bool:
 
 
 @contextlib.contextmanager
-def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> Iterator[None]:
+def publish_span(
+    exchange: str,
+    routing_key: str,
+    headers: dict[str, Any],
+    attributes: Mapping[str, int | str] | None = None,
+) -> Iterator[None]:
     """A PRODUCER span for one message, child of the context already in ``headers`` (if any).
 
     On entry the span's own context replaces ``traceparent`` in ``headers``, so consumers of
@@ -177,6 +182,7 @@ def publish_span(exchange: str, routing_key: str, headers: dict[str, Any]) -> It
             "messaging.system": "rabbitmq",
             "messaging.destination.name": exchange,
             "messaging.rabbitmq.destination.routing_key": routing_key,
+            **(attributes or {}),
         },
     ):
         propagate.inject(headers)

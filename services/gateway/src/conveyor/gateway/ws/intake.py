@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from conveyor.contracts.topology import owner_events_binding
+from conveyor.contracts.folded_events import FoldedJobEventsRaw
+from conveyor.contracts.topology import HEADER_FOLDED, owner_events_binding
 from conveyor.gateway.ws.aiohttp_bridge import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
@@ -106,6 +107,7 @@ class _EventHead(msgspec.Struct):
 
 
 _head_decoder = msgspec.json.Decoder(_EventHead)
+_folded_decoder = msgspec.json.Decoder(FoldedJobEventsRaw)
 
 
 def _header(headers: dict[str, Any], name: str) -> str | None:
@@ -115,12 +117,8 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def live_event(message: Delivery) -> LiveEvent:
-    """The ``LiveEvent`` of a delivered job event; raises ``msgspec.MsgspecError`` for a
-    message that is not one (or a foreign one): nothing to route."""
-    head = _head_decoder.decode(message.body)
-    headers = message.headers
-    cursor, prev_cursor = _header(headers, HEADER_CURSOR), _header(headers, HEADER_PREV_CURSOR)
+def _live_event(body: bytes, cursor: str | None, prev_cursor: str | None) -> LiveEvent:
+    head = _head_decoder.decode(body)
     position = _position(cursor)
     return LiveEvent(
         owner=head.owner,
@@ -129,13 +127,27 @@ def live_event(message: Delivery) -> LiveEvent:
         # A cursor we cannot place counts as none: the sessions then ask Redis.
         cursor=cursor if position is not None else None,
         prev_cursor=prev_cursor,
-        body=message.body,
+        body=body,
         position=position,
         prev_position=_position(prev_cursor),
     )
 
 
-JOB_EVENTS = DynamicBindings(name="gateway", exchange=Exchange.EVENTS, decode=live_event)
+def live_events(message: Delivery) -> tuple[LiveEvent, ...]:
+    """The ``LiveEvent``s of a delivered job event or folded message, in order; raises
+    ``msgspec.MsgspecError`` for a message that is neither (or a foreign one): nothing to
+    route. Each folded event is offered as if it had come alone, with its own cursors."""
+    headers = message.headers
+    if HEADER_FOLDED not in headers:
+        cursor, prev_cursor = _header(headers, HEADER_CURSOR), _header(headers, HEADER_PREV_CURSOR)
+        return (_live_event(message.body, cursor, prev_cursor),)
+    folded = _folded_decoder.decode(message.body)
+    return tuple(
+        _live_event(bytes(item.event), item.cursor, item.prev_cursor) for item in folded.events
+    )
+
+
+JOB_EVENTS = DynamicBindings(name="gateway", exchange=Exchange.EVENTS, decode=live_events)
 """The instance's queue ``<namespace>.gateway.<instance>``, bound per watched owner."""
 
 
@@ -154,7 +166,8 @@ class EventIntake:
         self.ready = asyncio.Event()
         """Set once the queue consumes (tests wait for it)."""
         self.received = 0
-        """Job events this instance's queue delivered: only those of owners watched here."""
+        """Job events this instance's queue delivered (each folded one counts): only those of
+        owners watched here."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gateway-event-intake")
@@ -257,15 +270,17 @@ class EventIntake:
     async def _on_restored(self) -> None:
         self._broadcast(RESYNC)
 
-    async def _on_event(self, event: LiveEvent) -> None:
+    async def _on_event(self, events: tuple[LiveEvent, ...]) -> None:
         # No await before the fan-out: consumer tasks start in arrival order, and each
-        # listener's inbox must see the events in that order.
-        self.received += 1
-        counts = self._listeners.get(event.owner)
+        # listener's inbox must see the events in that order (a folded message's in its own).
+        self.received += len(events)
+        counts = self._listeners.get(events[0].owner)
         if not counts:
             return
-        for listener in list(counts):
-            listener.offer(event)
+        listeners = list(counts)
+        for event in events:
+            for listener in listeners:
+                listener.offer(event)
 
     def _broadcast(self, item: Resync) -> None:
         listeners = {listener for counts in self._listeners.values() for listener in counts}
