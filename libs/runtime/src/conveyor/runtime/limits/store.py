@@ -28,7 +28,8 @@ from conveyor.runtime.script_batcher import ScriptBatcher
 
 UNRECORDED_GRACE_MS = 120_000
 """An admitted job whose record does not exist yet is not stale until this old: the gateway
-admits before it publishes, and the record is written after the broker confirmed."""
+admits before it publishes and records, and a record Redis failed to write at the submit is
+written by the job's worker when it starts the job."""
 
 
 @dataclass(frozen=True, slots=True)
