@@ -14,7 +14,7 @@ from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
-from conveyor.runtime.limits import LimitStore
+from conveyor.runtime.limits import Admission, LimitStore, SubmitAdmission
 from conveyor.runtime.limits.store import UNRECORDED_GRACE_MS
 
 
@@ -74,6 +74,42 @@ async def test_a_final_transition_frees_the_slot_and_vanished_jobs_are_reconcile
     assert admission.admitted
     members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}
     assert members == {"fresh-job", "next-job"}
+
+
+async def test_a_submits_checks_take_a_token_then_admit_as_the_two_calls_did(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+
+    async def submit(job_id: str) -> SubmitAdmission:
+        return await limits.admit_submission(user, job_id, rate=20, burst=3, limit=2)
+
+    first, second = await submit("a"), await submit("b")
+    assert (first.wait, first.admission) == (None, Admission(True, 1))
+    assert (second.wait, second.admission) == (None, Admission(True, 2))
+    # At the in-flight limit (both just admitted, so not stale): refused, its token spent.
+    full = await submit("c")
+    assert (full.wait, full.admission) == (None, Admission(False, 2))
+    # Out of tokens: refused by the rate, and nothing is counted in flight.
+    limited = await submit("d")
+    assert limited.wait is not None and 0 < limited.wait <= 0.05
+    assert not limited.admission.admitted
+    members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(user), 0, -1)}
+    assert members == {"a", "b"}
+    # The same bucket as take_submit_token's: one refill later, one token.
+    await asyncio.sleep(limited.wait)
+    assert await limits.take_submit_token(user, rate=20, burst=3) is None
+    assert await limits.take_submit_token(user, rate=20, burst=3) is not None
+
+
+async def test_a_submit_at_the_limit_reconciles_finished_slots_and_is_admitted(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+    old = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - UNRECORDED_GRACE_MS - 1000
+    await redis.zadd(keys.jobs_in_flight(user), {"lost-1": old, "lost-2": old})
+    checked = await limits.admit_submission(user, "next", rate=20, burst=3, limit=2)
+    assert (checked.wait, checked.admission) == (None, Admission(True, 1))
 
 
 async def test_connection_leases_are_capped_and_lapse_when_not_renewed(

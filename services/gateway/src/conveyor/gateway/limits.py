@@ -63,18 +63,22 @@ class UserLimits:
         if principal.is_admin:
             return None
         s = self.settings
-        wait = await self.store.take_submit_token(
-            principal.user, rate=s.submit_rate, burst=s.submit_burst
+        checked = await self.store.admit_submission(
+            principal.user,
+            job_id,
+            rate=s.submit_rate,
+            burst=s.submit_burst,
+            limit=s.max_jobs_in_flight,
         )
-        if wait is not None:
+        if checked.wait is not None:
             self.metrics.limit_refusals.labels("submit_rate").inc()
             raise TooManyRequestsError(
                 f"submit rate limit: at most {s.submit_rate:g} jobs per second per user "
                 f"(bursts of {s.submit_burst}; CONVEYOR_SUBMIT_RATE, CONVEYOR_SUBMIT_BURST)",
                 limit="submit_rate",
-                retry_after=max(1, math.ceil(wait)),
+                retry_after=max(1, math.ceil(checked.wait)),
             )
-        admission = await self.store.admit_job(principal.user, job_id, limit=s.max_jobs_in_flight)
+        admission = checked.admission
         if not admission.admitted:
             self.metrics.limit_refusals.labels("max_jobs_in_flight").inc()
             raise TooManyRequestsError(

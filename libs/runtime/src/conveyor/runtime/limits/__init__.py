@@ -4,6 +4,7 @@ from conveyor.runtime.limits.store import (
     Admission,
     ExportRoom,
     LimitStore,
+    SubmitAdmission,
 )
 
-__all__ = ["Admission", "ExportRoom", "LimitStore"]
+__all__ = ["Admission", "ExportRoom", "LimitStore", "SubmitAdmission"]

@@ -11,38 +11,64 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+# take_token(bucket, rate, burst): 0 when a token was taken, else ms until one is there.
+_TAKE = """
+local function take_token(bucket, rate, burst)
+  local b = redis.call('HMGET', bucket, 'tokens', 'at')
+  local tokens = tonumber(b[1]) or burst
+  local at = tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+  if tokens < 1 then
+    return math.ceil((1 - tokens) * 1000 / rate)
+  end
+  redis.call('HSET', bucket, 'tokens', tostring(tokens - 1), 'at', now)
+  -- A full bucket and a missing one are the same: let idle users' buckets go.
+  redis.call('PEXPIRE', bucket, math.ceil(burst * 1000 / rate) + 1000)
+  return 0
+end
+"""
+
+# admit(in-flight set, job id, limit, ttl ms): {1, count} when the job was admitted (or
+# already was), else {0, count}.
+_ADMIT = """
+local function admit(set, job_id, limit, ttl)
+  local n = redis.call('ZCARD', set)
+  if redis.call('ZSCORE', set, job_id) then return {1, n} end
+  if n >= limit then return {0, n} end
+  redis.call('ZADD', set, now, job_id)
+  redis.call('PEXPIRE', set, ttl)
+  return {1, n + 1}
+end
+"""
+
 # KEYS: bucket. ARGV: rate (tokens per second), burst.
 # Returns {1, 0} when a token was taken, else {0, ms until one is there}.
 TAKE_TOKEN = (
     _NOW
+    + _TAKE
     + """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1]) or burst
-local at = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-if tokens < 1 then
-  return {0, math.ceil((1 - tokens) * 1000 / rate)}
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
--- A full bucket and a missing one are the same: let idle users' buckets go.
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if wait > 0 then return {0, wait} end
 return {1, 0}
 """
 )
 
 # KEYS: in-flight set. ARGV: job id, limit, ttl (ms).
 # Returns {1, count} when the job was admitted (or already was), else {0, count}.
-ADMIT_JOB = (
+ADMIT_JOB = _NOW + _ADMIT + "return admit(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3])\n"
+
+# A submit's two checks in one call: a token first, then (only with one) the job in flight.
+# KEYS: bucket, in-flight set. ARGV: rate, burst, job id, limit, ttl (ms).
+# Returns {0, ms until a token is there}, or {1, admitted (1 or 0), count in flight}.
+ADMIT_SUBMISSION = (
     _NOW
+    + _TAKE
+    + _ADMIT
     + """
-local n = redis.call('ZCARD', KEYS[1])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n} end
-if n >= tonumber(ARGV[2]) then return {0, n} end
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, n + 1}
+local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if wait > 0 then return {0, wait} end
+local a = admit(KEYS[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
+return {1, a[1], a[2]}
 """
 )
 

@@ -1,7 +1,8 @@
 """``LimitStore``: the per-user counters behind the limits, each changed by one atomic script.
 
 - Submit rate: a token bucket per user (``take_submit_token``).
-- Jobs in flight: a sorted set of job ids per owner (``admit_job``). The job store's
+- Jobs in flight: a sorted set of job ids per owner (``admit_job``). A submit checks both in
+  one call (``admit_submission``). The job store's
   transition to a final state (succeeded, failed, cancelled; a dead-lettered job is failed
   first) removes the job in the same script. What that cannot see (a gateway that died
   between admission and publish, a record purged or expired while queued) is reconciled when
@@ -41,6 +42,15 @@ class Admission:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitAdmission:
+    """A submit's checks: ``wait`` is the seconds until a submit token is there when the rate
+    refused it (``admission`` then admitted nothing), else ``None``."""
+
+    wait: float | None
+    admission: Admission
+
+
+@dataclass(frozen=True, slots=True)
 class ExportRoom:
     """Whether an export fits the owner's quota, and the bytes the owner kept before it."""
 
@@ -59,6 +69,9 @@ class LimitStore:
         self._scripts = ScriptBatcher(redis)
         self._take = self._scripts.register(scripts.TAKE_TOKEN, "take_submit_token")
         self._admit = self._scripts.register(scripts.ADMIT_JOB, "admit_job")
+        self._admit_submission = self._scripts.register(
+            scripts.ADMIT_SUBMISSION, "admit_submission"
+        )
         self._lease = self._scripts.register(scripts.LEASE_CONNECTION, "lease_connection")
         self._keep = self._scripts.register(scripts.KEEP_EXPORT, "keep_export")
 
@@ -75,6 +88,22 @@ class LimitStore:
         if await self.reconcile(owner) == 0:
             return admission
         return await self._try_admit(owner, job_id, limit)
+
+    async def admit_submission(
+        self, user: str, job_id: str, *, rate: float, burst: int, limit: int
+    ) -> SubmitAdmission:
+        """``take_submit_token`` then, with a token, ``admit_job``: one round trip, not two."""
+        res = await self._scripts.call(
+            self._admit_submission,
+            [self.keys.submit_bucket(user), self.keys.jobs_in_flight(user)],
+            [rate, burst, job_id, limit, self._retention_ms],
+        )
+        if int(res[0]) == 0:
+            return SubmitAdmission(int(res[1]) / 1000, Admission(False, 0))
+        admission = Admission(int(res[1]) == 1, int(res[2]))
+        if admission.admitted or await self.reconcile(user) == 0:
+            return SubmitAdmission(None, admission)
+        return SubmitAdmission(None, await self._try_admit(user, job_id, limit))
 
     async def _try_admit(self, owner: str, job_id: str, limit: int) -> Admission:
         key = self.keys.jobs_in_flight(owner)
