@@ -4,7 +4,16 @@ from conveyor.runtime.limits.store import (
     Admission,
     ExportRoom,
     LimitStore,
+    Reservation,
     SubmitAdmission,
+    SubmitLimits,
 )
 
-__all__ = ["Admission", "ExportRoom", "LimitStore", "SubmitAdmission"]
+__all__ = [
+    "Admission",
+    "ExportRoom",
+    "LimitStore",
+    "Reservation",
+    "SubmitAdmission",
+    "SubmitLimits",
+]

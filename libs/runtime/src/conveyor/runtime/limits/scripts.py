@@ -57,16 +57,32 @@ return {1, 0}
 # Returns {1, count} when the job was admitted (or already was), else {0, count}.
 ADMIT_JOB = _NOW + _ADMIT + "return admit(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3])\n"
 
-# A submit's two checks in one call: a token first, then (only with one) the job in flight.
-# KEYS: bucket, in-flight set. ARGV: rate, burst, job id, limit, ttl (ms).
-# Returns {0, ms until a token is there}, or {1, admitted (1 or 0), count in flight}.
+# A submit's checks in one call, in the order they were made one call each: its
+# Idempotency-Key is reserved (unless another request holds it: then nothing else happens),
+# then a token taken, then (only with one) the job counted in flight. A rate refusal frees the
+# reservation it just made; an in-flight refusal keeps it (the caller reconciles and tries the
+# admission again, then frees it if still refused).
+# KEYS: bucket, in-flight set, idempotency key.
+# ARGV: rate ('' for no limits: an admin's reservation alone), burst, job id, limit, ttl (ms),
+#       reservation ('<job id> <digest>', '' for none), its ttl (s).
+# Returns {2, the holder's reservation}, {0, ms until a token is there}, or
+# {1, admitted (1 or 0), count in flight}.
 ADMIT_SUBMISSION = (
     _NOW
     + _TAKE
     + _ADMIT
     + """
+if ARGV[6] ~= '' and not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'EX', ARGV[7]) then
+  local holder = redis.call('GET', KEYS[3])
+  -- Our own value: a retried call whose first SET landed (e.g. across a failover).
+  if holder ~= ARGV[6] then return {2, holder} end
+end
+if ARGV[1] == '' then return {1, 1, 0} end
 local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
-if wait > 0 then return {0, wait} end
+if wait > 0 then
+  if ARGV[6] ~= '' then redis.call('DEL', KEYS[3]) end
+  return {0, wait}
+end
 local a = admit(KEYS[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 return {1, a[1], a[2]}
 """

@@ -42,12 +42,32 @@ class Admission:
 
 
 @dataclass(frozen=True, slots=True)
-class SubmitAdmission:
-    """A submit's checks: ``wait`` is the seconds until a submit token is there when the rate
-    refused it (``admission`` then admitted nothing), else ``None``."""
+class SubmitLimits:
+    """A user's submit limits: tokens per second, bucket size, jobs in flight."""
 
-    wait: float | None
+    rate: float
+    burst: int
+    max_in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An Idempotency-Key to reserve for a submit: its request's digest, for how long."""
+
+    key: str
+    digest: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAdmission:
+    """A submit's checks. ``held_by``: (job id, digest) of the request that holds the key, when
+    another does (nothing else was checked); ``wait``: seconds until a submit token is there
+    when the rate refused (``admission`` then admitted nothing, and the key is not reserved)."""
+
     admission: Admission
+    wait: float | None = None
+    held_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +110,47 @@ class LimitStore:
         return await self._try_admit(owner, job_id, limit)
 
     async def admit_submission(
-        self, user: str, job_id: str, *, rate: float, burst: int, limit: int
+        self,
+        user: str,
+        job_id: str,
+        *,
+        limits: SubmitLimits | None,
+        reservation: Reservation | None = None,
     ) -> SubmitAdmission:
-        """``take_submit_token`` then, with a token, ``admit_job``: one round trip, not two."""
+        """Reserve the submit's Idempotency-Key, take a submit token, count ``job_id`` in
+        flight: each only if the one before passed, in one round trip. ``limits=None`` (an
+        admin) only reserves. The key is ``JobStore.reserve_idempotency_key``'s, with its value
+        (``<job id> <digest>``), so the worker's ``START`` honours either.
+        """
+        if limits is None and reservation is None:
+            return SubmitAdmission(Admission(True, 0))
         res = await self._scripts.call(
             self._admit_submission,
-            [self.keys.submit_bucket(user), self.keys.jobs_in_flight(user)],
-            [rate, burst, job_id, limit, self._retention_ms],
+            [
+                self.keys.submit_bucket(user),
+                self.keys.jobs_in_flight(user),
+                self.keys.idempotency(user, reservation.key if reservation else ""),
+            ],
+            [
+                "" if limits is None else limits.rate,
+                0 if limits is None else limits.burst,
+                job_id,
+                0 if limits is None else limits.max_in_flight,
+                self._retention_ms,
+                f"{job_id} {reservation.digest}" if reservation else "",
+                reservation.ttl_seconds if reservation else 0,
+            ],
         )
-        if int(res[0]) == 0:
-            return SubmitAdmission(int(res[1]) / 1000, Admission(False, 0))
+        status = int(res[0])
+        if status == 2:
+            holder, _, digest = _text(res[1]).partition(" ")
+            return SubmitAdmission(Admission(False, 0), held_by=(holder, digest))
+        if status == 0:
+            return SubmitAdmission(Admission(False, 0), wait=int(res[1]) / 1000)
         admission = Admission(int(res[1]) == 1, int(res[2]))
-        if admission.admitted or await self.reconcile(user) == 0:
-            return SubmitAdmission(None, admission)
-        return SubmitAdmission(None, await self._try_admit(user, job_id, limit))
+        if admission.admitted or limits is None or await self.reconcile(user) == 0:
+            return SubmitAdmission(admission)
+        return SubmitAdmission(await self._try_admit(user, job_id, limits.max_in_flight))
 
     async def _try_admit(self, owner: str, job_id: str, limit: int) -> Admission:
         key = self.keys.jobs_in_flight(owner)
