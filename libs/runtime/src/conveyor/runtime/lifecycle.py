@@ -171,12 +171,12 @@ class JobLifecycle:
     async def _take_back(
         self, envelope: JobEnvelope, creating: asyncio.Task[Appended | JobRecord] | None
     ) -> None:
-        """Remove the record this submit wrote for a job the broker does not have."""
+        """Remove the record this submit wrote for a job answered as not taken."""
         if creating is None:
             return
         try:
             outcome = await creating
-        except RedisError:
+        except Exception:  # the caller gets the publish's error; this one says nothing new
             outcome = None  # it may have been written all the same: look for it
         if isinstance(outcome, JobRecord):
             return  # it existed before this submit: not ours to take back
