@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.jobstore.layout import reservation_key
 from conveyor.runtime.limits import scripts
 from conveyor.runtime.script_batcher import ScriptBatcher
 
@@ -129,7 +130,7 @@ class LimitStore:
             [
                 self.keys.submit_bucket(user),
                 self.keys.jobs_in_flight(user),
-                self.keys.idempotency(user, reservation.key if reservation else ""),
+                reservation_key(self.keys, user, reservation.key if reservation else ""),
             ],
             [
                 "" if limits is None else limits.rate,
