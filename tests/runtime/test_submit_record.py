@@ -138,6 +138,31 @@ async def test_a_confirmed_submit_is_recorded_during_the_publish_and_announced_a
     assert observed.log == ["confirmed", queued]
 
 
+async def test_a_keyed_submit_is_recorded_only_once_the_broker_has_the_job(
+    observed: Observed, module_store: JobStore, redis: Redis, module_namespace: str
+) -> None:
+    # A request repeating the key is answered 202 with the record: it must not exist for a
+    # job the broker may still refuse.
+    keys = Keys(module_namespace)
+    envelope = JobEnvelope(
+        request=DiagnosticsRequest(numbers=[10]), owner=OWNER, idempotency_key="k-10"
+    )
+    absent: list[bool] = []
+
+    async def record_absent() -> None:
+        await asyncio.sleep(0.05)  # time enough for a record sent with the publish to land
+        absent.append(not await redis.exists(keys.job(envelope.job_id)))
+
+    observed.before_publish = record_absent
+    lifecycle = JobLifecycle(module_store, observed)
+    assert await lifecycle.submit_or_existing(envelope) is None
+    await lifecycle.drain(grace=5)
+    assert absent == [True]
+    record = await module_store.get(envelope.job_id)
+    assert record is not None and record.state is JobState.QUEUED
+    assert observed.log == ["confirmed", f"announced job.{OWNER}.queued.diagnostics"]
+
+
 async def test_a_refused_publish_leaves_no_record_event_index_or_slot(
     observed: Observed, module_store: JobStore, redis: Redis, module_namespace: str
 ) -> None:

@@ -85,15 +85,16 @@ class JobLifecycle:
         and moved on (as of the attempt to create it), else ``None``: this call created the
         record, or could not.
 
-        The record is written while the broker's confirm is awaited, and ``job.queued`` is
-        announced only once the broker has the job. A job the broker refused
-        (``BrokerUnavailableError``) is raised and its record taken back (``withdraw``): a
-        refused job leaves nothing recorded. Once the broker has confirmed the job it will
-        run, so a Redis failure is not raised: the job's worker creates the record when it
-        starts the job. Raising would tell the caller the job was not taken, and a caller that
-        retried would get it twice. A publish that went out without a confirm is kept in
-        ``unconfirmed`` (published again until confirmed) with its record, and counts as
-        taken; ``PublishUnconfirmedError`` only if Redis could not keep it either.
+        The record is written while the broker's confirm is awaited (after it for a job with
+        an idempotency key), and ``job.queued`` is announced only once the broker has the
+        job. A job the broker refused (``BrokerUnavailableError``) is raised and its record
+        taken back (``withdraw``): a refused job leaves nothing recorded. Once the broker has
+        confirmed the job it will run, so a Redis failure is not raised: the job's worker
+        creates the record when it starts the job. Raising would tell the caller the job was
+        not taken, and a caller that retried would get it twice. A publish that went out
+        without a confirm is kept in ``unconfirmed`` (published again until confirmed) with
+        its record, and counts as taken; ``PublishUnconfirmedError`` only if Redis could not
+        keep it either.
 
         Runs to its end even if the caller is cancelled meanwhile, so a cancelled request
         neither leaves a refused job's record nor a confirmed job unannounced.
@@ -114,8 +115,11 @@ class JobLifecycle:
             attempt=envelope.attempt,
         )
         # Written while the confirm is awaited, not after it. Without a broker connection the
-        # publish fails at once: then nothing is written and taken back.
-        creating = self._create(envelope, queued) if self.broker.is_available else None
+        # publish fails at once: then nothing is written and taken back. A keyed job's record
+        # is a promise (a request repeating its Idempotency-Key is answered 202 with it), so it
+        # is written only once the broker has the job, as a replay must not outrun a refusal.
+        early = envelope.idempotency_key is None and self.broker.is_available
+        creating = self._create(envelope, queued) if early else None
         headers: dict[str, Any] = {}
         try:
             await self._publish_traced(envelope, priority, headers)
