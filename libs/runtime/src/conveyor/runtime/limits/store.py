@@ -1,13 +1,14 @@
 """``LimitStore``: the per-user counters behind the limits, each changed by one atomic script.
 
 - Submit rate: a token bucket per user (``take_submit_token``).
-- Jobs in flight: a sorted set of job ids per owner (``admit_job``). A submit checks both in
-  one call (``admit_submission``). The job store's
+- Jobs in flight: a sorted set of job ids per owner (``admit_job``). The job store's
   transition to a final state (succeeded, failed, cancelled; a dead-lettered job is failed
   first) removes the job in the same script. What that cannot see (a gateway that died
   between admission and publish, a record purged or expired while queued) is reconciled when
   the owner is at the limit: entries whose record is final or gone are dropped and the
   admission is tried again, so no slot leaks for longer than the owner's next submit.
+- A submit's checks (its Idempotency-Key's reservation, a token, its in-flight slot) are one
+  call (``admit_submission``).
 - WebSocket connections: a sorted set of leases per user (``lease_connection``) that each
   connection renews; a gateway that dies stops renewing, and its leases lapse.
 - Export bytes kept: a sorted set of the owner's exports and their sizes, each dropped when
