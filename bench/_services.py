@@ -50,14 +50,19 @@ class ServiceProcess:
             await self.wait(5)
 
 
-async def start_worker(module: str, namespace: str, redis: Redis, **env: str) -> ServiceProcess:
-    """Start ``python -m <module>`` and return once its first heartbeat is in Redis."""
+async def start_worker(
+    module: str, namespace: str, redis: Redis, *, python: str = sys.executable, **env: str
+) -> ServiceProcess:
+    """Start ``python -m <module>`` and return once its first heartbeat is in Redis.
+
+    ``python``: another checkout's interpreter runs that checkout's code (``bench.gateway_ab``).
+    """
     instance = f"{module.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:6]}"
     log = Path(tempfile.mkstemp(prefix=f"{instance}-", suffix=".log")[1])
     environ = base_environ(namespace, CONVEYOR_INSTANCE=instance, **env)
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=environ, stdout=out, stderr=asyncio.subprocess.STDOUT
+            python, "-m", module, env=environ, stdout=out, stderr=asyncio.subprocess.STDOUT
         )
     service = ServiceProcess(module, instance, process, log)
     key = Keys(namespace).worker(instance)
@@ -85,7 +90,9 @@ async def running_worker(
         await service.stop()
 
 
-async def start_gateway(namespace: str, **env: str) -> tuple[ServiceProcess, str]:
+async def start_gateway(
+    namespace: str, *, python: str = sys.executable, **env: str
+) -> tuple[ServiceProcess, str]:
     """Start ``python -m conveyor.gateway`` on a free port; returns it and its base URL.
 
     Returns once the gateway's health check passes, i.e. RabbitMQ and Redis are connected.
@@ -97,7 +104,7 @@ async def start_gateway(namespace: str, **env: str) -> tuple[ServiceProcess, str
     environ = base_environ(namespace, **settings)
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
+            python,
             "-m",
             "conveyor.gateway",
             env=environ,

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from conveyor.contracts.jobs import Priority
+from conveyor.contracts.keys import Keys
 from conveyor.gateway.limits import LIMIT_HEADER
 from conveyor.gateway.state import Gateway
 from conveyor.gateway.ws.protocol import CLOSE_TOO_MANY_CONNECTIONS
@@ -96,6 +98,22 @@ async def test_a_refused_submit_frees_its_idempotency_key(
     again = await client.post("/api/v1/jobs/diagnostics", json={}, headers=headers)
     assert again.status == 429  # still refused by the limit, not a 409 for a stuck key
     assert again.headers[LIMIT_HEADER] == "max_jobs_in_flight"
+
+
+async def test_a_rate_refused_submit_leaves_its_idempotency_key_free(
+    rate_limited: tuple[Gateway, Client], redis: Redis, keys: Keys
+) -> None:
+    _, client = rate_limited
+    user = new_user()
+    for _ in range(3):
+        assert (await _submit(client, user)).status == 202
+    headers = auth(user, **{"Idempotency-Key": "rate-k"})
+    refused = await client.post("/api/v1/jobs/diagnostics", json={}, headers=headers)
+    assert refused.status == 429
+    assert refused.headers[LIMIT_HEADER] == "submit_rate"
+    # Not reserved: the retry (once a token is there) queues the job, it does not wait on a
+    # request that never ran.
+    assert await redis.exists(keys.idempotency(user, "rate-k")) == 0
 
 
 async def test_websocket_connections_per_user_are_capped_and_freed_on_disconnect(

@@ -9,6 +9,8 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from conveyor.contracts.keys import Keys
+from conveyor.contracts.topology import job_routing_key
+from conveyor.gateway.state import Gateway
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.tokens import mint_token
 from tests.gateway.helpers import SECRET, auth, new_user
@@ -231,6 +233,28 @@ async def test_a_submit_the_broker_cannot_take_is_a_503_that_records_nothing(
     assert await redis.exists(keys.owner_events(user)) == 0
     # The key was released: a retry is a new attempt, not a replay of nothing.
     assert await redis.exists(keys.idempotency(user, "try-1")) == 0
+
+
+async def test_a_submit_the_broker_returns_is_a_503_whose_record_is_taken_back(
+    gateway: Gateway, client: Client, redis: Redis, keys: Keys
+) -> None:
+    # Connected, so the record is written during the publish; no queue takes the job, so the
+    # broker returns it (a refusal) and the record, its event and its slot are taken back.
+    user = new_user()
+    t = gateway.broker.topology
+    channel = await gateway.broker.open_channel()
+    queue = await channel.get_queue(t.service_queue("maintenance"), ensure=True)
+    await queue.unbind(t.jobs, job_routing_key("diagnostics"))
+    try:
+        response = await client.post("/api/v1/jobs/diagnostics", json={}, headers=auth(user))
+    finally:
+        await queue.bind(t.jobs, job_routing_key("diagnostics"))
+        await channel.close()
+    assert response.status == 503
+    assert (await response.json())["error"]["code"] == "broker_unavailable"
+    assert await redis.zcard(keys.owner_jobs(user)) == 0
+    assert await redis.exists(keys.owner_events(user)) == 0
+    assert await redis.zcard(keys.jobs_in_flight(user)) == 0
 
 
 async def test_bad_input_never_yields_a_server_error(client: Client) -> None:

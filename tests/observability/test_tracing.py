@@ -98,7 +98,7 @@ async def test_an_http_submitted_job_is_one_trace_from_request_to_last_event(
         "handle export",
         "query",
         "write",
-        "redis reserve_idempotency_key",
+        "redis admit_submission",
         "redis create",
         "redis start",
         "redis transition",
@@ -125,11 +125,11 @@ async def test_an_http_submitted_job_is_one_trace_from_request_to_last_event(
     assert query.parent_id == handle.span_id and write.parent_id == handle.span_id
     assert handle.attributes["conveyor.job_id"] == job_id
 
-    # Redis: the gateway claims the idempotency key and records the job, the worker starts it
-    # and records its outcome.
+    # Redis: the gateway claims the idempotency key (with its limits) and records the job, the
+    # worker starts it and records its outcome.
     redis_spans = [s for s in spans if s.name.startswith("redis ")]
     assert {(s.service, s.name) for s in redis_spans} >= {
-        ("conveyor-gateway", "redis reserve_idempotency_key"),
+        ("conveyor-gateway", "redis admit_submission"),
         ("conveyor-gateway", "redis create"),
         ("conveyor-export", "redis start"),
         ("conveyor-export", "redis transition"),

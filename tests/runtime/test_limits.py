@@ -14,7 +14,13 @@ from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.runtime.jobstore import JobStore
-from conveyor.runtime.limits import Admission, LimitStore
+from conveyor.runtime.limits import (
+    Admission,
+    LimitStore,
+    Reservation,
+    SubmitAdmission,
+    SubmitLimits,
+)
 from conveyor.runtime.limits.store import UNRECORDED_GRACE_MS
 
 
@@ -48,40 +54,6 @@ async def test_concurrent_admissions_never_pass_the_limit(limits: LimitStore) ->
     assert (await limits.admit_job(owner, "job-0", limit=5)).admitted
 
 
-async def test_a_submission_takes_a_token_then_a_slot_in_one_call(
-    limits: LimitStore, redis: Redis, keys: Keys
-) -> None:
-    owner = _user()
-    first = await limits.admit_submission(owner, "job-1", rate=1, burst=3, limit=1)
-    assert first == Admission(admitted=True, in_flight=1)
-    # At the jobs-in-flight limit: refused, and the token is spent all the same (as when the
-    # two were asked in turn), so a client hammering at the limit still meets the rate limit.
-    second = await limits.admit_submission(owner, "job-2", rate=1, burst=3, limit=1)
-    assert second == Admission(admitted=False, in_flight=1)
-    # The same job admitted again (a retried submit) holds its slot, and takes a token.
-    again = await limits.admit_submission(owner, "job-1", rate=1, burst=3, limit=1)
-    assert again == Admission(admitted=True, in_flight=1)
-    assert await limits.in_flight(owner) == 1
-    # Three tokens taken: the fourth submission waits about a second and counts nothing.
-    wait = await limits.admit_submission(owner, "job-3", rate=1, burst=3, limit=5)
-    assert isinstance(wait, float) and 0 < wait <= 1
-    members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}
-    assert members == {"job-1"}
-    assert 0 < await redis.pttl(keys.jobs_in_flight(owner)) <= 3_600_000
-
-
-async def test_a_submission_at_the_limit_reconciles_finished_jobs_first(
-    limits: LimitStore, redis: Redis, keys: Keys
-) -> None:
-    owner = _user()
-    old = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - UNRECORDED_GRACE_MS - 1000
-    await redis.zadd(keys.jobs_in_flight(owner), {"lost-job": old})
-    admission = await limits.admit_submission(owner, "next-job", rate=100, burst=10, limit=1)
-    assert admission == Admission(admitted=True, in_flight=1)
-    members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}
-    assert members == {"next-job"}
-
-
 async def test_a_final_transition_frees_the_slot_and_vanished_jobs_are_reconciled(
     limits: LimitStore, redis: Redis, keys: Keys, store: JobStore
 ) -> None:
@@ -108,6 +80,106 @@ async def test_a_final_transition_frees_the_slot_and_vanished_jobs_are_reconcile
     assert admission.admitted
     members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(owner), 0, -1)}
     assert members == {"fresh-job", "next-job"}
+
+
+LIMITS = SubmitLimits(rate=20, burst=3, max_in_flight=2)
+
+
+async def test_a_submits_checks_take_a_token_then_admit_as_the_two_calls_did(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+
+    async def submit(job_id: str) -> SubmitAdmission:
+        return await limits.admit_submission(user, job_id, limits=LIMITS)
+
+    first, second = await submit("a"), await submit("b")
+    assert first == SubmitAdmission(Admission(True, 1))
+    assert second == SubmitAdmission(Admission(True, 2))
+    # At the in-flight limit (both just admitted, so not stale): refused, its token spent.
+    assert await submit("c") == SubmitAdmission(Admission(False, 2))
+    # Out of tokens: refused by the rate, and nothing is counted in flight.
+    limited = await submit("d")
+    assert limited.wait is not None and 0 < limited.wait <= 0.05
+    assert not limited.admission.admitted
+    members = {m.decode() for m in await redis.zrange(keys.jobs_in_flight(user), 0, -1)}
+    assert members == {"a", "b"}
+    # The same bucket as take_submit_token's: one refill later, one token.
+    await asyncio.sleep(limited.wait)
+    assert await limits.take_submit_token(user, rate=20, burst=3) is None
+    assert await limits.take_submit_token(user, rate=20, burst=3) is not None
+
+
+async def test_a_submit_at_the_limit_reconciles_finished_slots_and_is_admitted(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+    old = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - UNRECORDED_GRACE_MS - 1000
+    await redis.zadd(keys.jobs_in_flight(user), {"lost-1": old, "lost-2": old})
+    checked = await limits.admit_submission(user, "next", limits=LIMITS)
+    assert checked == SubmitAdmission(Admission(True, 1))
+
+
+async def test_a_submits_key_is_reserved_first_and_a_held_key_checks_nothing_else(
+    limits: LimitStore, store: JobStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+    reservation = Reservation("k", "d1", ttl_seconds=60)
+    first = await limits.admit_submission(user, "job-1", limits=LIMITS, reservation=reservation)
+    assert first == SubmitAdmission(Admission(True, 1))
+    assert await redis.get(keys.idempotency(user, "k")) == b"job-1 d1"
+    assert 0 < await redis.ttl(keys.idempotency(user, "k")) <= 60
+    # The same value as the job store's reservation: a second request finds the first.
+    assert await store.reserve_idempotency_key(user, "k", "job-9", "d9", ttl_seconds=60) == (
+        "job-1",
+        "d1",
+    )
+    again = await limits.admit_submission(
+        user, "job-2", limits=LIMITS, reservation=Reservation("k", "d2", ttl_seconds=60)
+    )
+    assert again == SubmitAdmission(Admission(False, 0), held_by=("job-1", "d1"))
+    # Nothing taken or counted for it: two tokens of three are left, one slot of two.
+    assert await limits.in_flight(user) == 1
+    # A call sent again (its first SET landed) finds its own reservation, not a holder.
+    retried = await limits.admit_submission(user, "job-1", limits=LIMITS, reservation=reservation)
+    assert retried == SubmitAdmission(Admission(True, 1))
+
+
+async def test_a_rate_refusal_frees_the_key_it_reserved_an_in_flight_one_keeps_it(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+    one = SubmitLimits(rate=0.01, burst=1, max_in_flight=1)
+    assert (await limits.admit_submission(user, "job-1", limits=one)).admission.admitted
+    limited = await limits.admit_submission(
+        user, "job-2", limits=one, reservation=Reservation("k", "d", ttl_seconds=60)
+    )
+    assert limited.wait is not None
+    assert await redis.exists(keys.idempotency(user, "k")) == 0
+    # Another user at the in-flight limit (a fresh slot: not reconciled away): the key stays.
+    other = _user()
+    one_slot = SubmitLimits(rate=20, burst=3, max_in_flight=1)
+    assert (await limits.admit_submission(other, "job-3", limits=one_slot)).admission.admitted
+    full = await limits.admit_submission(
+        other, "job-4", limits=one_slot, reservation=Reservation("k", "d", ttl_seconds=60)
+    )
+    assert full == SubmitAdmission(Admission(False, 1))
+    assert await redis.get(keys.idempotency(other, "k")) == b"job-4 d"  # the caller frees it
+
+
+async def test_an_admin_submit_only_reserves_its_key(
+    limits: LimitStore, redis: Redis, keys: Keys
+) -> None:
+    user = _user()
+    assert await limits.admit_submission(user, "job-1", limits=None) == SubmitAdmission(
+        Admission(True, 0)
+    )
+    reserved = await limits.admit_submission(
+        user, "job-1", limits=None, reservation=Reservation("k", "d", ttl_seconds=60)
+    )
+    assert reserved.admission.admitted and reserved.held_by is None
+    assert await redis.get(keys.idempotency(user, "k")) == b"job-1 d"
+    assert await redis.exists(keys.submit_bucket(user), keys.jobs_in_flight(user)) == 0
 
 
 async def test_connection_leases_are_capped_and_lapse_when_not_renewed(

@@ -10,6 +10,7 @@ and a lost announcement is recovered by readers from the Redis history. ``drain(
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -68,60 +69,72 @@ class JobLifecycle:
         # ``fold_window``: how long a job's first event may wait for the job's next ones, to
         # go out folded with them (``conveyor.runtime.event_outbox``); 0 publishes each alone.
         self._outbox = EventOutbox(self._publish_events, fold_window=fold_window)
+        self._submits: set[asyncio.Future[JobRecord | None]] = set()
+        """Submits under way, held while a cancelled caller no longer awaits them."""
 
     async def submit(self, envelope: JobEnvelope) -> bool:
-        """Publish the job (confirmed), then record it as queued.
-
-        Publishing first means a broker that cannot take the job leaves nothing recorded; a
-        worker that picks the job up before the record exists creates it. Returns whether
-        this call created the record. Raises ``BrokerUnavailableError``.
-        """
+        """Publish the job (confirmed) and record it as queued; ``True`` if this call created
+        the record. Raises ``BrokerUnavailableError`` (see ``submit_or_existing``)."""
         return await self.submit_or_existing(envelope) is None
 
     async def submit_or_existing(
         self, envelope: JobEnvelope, *, amqp_priority: int | None = None
     ) -> JobRecord | None:
-        """Like ``submit``; returns the record a worker already created and moved on (as of
-        the attempt to create it), else ``None``: this call created the record, or could not.
+        """Publish the job and record it as queued; returns the record a worker already created
+        and moved on (as of the attempt to create it), else ``None``: this call created the
+        record, or could not.
 
-        Once the broker has confirmed the job it will run, so a Redis failure after that is not
-        raised: the job's worker creates the record when it starts the job. Raising would tell
-        the caller the job was not taken, and a caller that retried would get it twice. A
-        publish that went out without a confirm is kept in ``unconfirmed`` (published again
-        until confirmed) and counts as taken; ``PublishUnconfirmedError`` only if Redis could
-        not keep it either.
+        The record is written while the broker's confirm is awaited (after it for a job with
+        an idempotency key), and ``job.queued`` is announced only once the broker has the
+        job. A job the broker refused (``BrokerUnavailableError``) is raised and its record
+        taken back (``withdraw``): a refused job leaves nothing recorded. Once the broker has
+        confirmed the job it will run, so a Redis failure is not raised: the job's worker
+        creates the record when it starts the job. Raising would tell the caller the job was
+        not taken, and a caller that retried would get it twice. A publish that went out
+        without a confirm is kept in ``unconfirmed`` (published again until confirmed) with
+        its record, and counts as taken; ``PublishUnconfirmedError`` only if Redis could not
+        keep it either.
+
+        Runs to its end even if the caller is cancelled meanwhile, so a cancelled request
+        neither leaves a refused job's record nor a confirmed job unannounced.
 
         ``amqp_priority`` queues the job at another priority than its envelope's (fair share).
         """
-        job_type = envelope.job_type
         priority = envelope.priority.amqp_priority if amqp_priority is None else amqp_priority
-        headers: dict[str, Any] = {}
-        try:
-            if child_spans_recorded():
-                with tracer.start_as_current_span(
-                    f"publish {job_routing_key(job_type)}",
-                    kind=SpanKind.PRODUCER,
-                    attributes={
-                        "messaging.system": "rabbitmq",
-                        "conveyor.job_id": envelope.job_id,
-                    },
-                ):
-                    headers = inject_headers({})
-                    await self._publish_job(envelope, priority, headers)
-            else:  # the span could not be recorded: the job carries its caller's context
-                headers = inject_headers({})
-                await self._publish_job(envelope, priority, headers)
-        except PublishUnconfirmedError as exc:
-            await self._hold_unconfirmed(envelope, priority, headers, exc)
+        submitting = asyncio.ensure_future(self._submit(envelope, priority))
+        self._submits.add(submitting)
+        submitting.add_done_callback(self._submits.discard)
+        return await asyncio.shield(submitting)
+
+    async def _submit(self, envelope: JobEnvelope, priority: int) -> JobRecord | None:
         queued = JobQueued(
             job_id=envelope.job_id,
-            job_type=job_type,
+            job_type=envelope.job_type,
             owner=envelope.owner,
             attempt=envelope.attempt,
         )
+        # Written while the confirm is awaited, not after it. Without a broker connection the
+        # publish fails at once: then nothing is written and taken back. A keyed job's record
+        # is a promise (a request repeating its Idempotency-Key is answered 202 with it), so it
+        # is written only once the broker has the job, as a replay must not outrun a refusal.
+        early = envelope.idempotency_key is None and self.broker.is_available
+        creating = self._create(envelope, queued) if early else None
+        headers: dict[str, Any] = {}
         try:
-            # Idempotent (create, or read what exists): the client may retry it safely.
-            outcome = await self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+            await self._publish_traced(envelope, priority, headers)
+        except PublishUnconfirmedError as exc:
+            try:
+                await self._hold_unconfirmed(envelope, priority, headers, exc)
+            except PublishUnconfirmedError:
+                # Not kept, so answered as not taken: as if never recorded (if the broker had
+                # the job after all, its worker records it).
+                await self._take_back(envelope, creating)
+                raise
+        except BaseException:
+            await self._take_back(envelope, creating)
+            raise
+        try:
+            outcome = await (creating or self._create(envelope, queued))
         except RedisError as exc:
             log.warning(
                 "job %s queued but not recorded (its worker will record it): %s",
@@ -134,6 +147,51 @@ class JobLifecycle:
             return outcome
         self.announce(queued, outcome)
         return None
+
+    async def _publish_traced(
+        self, envelope: JobEnvelope, priority: int, headers: dict[str, Any]
+    ) -> None:
+        """Publish the job (confirmed) in a PRODUCER span if one is recorded; the trace
+        context goes into ``headers`` (kept with the job if no confirm comes)."""
+        if not child_spans_recorded():  # the span could not be recorded: the caller's context
+            await self._publish_job(envelope, priority, inject_headers(headers))
+            return
+        with tracer.start_as_current_span(
+            f"publish {job_routing_key(envelope.job_type)}",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "conveyor.job_id": envelope.job_id},
+        ):
+            await self._publish_job(envelope, priority, inject_headers(headers))
+
+    def _create(
+        self, envelope: JobEnvelope, queued: JobQueued
+    ) -> asyncio.Task[Appended | JobRecord]:
+        # Idempotent (create, or read what exists): the client may retry it safely.
+        return asyncio.ensure_future(
+            self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+        )
+
+    async def _take_back(
+        self, envelope: JobEnvelope, creating: asyncio.Task[Appended | JobRecord] | None
+    ) -> None:
+        """Remove the record this submit wrote for a job answered as not taken."""
+        if creating is None:
+            return
+        try:
+            outcome = await creating
+        except Exception:  # the caller gets the publish's error; this one says nothing new
+            outcome = None  # it may have been written all the same: look for it
+        if isinstance(outcome, JobRecord):
+            return  # it existed before this submit: not ours to take back
+        try:
+            await self.store.withdraw(envelope, outcome.cursor if outcome is not None else "")
+        except RedisError as exc:
+            log.error(
+                "job %s: the broker refused it and its record could not be removed: %s",
+                envelope.job_id,
+                exc,
+                extra={"job_id": envelope.job_id},
+            )
 
     async def _publish_job(
         self, envelope: JobEnvelope, priority: int, headers: dict[str, Any]

@@ -13,13 +13,14 @@ import contextlib
 import logging
 import math
 import uuid
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
 from conveyor.contracts.errors import ErrorCode
 from conveyor.contracts.jobs import Priority
 from conveyor.gateway.errors import GatewayError
-from conveyor.runtime.limits import Admission, LimitStore
+from conveyor.runtime.limits import LimitStore, Reservation, SubmitLimits
 from conveyor.runtime.limits.queue_priority import queue_priority
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.settings import GatewaySettings
@@ -45,6 +46,16 @@ class TooManyRequestsError(GatewayError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A submit that passed its limits: the AMQP priority to queue it at when fair share lowers
+    it (else ``None``). ``held_by``: the (job id, digest) of the request that already holds its
+    Idempotency-Key; then nothing was taken or counted."""
+
+    amqp_priority: int | None
+    held_by: tuple[str, str] | None = None
+
+
 class UserLimits:
     """Checks a principal against the configured limits (admins pass every check)."""
 
@@ -54,30 +65,36 @@ class UserLimits:
         self.metrics = metrics
 
     async def admit_submission(
-        self, principal: Principal, job_id: str, priority: Priority
-    ) -> int | None:
-        """Take a submit token and count ``job_id`` in flight, or raise ``TooManyRequestsError``.
-
-        Returns the AMQP priority to queue the job at when fair share lowers it, else ``None``.
+        self,
+        principal: Principal,
+        job_id: str,
+        priority: Priority,
+        reservation: Reservation | None = None,
+    ) -> Admitted:
+        """Reserve the request's Idempotency-Key (``reservation``), take a submit token and
+        count ``job_id`` in flight, in one Redis call; ``TooManyRequestsError`` when a limit
+        refuses. Admins only reserve the key. The caller frees a reserved key when refused.
         """
-        if principal.is_admin:
-            return None
         s = self.settings
-        admission = await self.store.admit_submission(
-            principal.user,
-            job_id,
-            rate=s.submit_rate,
-            burst=s.submit_burst,
-            limit=s.max_jobs_in_flight,
+        limits = (
+            None
+            if principal.is_admin
+            else SubmitLimits(s.submit_rate, s.submit_burst, s.max_jobs_in_flight)
         )
-        if not isinstance(admission, Admission):  # no token: seconds until there is one
+        checked = await self.store.admit_submission(
+            principal.user, job_id, limits=limits, reservation=reservation
+        )
+        if checked.held_by is not None:
+            return Admitted(None, checked.held_by)
+        if checked.wait is not None:
             self.metrics.limit_refusals.labels("submit_rate").inc()
             raise TooManyRequestsError(
                 f"submit rate limit: at most {s.submit_rate:g} jobs per second per user "
                 f"(bursts of {s.submit_burst}; CONVEYOR_SUBMIT_RATE, CONVEYOR_SUBMIT_BURST)",
                 limit="submit_rate",
-                retry_after=max(1, math.ceil(admission)),
+                retry_after=max(1, math.ceil(checked.wait)),
             )
+        admission = checked.admission
         if not admission.admitted:
             self.metrics.limit_refusals.labels("max_jobs_in_flight").inc()
             raise TooManyRequestsError(
@@ -86,8 +103,10 @@ class UserLimits:
                 limit="max_jobs_in_flight",
                 retry_after=IN_FLIGHT_RETRY_AFTER,
             )
+        if limits is None:
+            return Admitted(None)
         queued_at = queue_priority(priority, admission.in_flight, s.interactive_in_flight)
-        return None if queued_at == priority.amqp_priority else queued_at
+        return Admitted(None if queued_at == priority.amqp_priority else queued_at)
 
     async def release_submission(self, principal: Principal, job_id: str) -> None:
         """Uncount a job that was admitted but never queued."""

@@ -35,3 +35,9 @@ def transition_keys(keys: Keys, job_id: str, owner: str) -> list[str]:
         # A final state frees the job's in-flight slot in the same step.
         keys.jobs_in_flight(owner),
     ]
+
+
+def reservation_key(keys: Keys, owner: str, key: str) -> str:
+    """The key an ``Idempotency-Key`` reservation takes (value ``<job id> <digest>``): the
+    gateway's submit checks (``LimitStore.admit_submission``) reserve it in their one script."""
+    return keys.idempotency(owner, key)

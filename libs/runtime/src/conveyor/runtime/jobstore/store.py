@@ -11,7 +11,7 @@ from conveyor.contracts.events import JobEvent
 from conveyor.contracts.jobs import JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobPage, JobRecord, JobState
-from conveyor.runtime.jobstore import counting, retention, scripts
+from conveyor.runtime.jobstore import counting, retention, scripts, withdrawal
 from conveyor.runtime.jobstore.layout import creation_keys, transition_keys
 from conveyor.runtime.jobstore.outcomes import (
     Appended,
@@ -71,6 +71,7 @@ class JobStore:
         self._mark_dead_lettered = self._scripts.register(
             scripts.MARK_DEAD_LETTERED, "dead_lettered"
         )
+        self._withdraw = self._scripts.register(withdrawal.WITHDRAW, "withdraw")
         # Not batched: one slice is a long call of its own, made by dashboards.
         self._count_created = redis.register_script(scripts.COUNT_CREATED)
 
@@ -105,6 +106,10 @@ class JobStore:
             flat = res[1]
             return record_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return appended(res[2], res[3], res[4], prefix, suffix)
+
+    async def withdraw(self, envelope: JobEnvelope, cursor: str) -> bool:
+        """Take back the queued record a submit made if unchanged (see ``withdrawal``)."""
+        return await withdrawal.withdraw(self._scripts, self._withdraw, self.keys, envelope, cursor)
 
     def _creation_args(self, envelope: JobEnvelope, prefix: bytes, suffix: bytes) -> list[Any]:
         """The leading ARGV of the scripts that may create a record: scores, limits, event."""

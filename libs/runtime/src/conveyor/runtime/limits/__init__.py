@@ -4,6 +4,16 @@ from conveyor.runtime.limits.store import (
     Admission,
     ExportRoom,
     LimitStore,
+    Reservation,
+    SubmitAdmission,
+    SubmitLimits,
 )
 
-__all__ = ["Admission", "ExportRoom", "LimitStore"]
+__all__ = [
+    "Admission",
+    "ExportRoom",
+    "LimitStore",
+    "Reservation",
+    "SubmitAdmission",
+    "SubmitLimits",
+]

@@ -11,12 +11,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# Taking a submit token and admitting the job into the owner's jobs in flight are one script
-# for the gateway's submit (``ADMIT_SUBMISSION``), and each is a script of its own too: the
-# two are functions shared by those scripts, all of whose calls each job pays.
-
-# Takes a token from ``bucket``: 0 when one was taken, else the ms until one is there.
-_TAKE_TOKEN = """
+# take_token(bucket, rate, burst): 0 when a token was taken, else ms until one is there.
+_TAKE = """
 local function take_token(bucket, rate, burst)
   local b = redis.call('HMGET', bucket, 'tokens', 'at')
   local tokens = tonumber(b[1]) or burst
@@ -32,20 +28,16 @@ local function take_token(bucket, rate, burst)
 end
 """
 
-# Counts ``job_id`` in the in-flight set unless ``limit`` jobs are in it already.
-# Returns {1, count} when the job was admitted (or already was), else {0, count}. ZADD NX
-# both adds and tells whether the job was already counted (then nothing changes, as for its
-# first admission's expiry), so an admission below the limit takes three calls.
-_ADMIT_JOB = """
-local function admit_job(set, job_id, limit, ttl)
+# admit(in-flight set, job id, limit, ttl ms): {1, count} when the job was admitted (or
+# already was), else {0, count}.
+_ADMIT = """
+local function admit(set, job_id, limit, ttl)
   local n = redis.call('ZCARD', set)
-  if n < limit then
-    if redis.call('ZADD', set, 'NX', now, job_id) == 0 then return {1, n} end
-    redis.call('PEXPIRE', set, ttl)
-    return {1, n + 1}
-  end
   if redis.call('ZSCORE', set, job_id) then return {1, n} end
-  return {0, n}
+  if n >= limit then return {0, n} end
+  redis.call('ZADD', set, now, job_id)
+  redis.call('PEXPIRE', set, ttl)
+  return {1, n + 1}
 end
 """
 
@@ -53,7 +45,7 @@ end
 # Returns {1, 0} when a token was taken, else {0, ms until one is there}.
 TAKE_TOKEN = (
     _NOW
-    + _TAKE_TOKEN
+    + _TAKE
     + """
 local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 if wait > 0 then return {0, wait} end
@@ -63,26 +55,36 @@ return {1, 0}
 
 # KEYS: in-flight set. ARGV: job id, limit, ttl (ms).
 # Returns {1, count} when the job was admitted (or already was), else {0, count}.
-ADMIT_JOB = (
-    _NOW
-    + _ADMIT_JOB
-    + """
-return admit_job(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3])
-"""
-)
+ADMIT_JOB = _NOW + _ADMIT + "return admit(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3])\n"
 
-# KEYS: bucket, in-flight set. ARGV: rate, burst, job id, limit, ttl (ms).
-# A token first, as the two scripts called in turn: a job refused for the jobs in flight has
-# still taken its token. Returns {-1, ms until a token is there} when no token was taken, else
-# ``ADMIT_JOB``'s reply.
+# A submit's checks in one call, in the order they were made one call each: its
+# Idempotency-Key is reserved (unless another request holds it: then nothing else happens),
+# then a token taken, then (only with one) the job counted in flight. A rate refusal frees the
+# reservation it just made; an in-flight refusal keeps it (the caller reconciles and tries the
+# admission again, then frees it if still refused).
+# KEYS: bucket, in-flight set, idempotency key.
+# ARGV: rate ('' for no limits: an admin's reservation alone), burst, job id, limit, ttl (ms),
+#       reservation ('<job id> <digest>', '' for none), its ttl (s).
+# Returns {2, the holder's reservation}, {0, ms until a token is there}, or
+# {1, admitted (1 or 0), count in flight}.
 ADMIT_SUBMISSION = (
     _NOW
-    + _TAKE_TOKEN
-    + _ADMIT_JOB
+    + _TAKE
+    + _ADMIT
     + """
+if ARGV[6] ~= '' and not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'EX', ARGV[7]) then
+  local holder = redis.call('GET', KEYS[3])
+  -- Our own value: a retried call whose first SET landed (e.g. across a failover).
+  if holder ~= ARGV[6] then return {2, holder} end
+end
+if ARGV[1] == '' then return {1, 1, 0} end
 local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
-if wait > 0 then return {-1, wait} end
-return admit_job(KEYS[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
+if wait > 0 then
+  if ARGV[6] ~= '' then redis.call('DEL', KEYS[3]) end
+  return {0, wait}
+end
+local a = admit(KEYS[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
+return {1, a[1], a[2]}
 """
 )
 

@@ -1,13 +1,14 @@
 """``LimitStore``: the per-user counters behind the limits, each changed by one atomic script.
 
-- Submit rate: a token bucket per user (``take_submit_token``; a submit takes its token and
-  its in-flight slot in one call, ``admit_submission``).
+- Submit rate: a token bucket per user (``take_submit_token``).
 - Jobs in flight: a sorted set of job ids per owner (``admit_job``). The job store's
   transition to a final state (succeeded, failed, cancelled; a dead-lettered job is failed
   first) removes the job in the same script. What that cannot see (a gateway that died
   between admission and publish, a record purged or expired while queued) is reconciled when
   the owner is at the limit: entries whose record is final or gone are dropped and the
   admission is tried again, so no slot leaks for longer than the owner's next submit.
+- A submit's checks (its Idempotency-Key's reservation, a token, its in-flight slot) are one
+  call (``admit_submission``).
 - WebSocket connections: a sorted set of leases per user (``lease_connection``) that each
   connection renews; a gateway that dies stops renewing, and its leases lapse.
 - Export bytes kept: a sorted set of the owner's exports and their sizes, each dropped when
@@ -24,12 +25,14 @@ from redis.asyncio import Redis
 
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.jobstore.layout import reservation_key
 from conveyor.runtime.limits import scripts
 from conveyor.runtime.script_batcher import ScriptBatcher
 
 UNRECORDED_GRACE_MS = 120_000
 """An admitted job whose record does not exist yet is not stale until this old: the gateway
-admits before it publishes, and the record is written after the broker confirmed."""
+admits before it publishes and records, and a record Redis failed to write at the submit is
+written by the job's worker when it starts the job."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,35 @@ class Admission:
 
     admitted: bool
     in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitLimits:
+    """A user's submit limits: tokens per second, bucket size, jobs in flight."""
+
+    rate: float
+    burst: int
+    max_in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An Idempotency-Key to reserve for a submit: its request's digest, for how long."""
+
+    key: str
+    digest: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAdmission:
+    """A submit's checks. ``held_by``: (job id, digest) of the request that holds the key, when
+    another does (nothing else was checked); ``wait``: seconds until a submit token is there
+    when the rate refused (``admission`` then admitted nothing, and the key is not reserved)."""
+
+    admission: Admission
+    wait: float | None = None
+    held_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +91,9 @@ class LimitStore:
         self._scripts = ScriptBatcher(redis)
         self._take = self._scripts.register(scripts.TAKE_TOKEN, "take_submit_token")
         self._admit = self._scripts.register(scripts.ADMIT_JOB, "admit_job")
-        self._submission = self._scripts.register(scripts.ADMIT_SUBMISSION, "admit_submission")
+        self._admit_submission = self._scripts.register(
+            scripts.ADMIT_SUBMISSION, "admit_submission"
+        )
         self._lease = self._scripts.register(scripts.LEASE_CONNECTION, "lease_connection")
         self._keep = self._scripts.register(scripts.KEEP_EXPORT, "keep_export")
 
@@ -68,37 +102,57 @@ class LimitStore:
         res = await self._scripts.call(self._take, [self.keys.submit_bucket(user)], [rate, burst])
         return None if int(res[0]) == 1 else int(res[1]) / 1000
 
-    async def admit_submission(
-        self, owner: str, job_id: str, *, rate: float, burst: int, limit: int
-    ) -> Admission | float:
-        """``take_submit_token`` then ``admit_job`` in one script call (each submit pays its
-        calls): seconds until a token is available when none was taken, else the admission
-        (a job refused for the jobs in flight has taken its token, as with the two calls)."""
-        res = await self._scripts.call(
-            self._submission,
-            [self.keys.submit_bucket(owner), self.keys.jobs_in_flight(owner)],
-            [rate, burst, job_id, limit, self._retention_ms],
-        )
-        if int(res[0]) == -1:
-            return int(res[1]) / 1000
-        admission = Admission(int(res[0]) == 1, int(res[1]))
-        return await self._reconciled(owner, job_id, limit, admission)
-
     async def admit_job(self, owner: str, job_id: str, *, limit: int) -> Admission:
         """Count ``job_id`` in flight unless ``owner`` already has ``limit`` jobs in flight."""
-        return await self._reconciled(
-            owner, job_id, limit, await self._try_admit(owner, job_id, limit)
-        )
-
-    async def _reconciled(
-        self, owner: str, job_id: str, limit: int, admission: Admission
-    ) -> Admission:
-        """A refused admission tried again once stale entries are dropped (if any were)."""
+        admission = await self._try_admit(owner, job_id, limit)
         if admission.admitted:
             return admission
         if await self.reconcile(owner) == 0:
             return admission
         return await self._try_admit(owner, job_id, limit)
+
+    async def admit_submission(
+        self,
+        user: str,
+        job_id: str,
+        *,
+        limits: SubmitLimits | None,
+        reservation: Reservation | None = None,
+    ) -> SubmitAdmission:
+        """Reserve the submit's Idempotency-Key, take a submit token, count ``job_id`` in
+        flight: each only if the one before passed, in one round trip. ``limits=None`` (an
+        admin) only reserves. The key is ``JobStore.reserve_idempotency_key``'s, with its value
+        (``<job id> <digest>``), so the worker's ``START`` honours either.
+        """
+        if limits is None and reservation is None:
+            return SubmitAdmission(Admission(True, 0))
+        res = await self._scripts.call(
+            self._admit_submission,
+            [
+                self.keys.submit_bucket(user),
+                self.keys.jobs_in_flight(user),
+                reservation_key(self.keys, user, reservation.key if reservation else ""),
+            ],
+            [
+                "" if limits is None else limits.rate,
+                0 if limits is None else limits.burst,
+                job_id,
+                0 if limits is None else limits.max_in_flight,
+                self._retention_ms,
+                f"{job_id} {reservation.digest}" if reservation else "",
+                reservation.ttl_seconds if reservation else 0,
+            ],
+        )
+        status = int(res[0])
+        if status == 2:
+            holder, _, digest = _text(res[1]).partition(" ")
+            return SubmitAdmission(Admission(False, 0), held_by=(holder, digest))
+        if status == 0:
+            return SubmitAdmission(Admission(False, 0), wait=int(res[1]) / 1000)
+        admission = Admission(int(res[1]) == 1, int(res[2]))
+        if admission.admitted or limits is None or await self.reconcile(user) == 0:
+            return SubmitAdmission(admission)
+        return SubmitAdmission(await self._try_admit(user, job_id, limits.max_in_flight))
 
     async def _try_admit(self, owner: str, job_id: str, limit: int) -> Admission:
         key = self.keys.jobs_in_flight(owner)

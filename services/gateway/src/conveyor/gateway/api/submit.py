@@ -27,6 +27,7 @@ from conveyor.gateway.errors import (
 from conveyor.gateway.limits import TooManyRequestsError
 from conveyor.gateway.state import Gateway, gateway_of
 from conveyor.runtime.broker import BrokerUnavailableError, PublishUnconfirmedError
+from conveyor.runtime.limits import Reservation
 from conveyor.runtime.telemetry import current_trace_id
 from conveyor.runtime.tokens import Principal
 
@@ -164,25 +165,28 @@ async def submit_job(request: web.Request) -> web.Response:
         max_attempts=gw.settings.max_attempts,
         idempotency_key=key,
     )
-    if key is not None:
-        digest = request_digest(job_type, job_request)
-        claimed = await gw.store.reserve_idempotency_key(
-            principal.user, key, envelope.job_id, digest, ttl_seconds=IDEMPOTENCY_TTL_SECONDS
-        )
-        if claimed is not None:
-            existing_id, existing_digest = claimed
-            if existing_digest != digest:
-                raise ConflictError(
-                    "this Idempotency-Key was used with a different request",
-                    field=IDEMPOTENCY_HEADER,
-                )
-            return await _replay(gw, existing_id, principal.user)
+    # One Redis call: the key's reservation (a request holding it is replayed), then the limits.
+    digest = request_digest(job_type, job_request) if key is not None else ""
+    reservation = None if key is None else Reservation(key, digest, IDEMPOTENCY_TTL_SECONDS)
     try:
-        amqp_priority = await gw.limits.admit_submission(principal, envelope.job_id, priority)
-    except TooManyRequestsError:
-        if key is not None:  # nothing was queued: a later retry with the key may go ahead
+        admitted = await gw.limits.admit_submission(
+            principal, envelope.job_id, priority, reservation
+        )
+    except TooManyRequestsError as exc:
+        # Nothing was queued: a later retry with the key may go ahead. A rate refusal freed
+        # the key already.
+        if key is not None and exc.limit != "submit_rate":
             await gw.store.release_idempotency_key(principal.user, key, envelope.job_id)
         raise
+    if admitted.held_by is not None:
+        existing_id, existing_digest = admitted.held_by
+        if existing_digest != digest:
+            raise ConflictError(
+                "this Idempotency-Key was used with a different request",
+                field=IDEMPOTENCY_HEADER,
+            )
+        return await _replay(gw, existing_id, principal.user)
+    amqp_priority = admitted.amqp_priority
     # Only a refused publish frees the key (nothing was queued). Any other failure keeps it:
     # if the job was published, its worker creates the record, and a retry with the key then
     # replays that job instead of queueing a duplicate. A publish without a confirm is kept
