@@ -94,7 +94,10 @@ async def test_interactive_jobs_run_ahead_of_bulk_and_bulk_ahead_of_scheduled(
     async with running_worker(
         MAINTENANCE, module_namespace, redis, CONVEYOR_CONCURRENCY="1", **QUORUM
     ):
-        blocker = await submit_diagnostics(lifecycle, sleep_seconds=1.0)
+        # A bulk blocker: an interactive one would take one of its lane's two held deliveries,
+        # and a quick interactive job could then end before the broker's next delivery of
+        # that lane arrives, handing the slot to a held bulk job (docs/operations.md).
+        blocker = await submit_diagnostics(lifecycle, priority=Priority.BULK, sleep_seconds=1.0)
         await wait_for_state(module_store, blocker.job_id, {JobState.RUNNING})
         scheduled = [
             await submit_diagnostics(lifecycle, priority=Priority.SCHEDULED, sleep_seconds=0.1)
