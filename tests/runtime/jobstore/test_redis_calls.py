@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from conveyor.contracts.events import JobQueued
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
-from conveyor.runtime.limits import Admission, LimitStore
+from conveyor.runtime.limits import LimitStore, SubmitLimits
 from tests.runtime.jobstore.support import envelope, finish, new_owner, start
 from tests.support.private_redis import private_redis
 
@@ -74,10 +74,9 @@ def _breakdown(calls: dict[str, int]) -> str:
 
 async def _admit(counted: Counted, owner: str, job_id: str) -> None:
     """What the gateway asks before it publishes a user's job (submit rate, jobs in flight)."""
-    admission = await counted.limits.admit_submission(
-        owner, job_id, rate=1000, burst=1000, limit=1000
-    )
-    assert isinstance(admission, Admission) and admission.admitted
+    limits = SubmitLimits(rate=1000, burst=1000, max_in_flight=1000)
+    checked = await counted.limits.admit_submission(owner, job_id, limits=limits)
+    assert checked.admission.admitted
 
 
 async def test_a_job_over_amqp_costs_at_most_its_pinned_redis_calls(counted: Counted) -> None:

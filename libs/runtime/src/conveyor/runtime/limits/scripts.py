@@ -29,15 +29,18 @@ end
 """
 
 # admit(in-flight set, job id, limit, ttl ms): {1, count} when the job was admitted (or
-# already was), else {0, count}.
+# already was), else {0, count}. Below the limit ZADD NX both adds and tells whether the job
+# was counted already (then nothing changes, its expiry included): three calls, not four.
 _ADMIT = """
 local function admit(set, job_id, limit, ttl)
   local n = redis.call('ZCARD', set)
+  if n < limit then
+    if redis.call('ZADD', set, 'NX', now, job_id) == 0 then return {1, n} end
+    redis.call('PEXPIRE', set, ttl)
+    return {1, n + 1}
+  end
   if redis.call('ZSCORE', set, job_id) then return {1, n} end
-  if n >= limit then return {0, n} end
-  redis.call('ZADD', set, now, job_id)
-  redis.call('PEXPIRE', set, ttl)
-  return {1, n + 1}
+  return {0, n}
 end
 """
 
@@ -72,10 +75,11 @@ ADMIT_SUBMISSION = (
     + _TAKE
     + _ADMIT
     + """
-if ARGV[6] ~= '' and not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'EX', ARGV[7]) then
-  local holder = redis.call('GET', KEYS[3])
-  -- Our own value: a retried call whose first SET landed (e.g. across a failover).
-  if holder ~= ARGV[6] then return {2, holder} end
+if ARGV[6] ~= '' then
+  -- SET NX GET (Redis 7): the value before, false if this call set it. Our own value: a
+  -- retried call whose first SET landed (e.g. across a failover).
+  local holder = redis.call('SET', KEYS[3], ARGV[6], 'NX', 'GET', 'EX', ARGV[7])
+  if holder and holder ~= ARGV[6] then return {2, holder} end
 end
 if ARGV[1] == '' then return {1, 1, 0} end
 local wait = take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
