@@ -2,7 +2,7 @@
 there) is closed with 1011, as WEBSOCKET.md documents, so the client reconnects and resumes.
 
 Seen in ``tests/sentinel`` during a master's failover: the lease's write failed after the
-upgrade, and the exception put an HTTP 500 on the socket, which the client read as a broken
+upgrade, and the exception put an HTTP 503 on the socket, which the client read as a broken
 frame (1002) instead of a close it knows to resume from.
 """
 

@@ -154,7 +154,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     try:
         lease = await gw.limits.open_connection(principal)
     except RedisError as exc:
-        # The connection is upgraded: an exception now would put an HTTP 500 on the socket,
+        # The connection is upgraded: an exception now would put an HTTP 503 on the socket,
         # which clients read as a broken frame (1002), not as the 1011 the protocol documents.
         log.warning("no WebSocket lease for %s (Redis): %s", principal.user, exc)
         await close_or_drop(
