@@ -64,8 +64,10 @@ pytestmark = [pytest.mark.sentinel, pytest.mark.timeout(300)]
 @dataclass
 class Watcher:
     """A client watching all of its user's jobs over a WebSocket, as the protocol asks: when
-    the gateway closes the connection (1011 while Redis fails over) it reconnects and resumes
-    from the last cursor it got."""
+    the connection ends (the gateway closes it with 1011 while Redis fails over) it reconnects
+    and resumes from the last cursor it got. However it ended, the connection's close code is
+    kept (the audit expects 1011 alone) and the watcher goes on: a watcher that stopped would
+    leave every later event undelivered."""
 
     events: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     """Job id -> (seq, kind) in delivery order."""
@@ -88,12 +90,17 @@ class Watcher:
                 await asyncio.sleep(0.2)
 
     async def _follow(self, ws: aiohttp.ClientWebSocketResponse, subscribed: asyncio.Event) -> None:
-        await ws.receive_json()  # welcome
+        welcome = await ws.receive()
+        if welcome.type is not aiohttp.WSMsgType.TEXT:
+            return  # closed (or broken) before the welcome: ``ws.close_code`` says how
         subscribe: dict[str, Any] = {"type": "subscribe", "all": True}
         if self.cursor is not None:
             subscribe["after"] = self.cursor
         await ws.send_json(subscribe)
         async for message in ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                self.others.append({"message": repr(message)})
+                return
             frame = json.loads(message.data)
             if frame["type"] == "subscribed":
                 subscribed.set()
@@ -243,7 +250,7 @@ async def _scenario(
         failed_over.set()
         await asyncio.gather(*load)
         await _ticks(tap, len(_fire_times(tap)) + 3)  # the scheduler fires on
-        await _audit_ticks(store, _fire_times(tap), runs_in(run.logs()), outcome.problems)
+        fire_times = _fire_times(tap)
 
         problems = outcome.problems
         undelivered: list[object] = []
@@ -288,7 +295,12 @@ async def _scenario(
                 problems[f"{ledger.url} other frames"] = [watcher.others, watcher.closes]
             outcome.ws_reconnects += len(watcher.closes)
         for task in watching:
+            if task.done():  # a watcher must outlive the audit (its exception says why not)
+                problems["watcher ended"] = repr(task.exception())
             task.cancel()
+        # After the clients' jobs: scheduled jobs have the lowest priority, so the ticks queued
+        # during the load run once the clients' backlog has drained.
+        await _audit_ticks(store, fire_times, runs_in(run.logs()), problems, timeout=patience)
         if undelivered:
             problems["undelivered"] = undelivered
     fault = "master killed" if kill else "SENTINEL FAILOVER"
@@ -332,18 +344,28 @@ async def _ticks(tap: JobsTap, count: int) -> None:
 
 
 async def _audit_ticks(
-    store: JobStore, fire_times: list[dt.datetime], runs: list[RunLine], problems: dict[str, object]
+    store: JobStore,
+    fire_times: list[dt.datetime],
+    runs: list[RunLine],
+    problems: dict[str, object],
+    *,
+    timeout: float,
 ) -> None:
-    """Every fire time of the ``tick`` schedule queued, its job succeeded, and ran once."""
+    """Every fire time of the ``tick`` schedule queued, its job succeeded (within ``timeout``),
+    and ran once."""
     distinct = sorted(set(fire_times))
     gaps = [(a, b) for a, b in itertools.pairwise(distinct) if b - a != dt.timedelta(seconds=1)]
     if gaps:
         problems["tick gaps"] = gaps
     jobs = [firing_job_id("tick", t) for t in distinct]
-    records = await final_records(store, jobs, timeout=30)
-    unfinished = [j for j, r in records.items() if r is None or r.state.value != "succeeded"]
+    records = await final_records(store, jobs, timeout=timeout)
+    unfinished = [
+        (j, None if r is None else r.state.value)
+        for j, r in records.items()
+        if r is None or r.state.value != "succeeded"
+    ]
     if unfinished:
-        problems["tick lost"] = unfinished
+        problems["tick lost"] = f"{len(unfinished)} of {len(jobs)}: {unfinished}"
     counted = collections.Counter(run.job_id for run in runs if run.job_id in set(jobs))
     doubled = [job for job, n in counted.items() if n > 1]
     if doubled:

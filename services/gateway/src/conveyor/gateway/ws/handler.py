@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
 
 from conveyor.gateway.auth import bearer_token
 from conveyor.gateway.errors import ForbiddenError, ValidationFailedError
@@ -150,7 +151,16 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     principal = await _authenticate(ws, request, gw.settings.jwt_secret)
     if principal is None:
         return ws
-    lease = await gw.limits.open_connection(principal)
+    try:
+        lease = await gw.limits.open_connection(principal)
+    except RedisError as exc:
+        # The connection is upgraded: an exception now would put an HTTP 503 on the socket,
+        # which clients read as a broken frame (1002), not as the 1011 the protocol documents.
+        log.warning("no WebSocket lease for %s (Redis): %s", principal.user, exc)
+        await close_or_drop(
+            ws, request, CLOSE_INTERNAL_ERROR, "internal error: reconnect and resume"
+        )
+        return ws
     if lease is None:
         refusal = gw.limits.connection_refusal().encode()[:120]
         await ws.close(code=CLOSE_TOO_MANY_CONNECTIONS, message=refusal)
