@@ -35,7 +35,7 @@ import aiormq.abc
 
 from bench._harness import bench_namespace, worker_process
 from bench._namespace import AMQP_URL
-from bench._services import ServiceProcess, start_gateway
+from bench._services import ServiceProcess, start_unlimited_gateway
 from bench.gateway_latency import SECRET, event_latency
 from bench.job_throughput import WARM_UP, SucceededCounter, make_publishes
 from bench.peer_systems import measure
@@ -115,16 +115,7 @@ class Client:
 async def running_gateway(
     namespace: str, transport: str
 ) -> AsyncIterator[tuple[ServiceProcess, str]]:
-    gateway, url = await start_gateway(
-        namespace,
-        CONVEYOR_TRANSPORT=transport,
-        CONVEYOR_JWT_SECRET=SECRET,
-        CONVEYOR_LOG_LEVEL="WARNING",
-        # One user submits everything: set the limits high enough never to refuse.
-        CONVEYOR_SUBMIT_RATE="1000000",
-        CONVEYOR_SUBMIT_BURST="1000000",
-        CONVEYOR_MAX_JOBS_IN_FLIGHT="1000000",
-    )
+    gateway, url = await start_unlimited_gateway(namespace, SECRET, CONVEYOR_TRANSPORT=transport)
     try:
         yield gateway, url
     finally:

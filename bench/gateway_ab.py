@@ -29,7 +29,7 @@ import aiohttp
 import psutil
 
 from bench._harness import bench_namespace, percentiles, print_host_speed
-from bench._services import start_gateway, start_worker
+from bench._services import start_unlimited_gateway, start_worker
 from conveyor.runtime.tokens import mint_token
 
 SECRET = "bench-ab-secret-0123456789abcdef0123456789"
@@ -61,16 +61,8 @@ async def running_side(name: str, python: str, transport: str) -> AsyncIterator[
             CONVEYOR_TRANSPORT=transport,
         )
         try:
-            gateway, url = await start_gateway(
-                ns,
-                python=python,
-                CONVEYOR_TRANSPORT=transport,
-                CONVEYOR_JWT_SECRET=SECRET,
-                CONVEYOR_LOG_LEVEL="WARNING",
-                # One user submits everything: limits high enough never to refuse.
-                CONVEYOR_SUBMIT_RATE="1000000",
-                CONVEYOR_SUBMIT_BURST="1000000",
-                CONVEYOR_MAX_JOBS_IN_FLIGHT="1000000",
+            gateway, url = await start_unlimited_gateway(
+                ns, SECRET, python=python, CONVEYOR_TRANSPORT=transport
             )
             token = mint_token(SECRET, "bench")
             try:

@@ -43,7 +43,7 @@ from bench._harness import (
     server_processes,
     worker_process,
 )
-from bench._services import start_gateway
+from bench._services import start_unlimited_gateway
 from conveyor.contracts.keys import Keys
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.tokens import mint_token
@@ -206,17 +206,7 @@ async def run(
 ) -> None:
     generator = "wrk" if wrk_seconds else "Python"
     async with bench_namespace() as (ns, redis):
-        gateway, url = await start_gateway(
-            ns,
-            CONVEYOR_TRANSPORT=mode,
-            CONVEYOR_JWT_SECRET=SECRET,
-            CONVEYOR_LOG_LEVEL="WARNING",
-            # One user submits everything: the limits are checked (their cost is measured)
-            # but set high enough never to refuse.
-            CONVEYOR_SUBMIT_RATE="1000000",
-            CONVEYOR_SUBMIT_BURST="1000000",
-            CONVEYOR_MAX_JOBS_IN_FLIGHT="1000000",
-        )
+        gateway, url = await start_unlimited_gateway(ns, SECRET, CONVEYOR_TRANSPORT=mode)
         pid = gateway.process.pid
         token = mint_token(SECRET, "bench")
         load = {"submits": submits, "clients": clients, "wrk_seconds": wrk_seconds}
