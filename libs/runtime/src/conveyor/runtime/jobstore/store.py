@@ -11,7 +11,7 @@ from conveyor.contracts.events import JobEvent
 from conveyor.contracts.jobs import JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobPage, JobRecord, JobState
-from conveyor.runtime.jobstore import counting, retention, scripts, withdrawal
+from conveyor.runtime.jobstore import counting, idempotency, retention, scripts, withdrawal
 from conveyor.runtime.jobstore.layout import creation_keys, transition_keys
 from conveyor.runtime.jobstore.outcomes import (
     Appended,
@@ -34,7 +34,6 @@ from conveyor.runtime.jobstore.records import (
     text,
 )
 from conveyor.runtime.script_batcher import ReplicaWait, ScriptBatcher
-from conveyor.runtime.telemetry import redis_span
 
 _SCRIPT_FIELDS = frozenset({"state", "last_seq"})
 
@@ -237,25 +236,13 @@ class JobStore:
         self, owner: str, key: str, job_id: str, digest: str, *, ttl_seconds: int
     ) -> tuple[str, str] | None:
         """Claim ``key`` for ``job_id``; if it was already claimed return (job id, digest)."""
-        name = self.keys.idempotency(owner, key)
-        value = f"{job_id} {digest}"
-        with redis_span("reserve_idempotency_key"):
-            # One call (SET NX GET, Redis 7): the key's value before, None if this set it.
-            current = await self.redis.set(name, value, nx=True, ex=ttl_seconds, get=True)
-        if current is None or text(current) == value:
-            # Ours already: a retried command (its connection failed after the SET landed,
-            # e.g. across a Redis failover) finds its own reservation.
-            return None
-        existing_id, _, existing_digest = text(current).partition(" ")
-        return existing_id, existing_digest
+        return await idempotency.reserve_key(
+            self.redis, self.keys, owner, key, job_id, digest, ttl_seconds
+        )
 
     async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
         """Free a claimed key whose job never got queued (only if it still names ``job_id``)."""
-        name = self.keys.idempotency(owner, key)
-        with redis_span("release_idempotency_key"):
-            current = await self.redis.get(name)
-            if current is not None and text(current).split(" ", 1)[0] == job_id:
-                await self.redis.delete(name)
+        await idempotency.release_key(self.redis, self.keys, owner, key, job_id)
 
     # -- retention -----------------------------------------------------------------------------
 
