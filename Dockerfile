@@ -28,6 +28,7 @@ COPY services/maintenance/pyproject.toml services/maintenance/
 COPY services/export-worker/pyproject.toml services/export-worker/
 COPY services/aggregates-worker/pyproject.toml services/aggregates-worker/
 COPY cli/pyproject.toml cli/
+COPY dev/support/pyproject.toml dev/support/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --all-packages --no-install-workspace
 

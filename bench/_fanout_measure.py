@@ -12,7 +12,7 @@ import psutil
 from bench._fanout_load import Producer, Watcher, close_sockets
 from bench._fanout_tally import Tally
 from bench._harness import sample_peak_rss
-from bench._services import ServiceProcess
+from conveyor.dev_support.services import ServiceProcess
 
 
 async def watch_loop_lag(tally: Tally, stop: asyncio.Event, tick: float = 0.005) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench._namespace import AMQP_URL, REDIS_URL
+from conveyor.dev_support.namespace import AMQP_URL, REDIS_URL
 from conveyor.gateway.bootstrap import bootstrap
 from conveyor.gateway.state import Gateway
 from conveyor.runtime.settings import GatewaySettings, load_settings

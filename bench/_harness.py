@@ -13,20 +13,20 @@ from urllib.parse import urlsplit
 import psutil
 from redis.asyncio import Redis
 
-from bench._namespace import (
+from conveyor.dev_support.namespace import (
     AMQP_URL,
     REDIS_URL,
     delete_rabbit_entities,
     delete_redis_keys,
     new_namespace,
 )
-from bench._services import ServiceProcess, running_worker
+from conveyor.dev_support.services import ServiceProcess, running_worker
 from conveyor.runtime.redis_client import open_redis
 
 
 @contextlib.asynccontextmanager
 async def bench_namespace() -> AsyncIterator[tuple[str, Redis]]:
-    ns = new_namespace()
+    ns = new_namespace("bench")
     redis = open_redis(REDIS_URL)
     try:
         yield ns, redis

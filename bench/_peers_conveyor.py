@@ -34,8 +34,7 @@ import aiormq
 import aiormq.abc
 
 from bench._harness import bench_namespace, worker_process
-from bench._namespace import AMQP_URL
-from bench._services import ServiceProcess, start_unlimited_gateway
+from bench._services import start_unlimited_gateway
 from bench.gateway_latency import SECRET, event_latency
 from bench.job_throughput import WARM_UP, SucceededCounter, make_publishes
 from bench.peer_systems import measure
@@ -43,6 +42,8 @@ from conveyor.contracts.codecs import encode
 from conveyor.contracts.folded_events import job_message_decoder
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import Topology, job_routing_key, kind_events_binding
+from conveyor.dev_support.namespace import AMQP_URL
+from conveyor.dev_support.services import ServiceProcess
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.tokens import mint_token
 from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames

@@ -28,7 +28,6 @@ from typing import Any
 
 from bench._harness import bench_namespace, peak_rss_mb, rss_mb, sample_peak_rss, worker_process
 from bench._jobs import wait_for_state
-from bench._namespace import AMQP_URL
 from conveyor.aggregates_worker.aggregates import compute_aggregates
 from conveyor.aggregates_worker.engine import AggregatesEngine
 from conveyor.aggregates_worker.hot_table import HotTable, load_hot_table
@@ -47,6 +46,7 @@ from conveyor.contracts.jobs import (
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import Topology
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle

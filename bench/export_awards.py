@@ -18,13 +18,13 @@ from pathlib import Path
 
 from bench._harness import bench_namespace, rss_mb, sample_peak_rss, worker_process
 from bench._jobs import wait_for_state
-from bench._namespace import AMQP_URL
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import count_rows
 from conveyor.contracts.jobs import ExportRequest, FileResult, JobEnvelope, Priority
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import Topology
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle

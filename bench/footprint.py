@@ -19,10 +19,10 @@ import asyncio
 import aio_pika
 
 from bench._harness import bench_namespace, print_host_speed, worker_process
-from bench._namespace import AMQP_URL
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import Topology
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore, footprint
 from conveyor.runtime.lifecycle import JobLifecycle

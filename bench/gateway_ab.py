@@ -29,7 +29,8 @@ import aiohttp
 import psutil
 
 from bench._harness import bench_namespace, percentiles, print_host_speed
-from bench._services import start_unlimited_gateway, start_worker
+from bench._services import start_unlimited_gateway
+from conveyor.dev_support.services import start_worker
 from conveyor.runtime.tokens import mint_token
 
 SECRET = "bench-ab-secret-0123456789abcdef0123456789"

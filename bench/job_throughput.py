@@ -43,7 +43,6 @@ from bench._harness import (
     server_processes,
     worker_process,
 )
-from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, Priority
 from conveyor.contracts.topology import (
@@ -52,6 +51,7 @@ from conveyor.contracts.topology import (
     job_routing_key,
     kind_events_binding,
 )
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.transport.amqp_bulk_publish import LeanPublisher, publish_frames
 from conveyor.runtime.transport.amqp_failover import split_amqp_urls

@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 from bench._harness import bench_namespace
-from bench._namespace import AMQP_URL
-from bench._schedules import every_second, tap_jobs
-from bench._services import start_worker
 from conveyor.awards.generator import generate
 from conveyor.awards.schema import dataset_version
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import Topology
+from conveyor.dev_support.namespace import AMQP_URL
+from conveyor.dev_support.schedules import every_second, tap_jobs
+from conveyor.dev_support.services import start_worker
 from conveyor.maintenance.daily_statistics import compute_statistics
 from conveyor.maintenance.dataset_checks import check_dataset
 from conveyor.runtime.broker import Broker

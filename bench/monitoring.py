@@ -11,12 +11,12 @@ import asyncio
 import time
 
 from bench._harness import bench_namespace
-from bench._namespace import AMQP_URL
 from conveyor.contracts.codecs import encode
 from conveyor.contracts.events import JobQueued
 from conveyor.contracts.jobs import DiagnosticsRequest, JobEnvelope, utcnow
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import HEADER_REASON, Topology
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 import uvloop
 from redis.asyncio import Redis
 
-from bench._namespace import REDIS_URL, delete_redis_keys, new_namespace
+from conveyor.dev_support.namespace import REDIS_URL, delete_redis_keys, new_namespace
 from conveyor.runtime.redis_client import open_redis
 from conveyor.runtime.script_batcher import ScriptBatcher
 from conveyor.runtime.transport.redis_connections import TransportMode
@@ -64,7 +64,7 @@ async def _scripts(redis: Redis, ns: str, tasks: int, calls: int) -> tuple[float
 
 
 async def main(rounds: int, calls: int, tasks: int) -> None:
-    ns = new_namespace()
+    ns = new_namespace("bench")
     figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
     clients = {mode: open_redis(REDIS_URL, transport=mode) for mode in MODES}
     try:

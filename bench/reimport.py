@@ -29,7 +29,6 @@ import polars as pl
 
 from bench._harness import bench_namespace, peak_rss_mb, print_host_speed, worker_process
 from bench._jobs import wait_for_state
-from bench._namespace import AMQP_URL
 from conveyor.awards.generator import generate
 from conveyor.awards.import_report import ImportReport
 from conveyor.awards.importer import import_files
@@ -41,6 +40,7 @@ from conveyor.contracts.jobs import CachedResult, JobEnvelope, Priority, SearchR
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import Topology, domain_event_routing_key
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle

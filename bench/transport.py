@@ -19,8 +19,8 @@ import statistics
 import time
 
 from bench._harness import bench_namespace, print_host_speed
-from bench._namespace import AMQP_URL
 from conveyor.contracts.topology import Topology
+from conveyor.dev_support.namespace import AMQP_URL
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.transport.amqp_acks import new_acks
 from conveyor.runtime.transport.amqp_consume import new_consumer

@@ -38,10 +38,10 @@ from bench._fanout_load import SECRET, Producer, close_sockets, open_sockets, pa
 from bench._fanout_measure import measure
 from bench._fanout_tally import Figures, Tally
 from bench._harness import bench_namespace, print_host_speed, rss_mb
-from bench._namespace import AMQP_URL
-from bench._services import ServiceProcess, start_gateway
 from conveyor.contracts.keys import Keys
 from conveyor.contracts.topology import Topology
+from conveyor.dev_support.namespace import AMQP_URL
+from conveyor.dev_support.services import ServiceProcess, start_gateway
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.jobstore import JobStore
 from conveyor.runtime.lifecycle import JobLifecycle

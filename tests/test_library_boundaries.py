@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("libs", "services", "cli", "bench")
+SOURCES = ("libs", "services", "cli", "dev", "bench")
 
 BOUNDARIES: dict[str, tuple[str, ...]] = {
     "redis": ("libs/runtime/src/conveyor/runtime/transport/redis_",),

@@ -52,3 +52,20 @@ def test_the_cli_target_installs_the_cli_package_and_runs_conveyor() -> None:
     assert package["project"]["scripts"]["conveyor"]
     assert 'ENTRYPOINT ["conveyor"]' in stage.group(1)
     assert "target: cli\n" in COMPOSE
+
+
+def test_the_dev_support_package_is_in_the_dev_group_only_and_no_image_source_imports_it() -> None:
+    # conveyor.dev_support (tests' and benchmarks' plumbing) must never reach an image.
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "conveyor-dev-support" in root["dependency-groups"]["dev"]
+    assert "conveyor-dev-support" not in root["project"]["dependencies"]
+    for member in _members():
+        manifest = tomllib.loads((member / "pyproject.toml").read_text(encoding="utf-8"))
+        if manifest["project"]["name"] == "conveyor-dev-support":
+            continue
+        requires = [
+            re.split(r"[ <>=!~\[;]", d, maxsplit=1)[0] for d in manifest["project"]["dependencies"]
+        ]
+        assert "conveyor-dev-support" not in requires, f"{member.name} depends on it"
+        for source in (member / "src").rglob("*.py"):
+            assert "conveyor.dev_support" not in source.read_text(encoding="utf-8"), source

@@ -1,4 +1,4 @@
-"""A throwaway namespace per benchmark run: its own exchanges, queues and Redis keys."""
+"""A throwaway namespace per run: its own exchanges, queues and Redis keys, removed after."""
 
 from __future__ import annotations
 
@@ -15,19 +15,21 @@ AMQP_URL = os.environ.get("CONVEYOR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.
 REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def new_namespace() -> str:
-    return f"bench-{uuid.uuid4().hex[:10]}"
+def new_namespace(prefix: str) -> str:
+    """``<prefix>-<hex>``: the prefix tells whose run left a namespace behind (test, bench)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def base_environ(namespace: str, **extra: str) -> dict[str, str]:
-    """Environment for a service process of the benchmark run."""
+    """Environment for a service process of the run: none of this process's ``CONVEYOR_*`` or
+    ``OTEL_*`` variables, the namespace and local servers, then ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "OTEL_"))}
     env.update(
         CONVEYOR_NAMESPACE=namespace,
         CONVEYOR_AMQP_URL=AMQP_URL,
         CONVEYOR_REDIS_URL=REDIS_URL,
         CONVEYOR_LOG_FORMAT="text",
-        # Benchmarks use the development secret and the test hooks, as the tests do.
+        # Tests and benchmarks use the development secret and the diagnostics job's test hooks.
         CONVEYOR_ENV="development",
         CONVEYOR_TEST_HOOKS="true",
         PYTHONUNBUFFERED="1",
