@@ -160,3 +160,21 @@ async def test_a_checked_call_answers_whether_replicas_acknowledged_it(
     plain = ScriptBatcher(client)
     answer = await plain.call_checked(plain.register(ECHO), [f"{namespace}:k4"], ["4"])
     assert answer == (b"4", True)
+
+
+async def test_calls_whose_batch_never_started_are_cancelled_and_the_next_ones_run(
+    client: Redis, namespace: str
+) -> None:
+    batcher = ScriptBatcher(client)
+    echo = batcher.register(ECHO, "echo")
+    key = f"{namespace}:never-{uuid.uuid4().hex}"
+    call = asyncio.ensure_future(batcher.call(echo, [key], ["lost"]))
+    await asyncio.sleep(0)  # the call is queued and its batch's task made, not started
+    batches = list(batcher._running)
+    assert len(batches) == 1
+    batches[0].cancel()  # as the loop's shutdown cancels every task
+
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await client.get(key) is None  # never sent
+    assert await batcher.call(echo, [key], ["next"]) == b"next"

@@ -103,22 +103,30 @@ class ScriptBatcher:
     def _enqueue(
         self, script: AsyncScript, keys: list[Any], args: list[Any], wait: _Replication
     ) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((script, keys, args, wait, future))
         if not self._scheduled:
+            # The task's first step runs on the next tick and takes every call queued by then:
+            # one hop to the send, not a ``call_soon`` that then starts a task.
             self._scheduled = True
-            loop.call_soon(self._flush)
+            task = asyncio.create_task(self._run())
+            self._running.add(task)
+            task.add_done_callback(self._ran)
         return future
 
-    def _flush(self) -> None:
+    def _ran(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if task.cancelled() and self._scheduled:
+            # Cancelled before its first step (the loop shutting down): the queued calls
+            # were never sent; their callers are cancelled rather than left waiting.
+            self._scheduled = False
+            queued, self._queue = self._queue, []
+            for *_, future in queued:
+                future.cancel()
+
+    async def _run(self) -> None:
         self._scheduled = False
         batch, self._queue = self._queue, []
-        task = asyncio.create_task(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-
-    async def _run(self, batch: list[_Call]) -> None:
         try:
             results = await self._execute(batch)
         except BaseException as exc:  # the callers get it, whatever it is
