@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -44,6 +45,10 @@ from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
 
+_Submitted = JobRecord | tuple[JobQueued, Appended] | None
+"""A submit's outcome: the record a worker had already moved on, or the ``job.queued`` this
+submit recorded (to announce), or None (not recorded here: its worker records it)."""
+
 FOLDED_EVENTS_ATTRIBUTE = "conveyor.folded_events"
 """On an event's publish span: the number of events its (folded) message carried."""
 
@@ -69,8 +74,12 @@ class JobLifecycle:
         # ``fold_window``: how long a job's first event may wait for the job's next ones, to
         # go out folded with them (``conveyor.runtime.event_outbox``); 0 publishes each alone.
         self._outbox = EventOutbox(self._publish_events, fold_window=fold_window)
-        self._submits: set[asyncio.Future[JobRecord | None]] = set()
+        self._submits: set[asyncio.Future[_Submitted]] = set()
         """Submits under way, held while a cancelled caller no longer awaits them."""
+        self.on_queued: Callable[[Appended], None] | None = None
+        """Given each ``job.queued`` this process announces at submit, as it announces it: a
+        reader in this process (the gateway's WebSockets) that should not wait for the broker
+        to bring the event back. That copy still comes, and the reader drops it as seen."""
 
     async def submit(self, envelope: JobEnvelope) -> bool:
         """Publish the job (confirmed) and record it as queued; ``True`` if this call created
@@ -104,9 +113,28 @@ class JobLifecycle:
         submitting = asyncio.ensure_future(self._submit(envelope, priority))
         self._submits.add(submitting)
         submitting.add_done_callback(self._submits.discard)
-        return await asyncio.shield(submitting)
+        waiting = asyncio.shield(submitting)
+        # Announced in a callback after the shield's, so the caller resumes (and can write its
+        # answer) before the announcement's writes are made; it runs even if the caller was
+        # cancelled meanwhile.
+        submitting.add_done_callback(self._announce_queued)
+        outcome = await waiting
+        return outcome if isinstance(outcome, JobRecord) else None
 
-    async def _submit(self, envelope: JobEnvelope, priority: int) -> JobRecord | None:
+    def _announce_queued(self, submitting: asyncio.Future[_Submitted]) -> None:
+        if submitting.cancelled() or submitting.exception() is not None:
+            return
+        outcome = submitting.result()
+        if not isinstance(outcome, tuple):
+            return  # not created here
+        queued, appended = outcome
+        if self.on_queued is not None and appended.replicated:
+            # Scheduled, so it too runs after the caller's wake-up.
+            asyncio.get_running_loop().call_soon(self.on_queued, appended)
+        self.announce(queued, appended)
+
+    async def _submit(self, envelope: JobEnvelope, priority: int) -> _Submitted:
+        """The existing record, or the created one's queued event to announce, or None."""
         queued = JobQueued(
             job_id=envelope.job_id,
             job_type=envelope.job_type,
@@ -145,8 +173,7 @@ class JobLifecycle:
             return None
         if isinstance(outcome, JobRecord):
             return outcome
-        self.announce(queued, outcome)
-        return None
+        return queued, outcome
 
     async def _publish_traced(
         self, envelope: JobEnvelope, priority: int, headers: dict[str, Any]
