@@ -167,6 +167,26 @@ async def test_a_submits_caller_resumes_before_the_queued_event_is_handed_on_or_
     assert cursor.decode() == appended.cursor
 
 
+async def test_drain_lets_a_submit_under_way_end_and_announces_it(
+    observed: Observed, module_store: JobStore, redis: Redis, module_namespace: str
+) -> None:
+    keys = Keys(module_namespace)
+    envelope = _envelope(8)
+    observed.gate = asyncio.Event()
+    lifecycle = JobLifecycle(module_store, observed)
+    caller = asyncio.create_task(lifecycle.submit_or_existing(envelope))
+    async with asyncio.timeout(5):
+        while not await redis.exists(keys.job(envelope.job_id)):
+            await asyncio.sleep(0.005)
+    draining = asyncio.create_task(lifecycle.drain(grace=5))
+    await asyncio.sleep(0.05)
+    assert not draining.done()  # waits for the submit
+    observed.gate.set()
+    await draining
+    assert await caller is None
+    assert observed.log == ["confirmed", f"announced job.{OWNER}.queued.diagnostics"]
+
+
 async def test_a_refused_or_replayed_submit_hands_on_no_queued_event(
     observed: Observed, module_store: JobStore
 ) -> None:

@@ -110,16 +110,33 @@ class JobLifecycle:
         ``amqp_priority`` queues the job at another priority than its envelope's (fair share).
         """
         priority = envelope.priority.amqp_priority if amqp_priority is None else amqp_priority
-        submitting = asyncio.ensure_future(self._submit(envelope, priority))
+        # The caller waits on ``answer``, which the submit settles just before it ends: its
+        # cancellation cancels only that future (as ``asyncio.shield`` would, one wake-up
+        # later), and the announcement, in a callback of the task's end, comes after the
+        # caller's wake-up, so the caller writes its own answer first.
+        answer: asyncio.Future[_Submitted] = asyncio.get_running_loop().create_future()
+        submitting = asyncio.ensure_future(self._submit_answering(envelope, priority, answer))
         self._submits.add(submitting)
         submitting.add_done_callback(self._submits.discard)
-        waiting = asyncio.shield(submitting)
-        # Announced in a callback after the shield's, so the caller resumes (and can write its
-        # answer) before the announcement's writes are made; it runs even if the caller was
-        # cancelled meanwhile.
         submitting.add_done_callback(self._announce_queued)
-        outcome = await waiting
+        outcome = await answer
         return outcome if isinstance(outcome, JobRecord) else None
+
+    async def _submit_answering(
+        self, envelope: JobEnvelope, priority: int, answer: asyncio.Future[_Submitted]
+    ) -> _Submitted:
+        try:
+            outcome = await self._submit(envelope, priority)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except BaseException as exc:
+            if not answer.done():  # done: its caller was cancelled
+                answer.set_exception(exc)
+            raise
+        if not answer.done():
+            answer.set_result(outcome)
+        return outcome
 
     def _announce_queued(self, submitting: asyncio.Future[_Submitted]) -> None:
         if submitting.cancelled() or submitting.exception() is not None:
@@ -129,8 +146,7 @@ class JobLifecycle:
             return  # not created here
         queued, appended = outcome
         if self.on_queued is not None and appended.replicated:
-            # Scheduled, so it too runs after the caller's wake-up.
-            asyncio.get_running_loop().call_soon(self.on_queued, appended)
+            self.on_queued(appended)
         self.announce(queued, appended)
 
     async def _submit(self, envelope: JobEnvelope, priority: int) -> _Submitted:
@@ -337,5 +353,9 @@ class JobLifecycle:
                     )
 
     async def drain(self, grace: float = 5.0) -> None:
-        """Publish held events now, wait (bounded) for the outbox to empty, stop its task."""
+        """Let submits under way end (bounded: their callers may already have their answer,
+        and their announcements follow), publish held events now, wait (bounded) for the
+        outbox to empty, stop its task."""
+        if self._submits:
+            await asyncio.wait(set(self._submits), timeout=grace)
         await self._outbox.drain(grace)
