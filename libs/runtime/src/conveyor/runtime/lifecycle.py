@@ -162,7 +162,7 @@ class JobLifecycle:
         # is a promise (a request repeating its Idempotency-Key is answered 202 with it), so it
         # is written only once the broker has the job, as a replay must not outrun a refusal.
         early = envelope.idempotency_key is None and self.broker.is_available
-        creating = self._create(envelope, queued) if early else None
+        creating = self._create(envelope, queued, after_publish=True) if early else None
         headers: dict[str, Any] = {}
         try:
             await self._publish_traced(envelope, priority, headers)
@@ -207,12 +207,22 @@ class JobLifecycle:
             await self._publish_job(envelope, priority, inject_headers(headers))
 
     def _create(
-        self, envelope: JobEnvelope, queued: JobQueued
+        self, envelope: JobEnvelope, queued: JobQueued, *, after_publish: bool = False
     ) -> asyncio.Task[Appended | JobRecord]:
         # Idempotent (create, or read what exists): the client may retry it safely.
         return asyncio.ensure_future(
-            self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+            self._create_record(envelope, queued, current_trace_id(), after_publish)
         )
+
+    async def _create_record(
+        self, envelope: JobEnvelope, queued: JobQueued, trace_id: str | None, after_publish: bool
+    ) -> Appended | JobRecord:
+        if after_publish:
+            # Started before the publish, this task would run ahead of the connection's writer
+            # that the publish wakes: one turn of the loop later, the job's frames leave first
+            # (the confirm, which the 202 awaits, takes longer than the record anyway).
+            await asyncio.sleep(0)
+        return await self.store.create_or_get(envelope, queued, trace_id=trace_id)
 
     async def _take_back(
         self, envelope: JobEnvelope, creating: asyncio.Task[Appended | JobRecord] | None
