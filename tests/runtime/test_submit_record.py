@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+import msgspec
 import pytest
 from redis.asyncio import Redis
 
@@ -22,7 +23,7 @@ from conveyor.contracts.keys import Keys
 from conveyor.contracts.records import JobState
 from conveyor.contracts.topology import Topology, job_routing_key
 from conveyor.runtime.broker import Broker, BrokerUnavailableError, PublishUnconfirmedError
-from conveyor.runtime.jobstore import JobStore
+from conveyor.runtime.jobstore import Appended, JobStore
 from conveyor.runtime.lifecycle import JobLifecycle
 from tests.support.namespace import AMQP_URL, TRANSPORT
 
@@ -136,6 +137,71 @@ async def test_a_confirmed_submit_is_recorded_during_the_publish_and_announced_a
     assert record is not None and record.state is JobState.QUEUED and record.last_seq == 1
     queued = f"announced job.{OWNER}.queued.diagnostics"
     assert observed.log == ["confirmed", queued]
+
+
+async def test_a_submits_caller_resumes_before_the_queued_event_is_handed_on_or_announced(
+    observed: Observed, module_store: JobStore
+) -> None:
+    # The gateway writes its 202 when the submit returns: the job.queued event's fan-out and
+    # publish wait for it, and neither needs the caller.
+    envelope = _envelope(5)
+    lifecycle = JobLifecycle(module_store, observed)
+    handed_on: list[Appended] = []
+
+    def on_queued(appended: Appended) -> None:
+        handed_on.append(appended)
+        observed.log.append("handed on")
+
+    lifecycle.on_queued = on_queued
+    assert await lifecycle.submit_or_existing(envelope) is None
+    observed.log.append("caller resumed")
+    await lifecycle.drain(grace=5)
+    queued = f"announced job.{OWNER}.queued.diagnostics"
+    assert observed.log == ["confirmed", "caller resumed", "handed on", queued]
+    [appended] = handed_on
+    event = msgspec.json.decode(appended.body, type=dict[str, Any])
+    assert (appended.seq, event["event"], event["job_id"]) == (1, "job.queued", envelope.job_id)
+    [(cursor, _)] = await module_store.redis.xrange(
+        module_store.keys.owner_events(OWNER), appended.cursor, appended.cursor
+    )
+    assert cursor.decode() == appended.cursor
+
+
+async def test_drain_lets_a_submit_under_way_end_and_announces_it(
+    observed: Observed, module_store: JobStore, redis: Redis, module_namespace: str
+) -> None:
+    keys = Keys(module_namespace)
+    envelope = _envelope(8)
+    observed.gate = asyncio.Event()
+    lifecycle = JobLifecycle(module_store, observed)
+    caller = asyncio.create_task(lifecycle.submit_or_existing(envelope))
+    async with asyncio.timeout(5):
+        while not await redis.exists(keys.job(envelope.job_id)):
+            await asyncio.sleep(0.005)
+    draining = asyncio.create_task(lifecycle.drain(grace=5))
+    await asyncio.sleep(0.05)
+    assert not draining.done()  # waits for the submit
+    observed.gate.set()
+    await draining
+    assert await caller is None
+    assert observed.log == ["confirmed", f"announced job.{OWNER}.queued.diagnostics"]
+
+
+async def test_a_refused_or_replayed_submit_hands_on_no_queued_event(
+    observed: Observed, module_store: JobStore
+) -> None:
+    lifecycle = JobLifecycle(module_store, observed)
+    handed_on: list[Appended] = []
+    lifecycle.on_queued = handed_on.append
+    async with no_queue_for_diagnostics(observed):
+        with pytest.raises(BrokerUnavailableError):
+            await lifecycle.submit_or_existing(_envelope(6))
+    envelope = _envelope(7)
+    assert await lifecycle.submit_or_existing(envelope) is None
+    # The same envelope again: its record exists, so this submit recorded no event.
+    assert await lifecycle.submit_or_existing(envelope) is not None
+    await lifecycle.drain(grace=5)
+    assert [a.seq for a in handed_on] == [1]
 
 
 async def test_a_keyed_submit_is_recorded_only_once_the_broker_has_the_job(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -44,6 +45,10 @@ from conveyor.runtime.unconfirmed_jobs import UnconfirmedJobs
 
 log = logging.getLogger(__name__)
 
+_Submitted = JobRecord | tuple[JobQueued, Appended] | None
+"""A submit's outcome: the record a worker had already moved on, or the ``job.queued`` this
+submit recorded (to announce), or None (not recorded here: its worker records it)."""
+
 FOLDED_EVENTS_ATTRIBUTE = "conveyor.folded_events"
 """On an event's publish span: the number of events its (folded) message carried."""
 
@@ -69,8 +74,12 @@ class JobLifecycle:
         # ``fold_window``: how long a job's first event may wait for the job's next ones, to
         # go out folded with them (``conveyor.runtime.event_outbox``); 0 publishes each alone.
         self._outbox = EventOutbox(self._publish_events, fold_window=fold_window)
-        self._submits: set[asyncio.Future[JobRecord | None]] = set()
+        self._submits: set[asyncio.Future[_Submitted]] = set()
         """Submits under way, held while a cancelled caller no longer awaits them."""
+        self.on_queued: Callable[[Appended], None] | None = None
+        """Given each ``job.queued`` this process announces at submit, as it announces it: a
+        reader in this process (the gateway's WebSockets) that should not wait for the broker
+        to bring the event back. That copy still comes, and the reader drops it as seen."""
 
     async def submit(self, envelope: JobEnvelope) -> bool:
         """Publish the job (confirmed) and record it as queued; ``True`` if this call created
@@ -101,12 +110,47 @@ class JobLifecycle:
         ``amqp_priority`` queues the job at another priority than its envelope's (fair share).
         """
         priority = envelope.priority.amqp_priority if amqp_priority is None else amqp_priority
-        submitting = asyncio.ensure_future(self._submit(envelope, priority))
+        # The caller waits on ``answer``, which the submit settles just before it ends: its
+        # cancellation cancels only that future (as ``asyncio.shield`` would, one wake-up
+        # later), and the announcement, in a callback of the task's end, comes after the
+        # caller's wake-up, so the caller writes its own answer first.
+        answer: asyncio.Future[_Submitted] = asyncio.get_running_loop().create_future()
+        submitting = asyncio.ensure_future(self._submit_answering(envelope, priority, answer))
         self._submits.add(submitting)
         submitting.add_done_callback(self._submits.discard)
-        return await asyncio.shield(submitting)
+        submitting.add_done_callback(self._announce_queued)
+        outcome = await answer
+        return outcome if isinstance(outcome, JobRecord) else None
 
-    async def _submit(self, envelope: JobEnvelope, priority: int) -> JobRecord | None:
+    async def _submit_answering(
+        self, envelope: JobEnvelope, priority: int, answer: asyncio.Future[_Submitted]
+    ) -> _Submitted:
+        try:
+            outcome = await self._submit(envelope, priority)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except BaseException as exc:
+            if not answer.done():  # done: its caller was cancelled
+                answer.set_exception(exc)
+            raise
+        if not answer.done():
+            answer.set_result(outcome)
+        return outcome
+
+    def _announce_queued(self, submitting: asyncio.Future[_Submitted]) -> None:
+        if submitting.cancelled() or submitting.exception() is not None:
+            return
+        outcome = submitting.result()
+        if not isinstance(outcome, tuple):
+            return  # not created here
+        queued, appended = outcome
+        if self.on_queued is not None and appended.replicated:
+            self.on_queued(appended)
+        self.announce(queued, appended)
+
+    async def _submit(self, envelope: JobEnvelope, priority: int) -> _Submitted:
+        """The existing record, or the created one's queued event to announce, or None."""
         queued = JobQueued(
             job_id=envelope.job_id,
             job_type=envelope.job_type,
@@ -118,7 +162,7 @@ class JobLifecycle:
         # is a promise (a request repeating its Idempotency-Key is answered 202 with it), so it
         # is written only once the broker has the job, as a replay must not outrun a refusal.
         early = envelope.idempotency_key is None and self.broker.is_available
-        creating = self._create(envelope, queued) if early else None
+        creating = self._create(envelope, queued, after_publish=True) if early else None
         headers: dict[str, Any] = {}
         try:
             await self._publish_traced(envelope, priority, headers)
@@ -145,8 +189,7 @@ class JobLifecycle:
             return None
         if isinstance(outcome, JobRecord):
             return outcome
-        self.announce(queued, outcome)
-        return None
+        return queued, outcome
 
     async def _publish_traced(
         self, envelope: JobEnvelope, priority: int, headers: dict[str, Any]
@@ -164,12 +207,22 @@ class JobLifecycle:
             await self._publish_job(envelope, priority, inject_headers(headers))
 
     def _create(
-        self, envelope: JobEnvelope, queued: JobQueued
+        self, envelope: JobEnvelope, queued: JobQueued, *, after_publish: bool = False
     ) -> asyncio.Task[Appended | JobRecord]:
         # Idempotent (create, or read what exists): the client may retry it safely.
         return asyncio.ensure_future(
-            self.store.create_or_get(envelope, queued, trace_id=current_trace_id())
+            self._create_record(envelope, queued, current_trace_id(), after_publish)
         )
+
+    async def _create_record(
+        self, envelope: JobEnvelope, queued: JobQueued, trace_id: str | None, after_publish: bool
+    ) -> Appended | JobRecord:
+        if after_publish:
+            # Started before the publish, this task would run ahead of the connection's writer
+            # that the publish wakes: one turn of the loop later, the job's frames leave first
+            # (the confirm, which the 202 awaits, takes longer than the record anyway).
+            await asyncio.sleep(0)
+        return await self.store.create_or_get(envelope, queued, trace_id=trace_id)
 
     async def _take_back(
         self, envelope: JobEnvelope, creating: asyncio.Task[Appended | JobRecord] | None
@@ -310,5 +363,9 @@ class JobLifecycle:
                     )
 
     async def drain(self, grace: float = 5.0) -> None:
-        """Publish held events now, wait (bounded) for the outbox to empty, stop its task."""
+        """Let submits under way end (bounded: their callers may already have their answer,
+        and their announcements follow), publish held events now, wait (bounded) for the
+        outbox to empty, stop its task."""
+        if self._submits:
+            await asyncio.wait(set(self._submits), timeout=grace)
         await self._outbox.drain(grace)

@@ -56,6 +56,7 @@ async def bootstrap(
         metrics = metrics or resources.metrics
         intake = EventIntake(resources.broker, instance=settings.instance, metrics=metrics)
         intake.start()
+        resources.lifecycle.on_queued = intake.offer_recorded
         stack.push_async_callback(intake.close)
         limits = LimitStore(
             resources.redis,

@@ -24,6 +24,7 @@ from conveyor.gateway.ws.aiohttp_bridge import text_frame
 from conveyor.gateway.ws.protocol import EventMessage, encoder, stream_position
 from conveyor.runtime.broker import Broker
 from conveyor.runtime.dynamic_subscription import DynamicSubscription
+from conveyor.runtime.jobstore import Appended
 from conveyor.runtime.lifecycle import HEADER_CURSOR, HEADER_PREV_CURSOR
 from conveyor.runtime.metrics import Metrics
 from conveyor.runtime.subscriptions import DynamicBindings, Exchange, Subscriber
@@ -274,6 +275,24 @@ class EventIntake:
         # No await before the fan-out: consumer tasks start in arrival order, and each
         # listener's inbox must see the events in that order (a folded message's in its own).
         self.received += len(events)
+        self._fan_out(events)
+
+    def offer_recorded(self, appended: Appended) -> None:
+        """Fan out an event this process recorded and announced (``JobLifecycle.on_queued``)
+        without waiting for the broker to bring it back.
+
+        The job's worker may well finish before the announcement makes the round trip, and
+        the sessions would then find its events following one they never saw and read the
+        gap from Redis. The broker's copy still arrives, and the sessions drop it as seen.
+        """
+        try:
+            event = _live_event(appended.body, appended.cursor, appended.prev_cursor)
+        except msgspec.MsgspecError as exc:  # ours, so never; the broker's copy still comes
+            log.warning("not offering a recorded event: %s", exc)
+            return
+        self._fan_out((event,))
+
+    def _fan_out(self, events: tuple[LiveEvent, ...]) -> None:
         counts = self._listeners.get(events[0].owner)
         if not counts:
             return
