@@ -42,6 +42,15 @@ async def folding(store: JobStore, broker: Broker) -> AsyncIterator[FakeWorker]:
     await lifecycle.drain(1)
 
 
+def gap_reads(gateway: Gateway) -> float:
+    """History reads the gateway's sessions made because a live event came before one it
+    follows (``conveyor_websocket_history_reads_total{reason="gap"}``)."""
+    value = gateway.metrics.registry.get_sample_value(
+        "conveyor_websocket_history_reads_total", {"reason": "gap"}
+    )
+    return value or 0.0
+
+
 async def owner_stream(store: JobStore, owner: str) -> list[tuple[str, str, int]]:
     """The owner's recorded events as (cursor, job id, seq)."""
     entries = await store.owner_events_after(owner, "0", limit=1000)
@@ -65,6 +74,7 @@ async def test_a_folded_jobs_events_reach_both_subscriptions_one_message_each(
 
     await queue.consume(collect, no_ack=True)
     job = await submit(client, user)
+    gaps = gap_reads(gateway)
     async with client.ws_connect("/ws", headers=auth(user)) as ws:
         await receive(ws)
         await ws.send_json({"type": "subscribe", "job_id": job["job_id"]})
@@ -90,6 +100,7 @@ async def test_a_folded_jobs_events_reach_both_subscriptions_one_message_each(
         assert [m["cursor"] for m in job_events] == [c for c, _, _ in stream[1:]]
         assert [m["cursor"] for m in all_events] == [c for c, _, _ in stream[1:]]
         await assert_nothing_more(ws, gateway, gateway.lifecycle, folding.lifecycle)
+        assert gap_reads(gateway) == gaps  # one job's events arrive in order: no history read
     # On the exchange: the submit's queued alone, then one folded message of three events.
     async with asyncio.timeout(5):
         while len(folded) < 2:
@@ -103,6 +114,7 @@ async def test_interleaved_jobs_of_one_owner_are_delivered_in_the_owner_streams_
 ) -> None:
     user = new_user()
     first, second = await submit(client, user), await submit(client, user)
+    gaps = gap_reads(gateway)
     async with client.ws_connect("/ws", headers=auth(user)) as ws:
         await receive(ws)
         await ws.send_json({"type": "subscribe", "all": True})
@@ -118,3 +130,5 @@ async def test_interleaved_jobs_of_one_owner_are_delivered_in_the_owner_streams_
         assert [(m["event"]["job_id"], m["event"]["seq"]) for m in events] == recorded
         assert [m["cursor"] for m in events] == [c for c, _, _ in stream[2:]]
         await assert_nothing_more(ws, gateway, gateway.lifecycle, folding.lifecycle)
+        # The overtaking message left a gap that only Redis could fill, and it was counted.
+        assert gap_reads(gateway) >= gaps + 1

@@ -70,6 +70,14 @@ class Metrics:
         self.ws_events_sent = Counter(
             "conveyor_websocket_events_sent", "Events sent to WebSocket clients", registry=r
         )
+        self.ws_history_reads = Counter(
+            "conveyor_websocket_history_reads",
+            "Reads of a job's or an owner's Redis history by WebSocket sessions, by reason: "
+            "subscribe (a subscription's start), gap (a live event came before one it follows), "
+            "resync (the session's live events were dropped)",
+            ["reason"],
+            registry=r,
+        )
         self.redis_replication_short = Counter(
             "conveyor_redis_replication_short",
             "Writes that fewer replicas than CONVEYOR_REDIS_WAIT_REPLICAS acknowledged in time",

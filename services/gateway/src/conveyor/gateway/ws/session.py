@@ -106,6 +106,10 @@ class Session:
         self._store = store
         self._intake = intake
         self._metrics = metrics
+        self._history_reads = {
+            reason: metrics.ws_history_reads.labels(reason)
+            for reason in ("subscribe", "gap", "resync")
+        }
         self._inbox: asyncio.Queue[Item] = asyncio.Queue(inbox_size)
         self._on_overflow = on_overflow
         self._direct = DirectWriter(ws, transport)
@@ -244,13 +248,14 @@ class Session:
         await self._intake.acquire(record.owner, self)
         sub = JobSubscription(owner=record.owner, last_seq=request.after_seq)
         self.jobs[job_id] = sub
-        await self._catch_up_job(job_id, sub)
+        await self._catch_up_job(job_id, sub, "subscribe")
         await self._send(Subscribed(job_id=job_id, seq=sub.last_seq))
 
     async def _catch_up_job(
-        self, job_id: str, sub: JobSubscription, live: LiveEvent | None = None
+        self, job_id: str, sub: JobSubscription, reason: str, live: LiveEvent | None = None
     ) -> None:
         """Deliver the recorded events after ``sub.last_seq``, in order."""
+        self._history_reads[reason].inc()
         while True:
             rows = await self._store.events_after(job_id, sub.last_seq, limit=HISTORY_PAGE)
             for seq, body in rows:
@@ -269,7 +274,7 @@ class Session:
         if action is CATCH_UP:
             # Events between are missing or still in flight: read them (and this one) from
             # Redis; their late live copies will then be dropped as duplicates.
-            await self._catch_up_job(event.job_id, sub, live=event)
+            await self._catch_up_job(event.job_id, sub, "gap", live=event)
             action = decide_job(sub.last_seq, event.seq, caught_up=True)
         if action is DELIVER:
             await self._deliver_live(event, for_job=True)
@@ -298,13 +303,14 @@ class Session:
             self.all = AllSubscription(owner, cursor, stream_position(cursor))
         else:
             self.all = AllSubscription(owner, request.after, position)
-            await self._catch_up_all(self.all)
+            await self._catch_up_all(self.all, "subscribe")
         await self._send(Subscribed(all=True, cursor=self.all.cursor))
 
     async def _catch_up_all(
-        self, sub: AllSubscription, until: tuple[int, int] | None = None
+        self, sub: AllSubscription, reason: str, until: tuple[int, int] | None = None
     ) -> None:
         """Deliver the owner's recorded events after ``sub.cursor`` (up to ``until``)."""
+        self._history_reads[reason].inc()
         while True:
             entries = await self._store.owner_events_after(
                 sub.owner, sub.cursor, limit=HISTORY_PAGE
@@ -325,7 +331,7 @@ class Session:
         # events of other jobs may have come before it and not arrived (yet).
         action = decide(sub.position, event.position, event.prev_position)
         if action is CATCH_UP:
-            await self._catch_up_all(sub, until=event.position)
+            await self._catch_up_all(sub, "gap", until=event.position)
             action = decide(sub.position, event.position, event.prev_position, caught_up=True)
         if action is DELIVER:
             assert event.cursor is not None  # a placed event has a cursor
@@ -343,9 +349,9 @@ class Session:
 
     async def _resync(self) -> None:
         for job_id, sub in list(self.jobs.items()):
-            await self._catch_up_job(job_id, sub)
+            await self._catch_up_job(job_id, sub, "resync")
         if self.all is not None:
-            await self._catch_up_all(self.all)
+            await self._catch_up_all(self.all, "resync")
 
     async def _unsubscribe(self, request: Unsubscribe) -> None:
         if request.all:
