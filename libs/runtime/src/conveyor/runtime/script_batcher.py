@@ -64,7 +64,8 @@ class ScriptBatcher:
         self._redis = redis
         self._wait = wait
         self._queue: list[_Call] = []
-        self._scheduled = False
+        self._pending: asyncio.Task[None] | None = None
+        """The batch task made for the queued calls, until its first step takes them."""
         self._running: set[asyncio.Task[None]] = set()
         self._names: dict[int, str] = {}
 
@@ -105,27 +106,26 @@ class ScriptBatcher:
     ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((script, keys, args, wait, future))
-        if not self._scheduled:
+        if self._pending is None:
             # The task's first step runs on the next tick and takes every call queued by then:
             # one hop to the send, not a ``call_soon`` that then starts a task.
-            self._scheduled = True
-            task = asyncio.create_task(self._run())
+            task = self._pending = asyncio.create_task(self._run())
             self._running.add(task)
             task.add_done_callback(self._ran)
         return future
 
     def _ran(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        if task.cancelled() and self._scheduled:
-            # Cancelled before its first step (the loop shutting down): the queued calls
-            # were never sent; their callers are cancelled rather than left waiting.
-            self._scheduled = False
+        if task is self._pending:
+            # Ended before its first step (cancelled: the loop shutting down), so the queued
+            # calls were never sent; their callers are cancelled rather than left waiting.
+            self._pending = None
             queued, self._queue = self._queue, []
             for *_, future in queued:
                 future.cancel()
 
     async def _run(self) -> None:
-        self._scheduled = False
+        self._pending = None
         batch, self._queue = self._queue, []
         try:
             results = await self._execute(batch)
