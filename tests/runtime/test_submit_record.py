@@ -88,6 +88,13 @@ def _envelope(marker: int) -> JobEnvelope:
     return JobEnvelope(request=DiagnosticsRequest(numbers=[marker]), owner=OWNER)
 
 
+async def _record_written(redis: Redis, keys: Keys, job_id: str) -> None:
+    """Wait (at most 5 s) until the job's record exists."""
+    async with asyncio.timeout(5):
+        while not await redis.exists(keys.job(job_id)):
+            await asyncio.sleep(0.005)
+
+
 async def _traces(redis: Redis, keys: Keys, job_id: str) -> dict[str, Any]:
     """Everything a record of ``job_id`` would leave in Redis."""
     owner_entries: Any = await redis.xrange(keys.owner_events(OWNER), "-", "+")
@@ -123,9 +130,7 @@ async def test_a_confirmed_submit_is_recorded_during_the_publish_and_announced_a
     async def record_written() -> None:
         # Waits for the record before letting the publish go: a submit that wrote it only
         # after the confirm would never get here (the wait would time out).
-        async with asyncio.timeout(5):
-            while not await redis.exists(keys.job(envelope.job_id)):
-                await asyncio.sleep(0.005)
+        await _record_written(redis, keys, envelope.job_id)
         seen.append(True)
 
     observed.before_publish = record_written
@@ -175,9 +180,7 @@ async def test_drain_lets_a_submit_under_way_end_and_announces_it(
     observed.gate = asyncio.Event()
     lifecycle = JobLifecycle(module_store, observed)
     caller = asyncio.create_task(lifecycle.submit_or_existing(envelope))
-    async with asyncio.timeout(5):
-        while not await redis.exists(keys.job(envelope.job_id)):
-            await asyncio.sleep(0.005)
+    await _record_written(redis, keys, envelope.job_id)
     draining = asyncio.create_task(lifecycle.drain(grace=5))
     await asyncio.sleep(0.05)
     assert not draining.done()  # waits for the submit
@@ -254,9 +257,7 @@ async def test_a_refused_publish_is_taken_back_though_its_caller_was_cancelled(
     lifecycle = JobLifecycle(module_store, observed)
     async with no_queue_for_diagnostics(observed):
         caller = asyncio.create_task(lifecycle.submit_or_existing(envelope))
-        async with asyncio.timeout(5):
-            while not await redis.exists(keys.job(envelope.job_id)):
-                await asyncio.sleep(0.005)
+        await _record_written(redis, keys, envelope.job_id)
         caller.cancel()  # e.g. the HTTP client went away
         with pytest.raises(asyncio.CancelledError):
             await caller
